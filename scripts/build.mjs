@@ -1,0 +1,54 @@
+// Builds the two shipped files: dist/qubes-zfs-backup.mjs (dom0) and
+// dist/qubes-zfs-backup-receiver.mjs (receiver qube), each self-contained (no node_modules at run
+// time), plus dist/SHA256SUMS. Same source gives the same bytes: no timestamps, no absolute paths.
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile, chmod, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
+const dist = path.join(root, 'dist');
+
+const entries = [
+  { entry: 'dom0/cli.ts', out: 'qubes-zfs-backup.mjs' },
+  { entry: 'receiver/main.ts', out: 'qubes-zfs-backup-receiver.mjs' },
+];
+
+// CommonJS dependencies (commander) call require() for Node built-ins; give the ESM bundle one.
+const banner = [
+  '#!/usr/bin/env node',
+  `// qubes-zfs-backup ${pkg.version} — self-contained bundle (see README: verifying a release).`,
+  "import { createRequire as __qzbCreateRequire } from 'node:module';",
+  'const require = __qzbCreateRequire(import.meta.url);',
+].join('\n');
+
+await rm(dist, { recursive: true, force: true });
+await mkdir(dist, { recursive: true });
+const sums = [];
+for (const { entry, out } of entries) {
+  const outfile = path.join(dist, out);
+  await build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node18.18',
+    banner: { js: banner },
+    define: { __QZB_VERSION__: JSON.stringify(pkg.version) },
+    // The pure-JS msgpackr entry: never load its optional native extractor inside dom0.
+    alias: { msgpackr: './node_modules/msgpackr/index.js' },
+    legalComments: 'eof',
+    minify: false,
+    sourcemap: false,
+    logLevel: 'warning',
+  });
+  await chmod(outfile, 0o755);
+  const bytes = await readFile(outfile);
+  sums.push(`${createHash('sha256').update(bytes).digest('hex')}  ${out}`);
+}
+await writeFile(path.join(dist, 'SHA256SUMS'), sums.join('\n') + '\n');
+console.log(sums.join('\n'));

@@ -1,0 +1,43 @@
+// `npm test`: type-check, lint, build, unit tests, bundle tests (Node 18.18 and 22), then the
+// real-ZFS suite in the test VM. `--unit` stops before the VM suite; `--vm` runs only the VM suite.
+// In CI (CI=true) a VM that cannot be provisioned or booted fails the run; elsewhere a missing VM
+// is reported loudly as NOT RUN and the exit status is non-zero, never a silent skip.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const onlyVm = args.has('--vm');
+const onlyUnit = args.has('--unit');
+
+function run(label, cmd, argv, env = {}) {
+  console.log(`\n== ${label}: ${[cmd, ...argv].join(' ')}`);
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  if (r.status !== 0) {
+    console.error(`\n== ${label} FAILED (exit ${r.status ?? r.signal})`);
+    process.exit(r.status || 1);
+  }
+}
+
+function findTests(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...findTests(p));
+    else if (name.endsWith('.test.ts')) out.push(path.relative(root, p));
+  }
+  return out;
+}
+
+if (!onlyVm) {
+  run('typecheck', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']);
+  run('lint', 'npx', ['eslint', '--max-warnings', '0', '.']);
+  run('build', 'node', ['scripts/build.mjs']);
+  const files = [...findTests(path.join(root, 'test/unit')), ...findTests(path.join(root, 'test/bundle'))];
+  run('unit and bundle tests', 'node', ['--import', 'tsx', '--test', '--test-reporter', 'spec', ...files]);
+}
+if (!onlyUnit) {
+  run('real-ZFS suite (test VM)', 'node', ['--import', 'tsx', 'test/harness/vm-suite.ts']);
+}
