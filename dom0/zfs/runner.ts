@@ -1,0 +1,68 @@
+// The one place dom0 runs `zfs`/`zpool`: argv arrays only, LC_ALL=C so ZFS's messages are the
+// canonical English ones our matchers know, an allow-listed environment, bounded output, and one
+// typed error carrying argv, exit code and the first lines of stderr.
+import { execa } from 'execa';
+import { QzbError } from '../../shared/errors.ts';
+
+/** Largest stdout we buffer from a listing command (a 250k-snapshot `zfs list` is ~40 MB). */
+export const MAX_ZFS_OUTPUT_BYTES = 512 * 1024 * 1024;
+
+export interface ZfsRunOptions {
+  /** Write the command as a copy-pasteable line before running it (--verbose). */
+  onCommand?: (line: string) => void;
+  /** Exit codes that are not errors (the caller inspects stderr). */
+  allowExitCodes?: number[];
+}
+
+export interface ZfsResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export class ZfsCommandError extends QzbError {
+  constructor(
+    readonly argv: string[],
+    readonly exitCode: number,
+    readonly stderr: string,
+  ) {
+    const first = stderr.trim().split('\n').slice(0, 3).join(' / ');
+    super('ZFS_COMMAND_FAILED', `${quoteArgv(argv)} failed (exit ${exitCode}): ${first || 'no message'}`);
+  }
+}
+
+/** The zfs and zpool binaries; QZB_ZFS / QZB_ZPOOL override them (the test harness's views). */
+export function zfsBinary(env: NodeJS.ProcessEnv = process.env): string {
+  return env.QZB_ZFS || 'zfs';
+}
+export function zpoolBinary(env: NodeJS.ProcessEnv = process.env): string {
+  return env.QZB_ZPOOL || 'zpool';
+}
+
+/** Environment for every zfs call: only PATH, plus LC_ALL=C. */
+export function zfsEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return { PATH: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+}
+
+export async function runZfs(args: string[], options: ZfsRunOptions = {}, binary = zfsBinary()): Promise<ZfsResult> {
+  const argv = [binary, ...args];
+  options.onCommand?.(quoteArgv(['zfs', ...args]));
+  const r = await execa(binary, args, {
+    env: zfsEnv(),
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    maxBuffer: MAX_ZFS_OUTPUT_BYTES,
+    stripFinalNewline: false,
+  });
+  const exitCode = typeof r.exitCode === 'number' ? r.exitCode : 1;
+  if (exitCode !== 0 && !(options.allowExitCodes ?? []).includes(exitCode)) {
+    throw new ZfsCommandError(argv, exitCode, String(r.stderr ?? ''));
+  }
+  return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode };
+}
+
+/** A shell-safe rendering of argv for --verbose and error messages (single-quoted where needed). */
+export function quoteArgv(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
