@@ -9,7 +9,8 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
-const dist = path.join(root, 'dist');
+const outdirFlag = process.argv.indexOf('--outdir');
+const dist = outdirFlag > 0 ? path.resolve(process.argv[outdirFlag + 1] ?? 'dist') : path.join(root, 'dist');
 
 const entries = [
   { entry: 'dom0/cli.ts', out: 'qubes-zfs-backup.mjs' },
