@@ -1,0 +1,29 @@
+// The job state kept in the metadata directory (metadata/<job>/state.json). 64-bit values are
+// decimal strings on disk.
+
+export type TargetStatus = 'pending' | 'snapshotted' | 'sent' | 'verified';
+
+export interface TargetRecord {
+  /** Full snapshot name, 'pool/x@label'. */
+  snapshot: string;
+  status: TargetStatus;
+  /** The snapshot's GUID as a decimal string, once seen (at `snapshot` time). */
+  guid?: string;
+  /** ISO time when this tool created or first verified the snapshot. */
+  snapshottedAt?: string;
+  /** True when this tool created the snapshot, false when it already existed. */
+  createdByTool?: boolean;
+  /** Bytes forwarded for this target (decimal string), once `send` runs. */
+  bytes?: string;
+  sentAt?: string;
+}
+
+export interface JobState {
+  version: 1;
+  job: string;
+  /** SHA-256 of the imported job file, hex. */
+  configSha256: string;
+  importedAt: string;
+  /** Keyed by full snapshot name. */
+  targets: Record<string, TargetRecord>;
+}

@@ -1,0 +1,127 @@
+// A client for the Qubes Admin API on the qubesd Unix socket (what qubesadmin's QubesLocal does):
+// write "<method>+<arg> dom0 name <dest>\0", shut down the write side, read the whole reply.
+// Replies: "0\0" + payload on success; "2\0" type "\0" traceback "\0" format "\0" args… on error.
+import net from 'node:net';
+import { QzbError } from '../../shared/errors.ts';
+
+/** Default qubesd socket; QZB_QUBESD_SOCKET overrides it (tests use a fake qubesd). */
+export const DEFAULT_QUBESD_SOCKET = '/var/run/qubesd.sock';
+
+/** Largest reply we accept from one call (real replies are a few KiB). */
+export const MAX_ADMIN_REPLY_BYTES = 16 * 1024 * 1024;
+
+/** How long one call may take before we give up. */
+export const ADMIN_CALL_TIMEOUT_MS = 60_000;
+
+// The socket path from the environment, or the default.
+export function qubesdSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.QZB_QUBESD_SOCKET || DEFAULT_QUBESD_SOCKET;
+}
+
+/** qubesd answered a call with an exception (e.g. QubesVMNotFoundError). */
+export class AdminApiError extends QzbError {
+  constructor(
+    readonly method: string,
+    readonly dest: string,
+    readonly excType: string,
+    readonly excMessage: string,
+  ) {
+    super('QUBES_API_ERROR', `Qubes Admin API call ${method} on ${dest} failed: ${excType}${excMessage ? `: ${excMessage}` : ''}`);
+  }
+}
+
+export interface AdminCallOptions {
+  socketPath?: string;
+  /** Write each call as a copy-pasteable line before making it (--verbose). */
+  onCommand?: (line: string) => void;
+  timeoutMs?: number;
+}
+
+// The request header bytes for one call (names are checked: they end up in qubesd's parser).
+export function encodeRequest(method: string, dest: string, arg = ''): Buffer {
+  if (!/^[A-Za-z0-9_.]+$/.test(method)) throw new QzbError('INTERNAL', `invalid Admin API method ${JSON.stringify(method)}`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(dest)) throw new QzbError('INTERNAL', `invalid Admin API destination ${JSON.stringify(dest)}`);
+  if (!/^[A-Za-z0-9_.:-]*$/.test(arg)) throw new QzbError('INTERNAL', `invalid Admin API argument ${JSON.stringify(arg)}`);
+  return Buffer.from(`${method}+${arg} dom0 name ${dest}\0`, 'utf8');
+}
+
+// Applies qubesd's "%s"-style format string to its arguments (as qubesadmin does).
+function formatMessage(format: string, args: string[]): string {
+  let i = 0;
+  return format.replace(/%[sr]/g, () => args[i++] ?? '');
+}
+
+// Decodes one reply: the payload on success, an AdminApiError on an exception reply.
+export function decodeReply(reply: Buffer, method: string, dest: string): string {
+  if (reply.length >= 2 && reply[0] === 0x30 && reply[1] === 0) return reply.subarray(2).toString('utf8');
+  if (reply.length >= 2 && reply[0] === 0x32 && reply[1] === 0) {
+    const parts = reply.subarray(2).toString('utf8').split('\0');
+    const [excType = 'unknown', , format = '', ...rest] = parts;
+    // Arguments are each followed by a NUL: the last split element is the empty tail.
+    const args = rest.length > 0 && rest[rest.length - 1] === '' ? rest.slice(0, -1) : rest;
+    throw new AdminApiError(method, dest, excType, formatMessage(format, args));
+  }
+  throw new QzbError('QUBES_API_PROTOCOL', `unexpected reply from qubesd to ${method} on ${dest} (${reply.length} bytes, starting ${JSON.stringify(reply.subarray(0, 16).toString('latin1'))})`);
+}
+
+function connectError(err: NodeJS.ErrnoException, socketPath: string, method: string): QzbError {
+  const why = err.code === 'ENOENT' ? 'the socket does not exist'
+    : err.code === 'EACCES' ? 'permission denied'
+    : err.code === 'ECONNREFUSED' ? 'nothing is listening on it'
+    : err.message;
+  return new QzbError('QUBESD_UNREACHABLE', `cannot reach the Qubes Admin API at ${socketPath} (${why}) while calling ${method}`, {
+    hint: 'Run this tool as root in dom0 with qubesd running (systemctl status qubesd). For tests, set QZB_QUBESD_SOCKET to the fake qubesd socket.',
+    cause: err,
+  });
+}
+
+// Makes one Admin API call and returns the payload text.
+export function adminCall(method: string, dest: string, arg = '', options: AdminCallOptions = {}): Promise<string> {
+  const socketPath = options.socketPath ?? qubesdSocketPath();
+  const request = encodeRequest(method, dest, arg);
+  options.onCommand?.(`qubesd-query dom0 ${method} ${dest}${arg ? ` ${arg}` : ''}`);
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    let connected = false;
+    const socket = net.createConnection({ path: socketPath });
+    const finish = (err: Error | null, value?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(value ?? '');
+    };
+    const timer = setTimeout(() => {
+      finish(new QzbError('QUBESD_TIMEOUT', `qubesd did not answer ${method} on ${dest} within ${Math.round((options.timeoutMs ?? ADMIN_CALL_TIMEOUT_MS) / 1000)} s`, {
+        hint: 'Check that qubesd is running and not stuck (journalctl -u qubesd).',
+      }));
+    }, options.timeoutMs ?? ADMIN_CALL_TIMEOUT_MS);
+    socket.on('connect', () => {
+      connected = true;
+      socket.end(request);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_ADMIN_REPLY_BYTES) {
+        finish(new QzbError('QUBES_API_PROTOCOL', `qubesd's reply to ${method} on ${dest} exceeds ${MAX_ADMIN_REPLY_BYTES} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      finish(connected
+        ? new QzbError('QUBES_API_PROTOCOL', `the connection to qubesd broke during ${method} on ${dest}: ${err.message}`, { cause: err })
+        : connectError(err, socketPath, method));
+    });
+    socket.on('end', () => {
+      try {
+        finish(null, decodeReply(Buffer.concat(chunks), method, dest));
+      } catch (e) {
+        finish(e as Error);
+      }
+    });
+  });
+}
