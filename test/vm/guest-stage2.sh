@@ -1,0 +1,94 @@
+#!/bin/sh
+# Stage 2 of the test VM's init: runs as PID 1 with the host's root (read-only 9p) as /.
+# vm.ts copies this file into the per-run control share (/run/qzbvm/ctl) together with the
+# command (argc, arg.N), its environment (env/NAME), cwd, the out share's path (outpath) and
+# options (timeout seconds, udev on/off). It writes back stdout, stderr and exitcode.
+# Console markers: "QZBVM-STAGE <name>" and "QZBVM-FAIL <stage>: <why>".
+C=/run/qzbvm/ctl
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+umask 022
+
+mark() { echo "QZBVM-STAGE $1"; }
+off() {
+  sync
+  /bin/busybox poweroff -f 2>/dev/null
+  echo o > /proc/sysrq-trigger
+  sleep 30
+}
+fail() {
+  echo "QZBVM-FAIL $1: $2"
+  printf '%s: %s\n' "$1" "$2" > "$C/failed"
+  off
+}
+readfile() { cat "$1" 2>/dev/null; }
+
+mark stage2
+
+# Writable places. /var/run is a symlink to /run (tmpfs from stage 1).
+mount -t tmpfs -o mode=1777 tmp /tmp || fail mounts "tmpfs on /tmp"
+mount -t tmpfs -o mode=0755 varlib /var/lib || fail mounts "tmpfs on /var/lib"
+mount -t tmpfs -o mode=1777 vartmp /var/tmp || fail mounts "tmpfs on /var/tmp"
+mount -t tmpfs -o mode=0755 varlog /var/log || fail mounts "tmpfs on /var/log"
+mount -t tmpfs -o mode=0700 roothome /root || fail mounts "tmpfs on /root"
+mkdir -p /dev/pts /dev/shm /run/lock /run/udev
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts 2>/dev/null
+mount -t tmpfs -o mode=1777 shm /dev/shm || fail mounts "tmpfs on /dev/shm"
+chmod 1777 /run/lock
+# /etc/zfs must be writable (zpool.cache) but keep the host's files in it (zfs-functions, zpool.d).
+mkdir -p /run/qzbvm/etc-zfs
+cp -a /etc/zfs/. /run/qzbvm/etc-zfs/ 2>/dev/null
+mount --bind /run/qzbvm/etc-zfs /etc/zfs || fail mounts "bind mount on /etc/zfs"
+
+# The out share, mounted at the same absolute path as on the host (the directory exists in the
+# read-only host root, or is created in a tmpfs such as /tmp).
+out=$(readfile "$C/outpath")
+[ -n "$out" ] || fail out-share "outpath missing from the control share"
+mkdir -p "$out" 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 qzbout "$out" || fail out-share "cannot mount the out share on $out"
+mark mounts
+
+if [ "$(readfile "$C/udev")" != 0 ]; then
+  [ -x /lib/systemd/systemd-udevd ] || fail udev "/lib/systemd/systemd-udevd not found"
+  /lib/systemd/systemd-udevd --daemon >/dev/null 2>&1 || fail udev "systemd-udevd --daemon failed"
+  udevadm trigger --type=subsystems --action=add >/dev/null 2>&1
+  udevadm trigger --type=devices --action=add >/dev/null 2>&1
+  udevadm settle --timeout=60 >/dev/null 2>&1
+  mark udev
+fi
+
+if ! modprobe zfs; then
+  fail zfs "modprobe zfs failed (kernel $(uname -r))"
+fi
+[ -c /dev/zfs ] || { udevadm settle --timeout=30 >/dev/null 2>&1; [ -c /dev/zfs ] || fail zfs "/dev/zfs missing after modprobe zfs"; }
+mark "zfs $(cat /sys/module/zfs/version 2>/dev/null)"
+
+cwd=$(readfile "$C/cwd")
+secs=$(readfile "$C/timeout")
+n=$(readfile "$C/argc")
+[ -n "$n" ] && [ "$n" -gt 0 ] 2>/dev/null || fail command "argc missing or zero"
+set --
+i=0
+while [ "$i" -lt "$n" ]; do
+  # The trailing x keeps trailing newlines that $(...) would strip.
+  a=$(cat "$C/arg.$i"; echo x) || fail command "arg.$i missing"
+  set -- "$@" "${a%x}"
+  i=$((i+1))
+done
+
+mark command-start
+(
+  export HOME=/tmp USER=root LOGNAME=root LANG=C.UTF-8 QZB_VM=1 QZB_VM_OUT="$out"
+  for f in "$C"/env/*; do
+    [ -f "$f" ] || continue
+    v=$(cat "$f"; echo x)
+    export "${f##*/}=${v%x}"
+  done
+  cd "$cwd" || { echo "vm: cannot cd to $cwd" >&2; exit 125; }
+  # A guest-side time limit too, so a VM whose host process died does not run forever.
+  if [ -n "$secs" ]; then exec timeout -k 5 "$secs" "$@"; else exec "$@"; fi
+) </dev/null >"$C/stdout" 2>"$C/stderr"
+rc=$?
+echo "$rc" > "$C/exitcode.tmp" && mv "$C/exitcode.tmp" "$C/exitcode"
+mark "command-done $rc"
+off

@@ -1,0 +1,408 @@
+// Real OpenZFS in a throwaway QEMU VM (TCG): boot Debian's kernel with the DKMS-built zfs.ko,
+// share the host's root read-only over 9p, run one command as root inside, power off.
+// See test/vm/README.md. The host needs: qemu-system-x86, busybox-static, a Debian kernel with
+// zfs.ko under /lib/modules/<kver>/updates/dkms (npm run vm:provision does all of it).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants as fsConstants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { access, mkdir, mkdtemp, open, readFile, realpath, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface VmRunOptions {
+  /** argv of the command to run as root inside the guest (no shell unless you pass one). */
+  command: string[];
+  /** Working directory inside the guest; default /work/main. Host paths are visible read-only. */
+  cwd?: string;
+  /** Extra environment for the command. The guest starts from a clean environment with
+   *  PATH, HOME=/tmp, USER=root, LANG=C.UTF-8, QZB_VM=1 and QZB_VM_OUT=<outDir>. */
+  env?: Record<string, string>;
+  /** Host-side limit for the whole run (boot + command); qemu is killed after it. Default 10 min. */
+  timeoutMs?: number;
+  /** Host directory shared writable with the guest, mounted in the guest at the same absolute
+   *  path (also in $QZB_VM_OUT). Default: a fresh temporary directory (left in place). */
+  outDir?: string;
+  /** Called with each complete stdout line of the command while it runs (~0.2 s latency). */
+  onStdoutLine?: (line: string) => void;
+}
+
+export interface VmRunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** qemu start until the command started (kernel, modules, udev, zfs loaded). */
+  bootMs: number;
+  /** qemu start until qemu exited. */
+  totalMs: number;
+  /** The out share directory on the host (opts.outDir or the temporary one). */
+  outDir: string;
+  /** The serial console (kernel messages, stage markers); handy when something looks odd. */
+  console: string;
+  /** The loaded OpenZFS module version, e.g. "2.3.2-2~bpo12+2". */
+  zfsVersion: string;
+}
+
+/** A VM that did not get as far as reporting the command's exit code: boot failure, ZFS not
+ *  loading, timeout, qemu missing... `stage` says which stage failed. Never a pass. */
+export class VmError extends Error {
+  readonly stage: string;
+  readonly console: string;
+  readonly stdout: string;
+  readonly stderr: string;
+  constructor(stage: string, message: string, details: { console?: string; stdout?: string; stderr?: string } = {}) {
+    const tail = (details.console ?? '').split('\n').filter((l) => l.trim() !== '').slice(-25).join('\n');
+    super(`test VM failed at stage "${stage}": ${message}${tail ? `\n--- console (last lines) ---\n${tail}` : ''}`);
+    this.name = 'VmError';
+    this.stage = stage;
+    this.console = details.console ?? '';
+    this.stdout = details.stdout ?? '';
+    this.stderr = details.stderr ?? '';
+  }
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BUILD_SCRIPT = join(here, 'build-initramfs.sh');
+const STAGE2_SCRIPT = join(here, 'guest-stage2.sh');
+const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+const QEMU = 'qemu-system-x86_64';
+
+/** Cache directory outside the checkout ($QZB_VM_CACHE overrides). */
+export function cacheDir(): string {
+  return process.env.QZB_VM_CACHE || '/var/cache/qubes-zfs-backup-testvm';
+}
+
+export interface ZfsKernel {
+  kver: string;
+  vmlinuz: string;
+  zfsModule: string;
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[^0-9]+/).filter(Boolean).map(Number);
+  const pb = b.split(/[^0-9]+/).filter(Boolean).map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return a.localeCompare(b);
+}
+
+/** The kernel to boot: one under /lib/modules with zfs.ko built by DKMS (updates/dkms) and a
+ *  /boot/vmlinuz-<kver>; the newest if several. $QZB_VM_KVER forces one. */
+export function findZfsKernel(): { kernel?: ZfsKernel; why?: string } {
+  let kvers: string[];
+  try {
+    kvers = readdirSync('/lib/modules');
+  } catch {
+    return { why: '/lib/modules is missing' };
+  }
+  const forced = process.env.QZB_VM_KVER;
+  if (forced) kvers = kvers.filter((k) => k === forced);
+  const found: ZfsKernel[] = [];
+  for (const kver of kvers) {
+    const dkms = join('/lib/modules', kver, 'updates', 'dkms');
+    const mod = ['zfs.ko', 'zfs.ko.xz', 'zfs.ko.zst', 'zfs.ko.gz'].map((f) => join(dkms, f)).find((p) => existsSync(p));
+    const vmlinuz = join('/boot', `vmlinuz-${kver}`);
+    if (mod && existsSync(vmlinuz)) found.push({ kver, vmlinuz, zfsModule: mod });
+  }
+  found.sort((a, b) => compareVersions(b.kver, a.kver));
+  const kernel = found[0];
+  if (!kernel) {
+    return {
+      why: `no kernel with a DKMS-built zfs.ko and a /boot/vmlinuz-<kver>${forced ? ` (QZB_VM_KVER=${forced})` : ''} under /lib/modules (run: npm run vm:provision)`,
+    };
+  }
+  return { kernel };
+}
+
+async function onPath(cmd: string): Promise<string | undefined> {
+  for (const d of (process.env.PATH || '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    if (!d) continue;
+    const p = join(d, cmd);
+    try {
+      await access(p, fsConstants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+/** Whether a VM can be booted here (does not boot one). */
+export async function vmAvailable(): Promise<{ ok: boolean; why?: string }> {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return { ok: false, why: `needs linux/x64, this is ${process.platform}/${process.arch}` };
+  if (!(await onPath(QEMU))) return { ok: false, why: `${QEMU} not found (apt-get install qemu-system-x86; or npm run vm:provision)` };
+  if (!existsSync('/bin/busybox') && !existsSync('/usr/bin/busybox')) return { ok: false, why: 'busybox not found (apt-get install busybox-static)' };
+  const { kernel, why } = findZfsKernel();
+  if (!kernel) return { ok: false, why };
+  if (!existsSync('/usr/sbin/zfs') && !existsSync('/sbin/zfs')) return { ok: false, why: 'zfs userland not installed (zfsutils-linux)' };
+  try {
+    await access(kernel.vmlinuz, fsConstants.R_OK);
+  } catch {
+    return { ok: false, why: `${kernel.vmlinuz} is not readable` };
+  }
+  return { ok: true };
+}
+
+function scriptHash(): string {
+  return createHash('sha256').update(readFileSync(BUILD_SCRIPT)).digest('hex').slice(0, 12);
+}
+
+/** Path of the cached initramfs for `kver`, building it if missing. */
+export async function ensureInitramfs(kver: string, opts: { force?: boolean; log?: (s: string) => void } = {}): Promise<string> {
+  const dir = cacheDir();
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `initramfs-${kver}-${scriptHash()}.cpio.gz`);
+  if (!opts.force) {
+    try {
+      if ((await stat(file)).size > 0) return file;
+    } catch {
+      /* build it */
+    }
+  }
+  const { code, stdout, stderr } = await runCollect('sh', [BUILD_SCRIPT, kver, file]);
+  if (code !== 0) throw new VmError('initramfs', `build-initramfs.sh ${kver} failed (exit ${code}): ${stderr.trim() || stdout.trim()}`);
+  opts.log?.(stdout.trim());
+  return file;
+}
+
+function runCollect(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolveP) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e) => resolveP({ code: 127, stdout, stderr: stderr + String(e) }));
+    child.on('close', (code, signal) => resolveP({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+  });
+}
+
+// qemu processes still running are killed if this Node process exits (not on SIGKILL of course;
+// the guest also enforces the time limit itself).
+const live = new Set<ChildProcess>();
+let exitHook = false;
+function track(child: ChildProcess): void {
+  live.add(child);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+    });
+  }
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function stageDescription(stage: string): string {
+  switch (stage) {
+    case 'qemu-start':
+      return 'qemu started but the kernel never reached the initramfs (kernel/initramfs problem, or the boot is very slow)';
+    case 'initramfs':
+      return 'the initramfs started but the virtio/9p modules did not all load';
+    case 'virtio-modules':
+      return 'modules loaded but the host root (9p tag hostroot) was not mounted';
+    case 'hostroot':
+      return 'host root mounted but the control share / stage 2 was not reached';
+    case 'ctl':
+      return 'switch_root into the host root (stage 2, /bin/sh) did not start';
+    case 'stage2':
+      return 'stage 2 started but mounting the writable tmpfs/out share did not finish';
+    case 'mounts':
+      return 'mounts done but udev / modprobe zfs did not finish';
+    case 'udev':
+      return 'udev started but modprobe zfs did not finish';
+    case 'zfs':
+      return 'ZFS loaded but the command did not start';
+    case 'command-start':
+      return 'the command started but did not report an exit code';
+    default:
+      return `last stage reached: ${stage}`;
+  }
+}
+
+/** Boot a fresh VM, run `opts.command` as root inside it, power it off. */
+export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
+  if (!Array.isArray(opts.command) || opts.command.length === 0) throw new TypeError('runInVm: command must be a non-empty argv array');
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (!ENV_NAME.test(k)) throw new TypeError(`runInVm: bad environment variable name ${JSON.stringify(k)}`);
+    if (typeof v !== 'string') throw new TypeError(`runInVm: environment variable ${k} must be a string`);
+  }
+  const avail = await vmAvailable();
+  if (!avail.ok) throw new VmError('host', avail.why ?? 'VM not available');
+  const { kernel } = findZfsKernel();
+  if (!kernel) throw new VmError('host', 'no kernel');
+  const initrd = await ensureInitramfs(kernel.kver);
+
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const cwd = opts.cwd ?? '/work/main';
+  let outDir: string;
+  if (opts.outDir) {
+    await mkdir(opts.outDir, { recursive: true });
+    outDir = await realpath(resolve(opts.outDir));
+  } else {
+    outDir = await realpath(await mkdtemp(join(tmpdir(), 'qzbvm-out-')));
+  }
+  if (outDir === '/' || /[\s,]/.test(outDir)) throw new TypeError(`runInVm: outDir ${JSON.stringify(outDir)} cannot be shared (no whitespace or commas)`);
+
+  const ctl = await realpath(await mkdtemp(join(tmpdir(), 'qzbvm-ctl-')));
+  try {
+    await copyFile(STAGE2_SCRIPT, join(ctl, 'stage2.sh'));
+    await writeFile(join(ctl, 'argc'), String(opts.command.length));
+    await Promise.all(opts.command.map((a, i) => writeFile(join(ctl, `arg.${i}`), a)));
+    await mkdir(join(ctl, 'env'));
+    await Promise.all(Object.entries(opts.env ?? {}).map(([k, v]) => writeFile(join(ctl, 'env', k), v)));
+    await writeFile(join(ctl, 'cwd'), cwd);
+    await writeFile(join(ctl, 'outpath'), outDir);
+    // Guest-side limit: a bit longer than the host's, only matters if the host process died.
+    await writeFile(join(ctl, 'timeout'), String(Math.ceil(timeoutMs / 1000) + 30));
+    await writeFile(join(ctl, 'udev'), process.env.QZB_VM_UDEV === '0' ? '0' : '1');
+    await writeFile(join(ctl, 'stdout'), '');
+    return await boot(kernel, initrd, ctl, outDir, timeoutMs, opts.onStdoutLine);
+  } finally {
+    if (process.env.QZB_VM_KEEP !== '1') await rm(ctl, { recursive: true, force: true });
+  }
+}
+
+async function boot(
+  kernel: ZfsKernel,
+  initrd: string,
+  ctl: string,
+  outDir: string,
+  timeoutMs: number,
+  onStdoutLine: ((line: string) => void) | undefined,
+): Promise<VmRunResult> {
+  const mem = process.env.QZB_VM_MEM || '3072';
+  const smp = process.env.QZB_VM_SMP || '2';
+  const rootCache = process.env.QZB_VM_ROOT_CACHE ?? 'loose';
+  const append = ['console=ttyS0', 'panic=-1', 'oops=panic', 'quiet', 'loglevel=4', 'rdinit=/init'];
+  if (rootCache && rootCache !== 'none') append.push(`qzbvm.rootopts=cache=${rootCache}`);
+  const args = [
+    '-accel', 'tcg,thread=multi', '-smp', smp, '-cpu', 'max', '-m', mem,
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-chardev', 'stdio,id=con0,signal=off', '-serial', 'chardev:con0',
+    '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', append.join(' '),
+    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs', `local,path=${ctl},mount_tag=qzbctl,security_model=none,multidevs=remap`,
+    '-virtfs', `local,path=${outDir},mount_tag=qzbout,security_model=none,multidevs=remap`,
+  ];
+
+  const t0 = Date.now();
+  let stage = 'qemu-start';
+  let failure: { stage: string; why: string } | undefined;
+  let bootMs = -1;
+  let zfsVersion = '';
+  let consoleText = '';
+  let consolePending = '';
+  let qemuStderr = '';
+  let timedOut = false;
+
+  const child = spawn(QEMU, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  track(child);
+
+  const onConsoleLine = (raw: string): void => {
+    const line = raw.replace(/\r$/, '');
+    const m = /QZBVM-(STAGE|FAIL) (.*)$/.exec(line);
+    if (!m) return;
+    const rest = m[2] ?? '';
+    if (m[1] === 'FAIL') {
+      const i = rest.indexOf(': ');
+      failure ??= { stage: i > 0 ? rest.slice(0, i) : rest, why: i > 0 ? rest.slice(i + 2) : rest };
+      return;
+    }
+    const [name = '', ...more] = rest.split(' ');
+    stage = name;
+    if (name === 'zfs') zfsVersion = more.join(' ');
+    if (name === 'command-start' && bootMs < 0) bootMs = Date.now() - t0;
+  };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    if (consoleText.length < 4_000_000) consoleText += d;
+    consolePending += d;
+    const lines = consolePending.split('\n');
+    consolePending = lines.pop() ?? '';
+    for (const l of lines) onConsoleLine(l);
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    if (qemuStderr.length < 100_000) qemuStderr += d;
+  });
+
+  // Stream the command's stdout: poll the file in the control share.
+  const stdoutPath = join(ctl, 'stdout');
+  let streamed = 0;
+  let partial = '';
+  let polling = false;
+  const poll = async (final: boolean): Promise<void> => {
+    if (!onStdoutLine || polling) return;
+    polling = true;
+    try {
+      const fh = await open(stdoutPath, 'r');
+      try {
+        for (;;) {
+          const buf = Buffer.alloc(65536);
+          const { bytesRead } = await fh.read(buf, 0, buf.length, streamed);
+          if (bytesRead <= 0) break;
+          streamed += bytesRead;
+          partial += buf.subarray(0, bytesRead).toString('latin1');
+        }
+      } finally {
+        await fh.close();
+      }
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      if (final && partial !== '') {
+        lines.push(partial);
+        partial = '';
+      }
+      for (const l of lines) onStdoutLine(Buffer.from(l, 'latin1').toString('utf8'));
+    } catch {
+      /* file not there yet */
+    } finally {
+      polling = false;
+    }
+  };
+  const poller = onStdoutLine ? setInterval(() => void poll(false), 200) : undefined;
+
+  const killer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolveP) => {
+    child.on('error', (e) => resolveP({ code: null, signal: null, spawnError: e }));
+    child.on('close', (code, signal) => resolveP({ code, signal }));
+  });
+  clearTimeout(killer);
+  if (poller) clearInterval(poller);
+  live.delete(child);
+  if (consolePending) onConsoleLine(consolePending);
+  const totalMs = Date.now() - t0;
+
+  while (polling) await new Promise((r) => setTimeout(r, 20));
+  await poll(true);
+
+  const readOr = async (p: string): Promise<string> => {
+    try {
+      return await readFile(p, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const stdout = await readOr(stdoutPath);
+  const stderr = await readOr(join(ctl, 'stderr'));
+  const exitText = (await readOr(join(ctl, 'exitcode'))).trim();
+  const details = { console: consoleText + (qemuStderr ? `\n--- qemu stderr ---\n${qemuStderr}` : ''), stdout, stderr };
+
+  if (exit.spawnError) throw new VmError('qemu-start', `cannot run ${QEMU}: ${exit.spawnError.message}`, details);
+  if (timedOut) {
+    throw new VmError(stage === 'command-start' ? 'timeout' : stage, `timed out after ${timeoutMs} ms (${stageDescription(stage)}); qemu killed`, details);
+  }
+  if (failure) throw new VmError(failure.stage, failure.why, details);
+  if (!/^\d+$/.test(exitText)) {
+    const how = exit.signal ? `qemu killed by ${exit.signal}` : `qemu exited with ${exit.code}`;
+    throw new VmError(stage, `${stageDescription(stage)}; ${how}${qemuStderr ? `: ${qemuStderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`, details);
+  }
+  return { exitCode: Number(exitText), stdout, stderr, bootMs, totalMs, outDir, console: consoleText, zfsVersion };
+}
