@@ -33,4 +33,23 @@ export interface Target {
   guid?: bigint;
   /** Which include designation put this dataset in the backup. */
   designation?: string;
+  /** createtxg of the snapshot when it exists (the order within one dataset). */
+  createtxg?: bigint;
+  /** The qube whose volume (or root dataset) this is, when it belongs to one. */
+  qube?: string;
+  /** Why the plan differs from the obvious one (e.g. an origin that could not be preserved). */
+  note?: string;
+}
+
+/** Why a dataset inside an include designation is nevertheless not a target dataset. */
+export type ExclusionReason = 'void' | 'transient' | 'driver-work' | 'partial-receive';
+
+/** A dataset inside an include designation that the rules of SPEC §4.3 leave out. */
+export interface ExcludedDataset {
+  dataset: string;
+  reason: ExclusionReason;
+  /** The include designation it lies in. */
+  designation: string;
+  /** For 'void': the void designation; for 'transient': the qube that owns the volume. */
+  by?: string;
 }

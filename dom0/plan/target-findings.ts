@@ -1,0 +1,181 @@
+// Findings decided by the target list: the incremental base (`since`), target snapshots that do not
+// exist yet, and qubes whose volumes cannot be snapshotted right now.
+import type { Finding } from '../job/findings.ts';
+import { finding } from '../job/findings.ts';
+import type { Job } from '../job/types.ts';
+import type { ZfsDataset, ZfsSnapshot } from '../inventory/types.ts';
+import type { Base } from './chains.ts';
+import type { DatasetIndex } from './dataset-index.ts';
+import type { DesignationMaps } from './designation-map.ts';
+import type { QubesLayout } from './qubes-layout.ts';
+import type { Target } from './types.ts';
+
+/** What one target dataset's chain found about `since` and the target snapshot. */
+export interface ChainFacts {
+  dataset: ZfsDataset;
+  base: Base | null;
+  target: ZfsSnapshot | undefined;
+  bookmarkOnly: boolean;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return n === 1 ? `1 ${one}` : `${n} ${many}`;
+}
+
+// Every target-level finding, in a stable order.
+export function targetFindings(
+  job: Job,
+  index: DatasetIndex,
+  layout: QubesLayout,
+  maps: DesignationMaps,
+  facts: readonly ChainFacts[],
+  targets: readonly Target[],
+): Finding[] {
+  const out: Finding[] = [];
+  if (facts.length === 0) {
+    if (maps.include.size > 0) {
+      out.push(
+        finding(
+          'NO_TARGETS',
+          'error',
+          'The include designations hold nothing that can be backed up: every dataset in them is void, a transient ' +
+            'qube volume (volatile, or the root of an app qube or disposable) or a Qubes work dataset. Include the ' +
+            'qubes or datasets that hold your data (an app qube\'s data is its private volume; its root comes from its template).',
+          { pos: job.positions['include-groups'] },
+        ),
+      );
+    }
+    return out;
+  }
+  out.push(...sinceFindings(job, facts));
+  out.push(...pendingFindings(job, facts));
+  out.push(...inUseFindings(index, layout, targets));
+  return out;
+}
+
+function sinceFindings(job: Job, facts: readonly ChainFacts[]): Finding[] {
+  const { since, targetSnapshot, progressive } = job.scope;
+  if (since === 'beginning') return [];
+  const pos = job.positions['scope.since'];
+  const out: Finding[] = [];
+  const withBase = facts.filter((f) => f.base !== null);
+  const bookmarkOnly = facts.filter((f) => f.base === null && f.bookmarkOnly).map((f) => f.dataset.name);
+  if (withBase.length === 0) {
+    const bm =
+      bookmarkOnly.length > 0
+        ? ` ${plural(bookmarkOnly.length, 'dataset has', 'datasets have')} only the bookmark #${since.slice(1)}, which cannot ` +
+          `start a progressive send (bookmarks work with single incremental sends): set progressive: no, or`
+        : ' If this is your first backup to this receiver, set since: beginning; otherwise';
+    out.push(
+      finding(
+        'SINCE_NOT_FOUND',
+        'error',
+        `since is ${since}, but none of the ${plural(facts.length, 'dataset', 'datasets')} in the backup has a snapshot ` +
+          `${since}${progressive ? '' : ' or bookmark #' + since.slice(1)}.${bm} check the label of your previous backup's target snapshot.`,
+        { pos, subject: since, details: { bookmarkOnly } },
+      ),
+    );
+    return out;
+  }
+  const missing = facts.filter((f) => f.base === null).map((f) => f.dataset.name);
+  if (missing.length > 0) {
+    out.push(
+      finding(
+        'SINCE_MISSING_SOME',
+        'info',
+        `${plural(missing.length, 'dataset has', 'datasets have')} no ${since} and will be sent in full (or as a clone ` +
+          `of ${missing.length === 1 ? 'its' : 'their'} origin): ${missing.join(', ')}. That is expected for datasets new ` +
+          `since your last backup; if one was in it, its ${since} snapshot was deleted and the receiver already has it ` +
+          `(the full send will then fail): recreate the base or receive it elsewhere.` +
+          (bookmarkOnly.length > 0 ? ` (${bookmarkOnly.join(', ')} only have the bookmark, which progressive: yes cannot use.)` : ''),
+        { pos, details: { datasets: missing, bookmarkOnly } },
+      ),
+    );
+  }
+  const after = facts.filter((f) => f.base !== null && f.target !== undefined && f.base.createtxg >= f.target.createtxg);
+  if (after.length > 0) {
+    const names = after.map((f) => f.dataset.name);
+    out.push(
+      finding(
+        'SINCE_AFTER_TARGET',
+        'error',
+        `On ${names.join(', ')}, ${since} was created after ${targetSnapshot} (or at the same time), but since must be an ` +
+          `older snapshot than target-snapshot. Check that the two labels are not swapped, and that since names your ` +
+          `previous backup.`,
+        { pos, details: { datasets: names } },
+      ),
+    );
+  }
+  return out;
+}
+
+function pendingFindings(job: Job, facts: readonly ChainFacts[]): Finding[] {
+  const pending = facts.filter((f) => f.target === undefined).map((f) => f.dataset.name);
+  if (pending.length === 0) return [];
+  const label = job.scope.targetSnapshot;
+  const allowed = job.allowedBehaviours.snapshotCreation;
+  const out: Finding[] = [
+    finding(
+      'TARGET_SNAPSHOT_PENDING',
+      'info',
+      `${plural(pending.length, 'dataset does', 'datasets do')} not have ${label} yet: ${pending.join(', ')}. ` +
+        (allowed
+          ? 'The snapshot command will create them (snapshot-creation is allowed).'
+          : 'snapshot-creation is not allowed, so you must create them yourself before sending.'),
+      { pos: job.positions['scope.target-snapshot'], details: { datasets: pending, creationAllowed: allowed } },
+    ),
+  ];
+  if (!allowed) {
+    out.push(
+      finding(
+        'SNAPSHOT_CREATION_DISABLED',
+        'warning',
+        `${plural(pending.length, 'target snapshot is', 'target snapshots are')} missing and allowed-behaviours.snapshot-creation ` +
+          `is no: ${pending.map((p) => p + label).join(', ')}. Create them (zfs snapshot), or set snapshot-creation: yes ` +
+          `so the snapshot command creates them.`,
+        { pos: job.positions['allowed-behaviours.snapshot-creation'], details: { datasets: pending } },
+      ),
+    );
+  }
+  return out;
+}
+
+// A qube is in use when it is not Halted or one of its volumes still has org.qubes:dirty=on; that
+// only matters for target snapshots still to be taken.
+function inUseFindings(index: DatasetIndex, layout: QubesLayout, targets: readonly Target[]): Finding[] {
+  const pendingByQube = new Map<string, string[]>();
+  for (const t of targets) {
+    if (t.exists || t.kind !== 'target') continue;
+    // A qube's volumes and its root dataset are snapshotted together, so both wait for it.
+    const q = layout.volumeByVid.get(t.dataset)?.qube.name ?? layout.qubeByRoot.get(t.dataset);
+    if (q === undefined) continue;
+    const list = pendingByQube.get(q) ?? [];
+    list.push(t.dataset);
+    pendingByQube.set(q, list);
+  }
+  const out: Finding[] = [];
+  for (const [q, datasets] of pendingByQube) {
+    const qube = layout.qubeByName.get(q);
+    if (!qube) continue;
+    const dirty = datasets.filter((d) => index.byName.get(d)?.qubesDirty === 'on');
+    const running = qube.state !== 'Halted';
+    if (!running && dirty.length === 0) continue;
+    const why = running
+      ? `is ${qube.state}`
+      : `is Halted, but Qubes has not finished stopping its volumes (org.qubes:dirty=on on ${dirty.join(', ')})`;
+    const todo = running
+      ? `Shut it down (qvm-shutdown --wait ${q}) and run snapshot again`
+      : `Wait a few seconds and run snapshot again; if it stays dirty, start and cleanly shut down the qube`;
+    out.push(
+      finding(
+        'QUBE_IN_USE',
+        'warning',
+        `Qube ${q} ${why}, so its target snapshots (${datasets.join(', ')}) cannot be taken yet. ${todo}; other qubes ` +
+          `can be snapshotted meanwhile.`,
+        { subject: q, details: { state: qube.state, datasets, dirty } },
+      ),
+    );
+  }
+  return out;
+}
+
