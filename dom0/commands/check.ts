@@ -1,0 +1,44 @@
+// `check <file|name>`: every finding about the job file and the system at once, the designations
+// with the group and object each came from, what is left undesignated, and a target summary.
+import { hasErrors, type Finding } from '../job/findings.ts';
+import type { ResolvedDesignation } from '../plan/types.ts';
+import { analyseJob, summariseTargets, type TargetSummary } from './analyse.ts';
+import type { Context } from './context.ts';
+import { resolveJobSource, type JobSource } from './source.ts';
+
+export interface CheckOptions {
+  /** A job file path or an imported job's name. */
+  job: string;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  job: string | null;
+  source: { kind: JobSource['kind']; path: string };
+  findings: Finding[];
+  designations: ResolvedDesignation[];
+  undesignated: { qubes: string[]; datasets: string[] };
+  /** Null when no target could be computed (job unusable or system unreadable). */
+  targets: TargetSummary | null;
+  /** Whether the system inventory could be read. */
+  systemChecked: boolean;
+  snapshotCreation: boolean | null;
+}
+
+// Runs the check; exit status 0 when ok, 1 when any finding is an error.
+export async function check(options: CheckOptions, ctx: Context): Promise<CheckResult> {
+  const source = await resolveJobSource(options.job, ctx);
+  const a = await analyseJob(source.text, ctx);
+  const systemChecked = a.zfs !== undefined;
+  return {
+    ok: !hasErrors(a.findings),
+    job: a.job?.name ?? null,
+    source: { kind: source.kind, path: source.path },
+    findings: a.findings,
+    designations: a.designations,
+    undesignated: a.undesignated,
+    targets: systemChecked ? summariseTargets(a.targets) : null,
+    systemChecked,
+    snapshotCreation: a.job?.allowedBehaviours.snapshotCreation ?? null,
+  };
+}

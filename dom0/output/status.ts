@@ -1,0 +1,23 @@
+// `status` as text and JSON.
+import type { StatusResult } from '../commands/status.ts';
+import { columns, type Style } from './style.ts';
+
+// The human-readable status.
+export function renderStatus(r: StatusResult, style: Style): string {
+  if (r.jobs.length === 0) return `No jobs imported in ${r.metadataDir}. Import one with: qubes-zfs-backup import FILE\n`;
+  const out: string[] = [];
+  for (const j of r.jobs) {
+    const c = j.counts;
+    out.push(`${style.bold(j.name)}  imported ${j.importedAt}  ${c.snapshotted} snapshotted, ${c.sent} sent, ${c.verified} verified (of the targets recorded so far)`);
+    if (j.targets) {
+      if (j.targets.length === 0) out.push('  no target recorded yet: run snapshot');
+      else out.push(...columns(j.targets.map((t) => [t.snapshot, t.status, t.guid ? `guid ${t.guid}` : '', t.snapshottedAt ?? ''])));
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+// The --json document: {metadataDir, jobs: [{name, importedAt, sha256, counts, targets?}]}.
+export function statusJson(r: StatusResult): unknown {
+  return r;
+}
