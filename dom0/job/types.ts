@@ -53,4 +53,10 @@ export interface Job {
   groups: Group[];
   /** Where each reserved field sits in the file (key: 'scope.since', 'receiver.qube', …). */
   positions: Record<string, Position>;
+  /**
+   * Paths of fields ('scope.since', 'receiver', …) whose value was missing, of the wrong type or
+   * invalid: in this Job they hold the text as written or a placeholder ('', false, []). Present
+   * only when loadJob also returned errors; never act on a Job with errors.
+   */
+  invalid?: string[];
 }

@@ -1,0 +1,148 @@
+// Job file text → one YAML document with a line counter, or findings saying why not. Guards the
+// yaml package against inputs that could exhaust memory or the stack before it ever sees them.
+import { Composer, LineCounter, Parser } from 'yaml';
+import type { Document } from 'yaml';
+import type { Position } from './types.ts';
+import type { Report } from './report.ts';
+
+/** Largest job file accepted, in UTF-8 bytes (the seed's example is under 1 KiB). */
+export const MAX_FILE_BYTES = 1024 * 1024;
+/** Deepest bracket nesting (`[`, `{`) accepted; the yaml composer recurses once per level. */
+export const MAX_FLOW_DEPTH = 64;
+/** Widest run of indentation and block indicators (`- `, `? `, `: `) at the start of a line. */
+export const MAX_LINE_INDENT = 256;
+/** Most YAML syntax errors reported one by one. */
+export const MAX_SYNTAX_FINDINGS = 20;
+
+/** A parsed document, or null when the file is unusable (the report says why). */
+export interface Source {
+  doc: Document.Parsed | null;
+  lines: LineCounter;
+}
+
+/** Parses `text` as YAML 1.1 (so yes/no/on/off are booleans, as in the seed's PyYAML). */
+export function parseSource(text: string, report: Report): Source {
+  const lines = new LineCounter();
+  const bytes = utf8Length(text, MAX_FILE_BYTES);
+  if (bytes > MAX_FILE_BYTES) {
+    report.add('FILE_TOO_LARGE', `The job file is larger than ${MAX_FILE_BYTES} bytes (1 MiB). A job file is a few kilobytes; check that you passed the right file.`);
+    return { doc: null, lines };
+  }
+  if (!nestingIsSane(text, report)) return { doc: null, lines };
+
+  const tokens = Array.from(new Parser(lines.addNewLine).parse(text));
+  // uniqueKeys is off: the package's check is quadratic; duplicate keys are found in nodes.ts.
+  const composer = new Composer({ version: '1.1', uniqueKeys: false });
+  const docs = [...composer.compose(tokens), ...composer.end()];
+  const at = (offset: number): Position => {
+    const p = lines.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+
+  const first = docs[0];
+  if (!first || first.contents === null || (docs.length === 1 && isBlank(first))) {
+    if (first && first.errors.length > 0) return { doc: syntaxErrors(docs, text, at, report), lines };
+    report.add('EMPTY_FILE', 'The job file is empty. Start from the example job file in the README.', { line: 1, column: 1 });
+    return { doc: null, lines };
+  }
+  if (docs.some((d) => d.errors.length > 0)) return { doc: syntaxErrors(docs, text, at, report), lines };
+  for (const d of docs) {
+    for (const w of d.warnings) {
+      report.add('YAML_UNSUPPORTED', `${firstLine(w.message)}. A job file uses plain YAML values; remove the tag or put the value in quotes.`, at(w.pos[0]));
+    }
+  }
+  if (docs.length > 1) {
+    const second = docs[1];
+    const start = second?.range[0] ?? 0;
+    report.add('MULTIPLE_DOCUMENTS', `The file holds ${docs.length} YAML documents (separated by '---'); a job file is exactly one. Only the first is checked: delete the others or move them to their own files.`, at(start));
+  }
+  return { doc: first, lines };
+}
+
+function syntaxErrors(docs: Document.Parsed[], text: string, at: (o: number) => Position, report: Report): null {
+  const errors = docs.flatMap((d) => d.errors);
+  for (const e of errors.slice(0, MAX_SYNTAX_FINDINGS)) {
+    report.add('YAML_SYNTAX', `The file is not valid YAML here: ${firstLine(e.message)}.${syntaxHint(e.code, text, e.pos[0])}`, at(e.pos[0]));
+  }
+  if (errors.length > MAX_SYNTAX_FINDINGS) {
+    report.add('YAML_SYNTAX', `${errors.length - MAX_SYNTAX_FINDINGS} more YAML syntax errors follow; fix the ones above first.`, at(errors[MAX_SYNTAX_FINDINGS]?.pos[0] ?? 0));
+  }
+  return null;
+}
+
+// A hint for the mistakes a job file's author is most likely to make.
+function syntaxHint(code: string, text: string, offset: number): string {
+  const rest = text.slice(offset, offset + 1);
+  if (code === 'TAB_AS_INDENT' || rest === '\t') return ' YAML does not allow tabs for indentation: use spaces.';
+  if (rest === '@' || rest === '`') {
+    return ` A value that starts with '${rest}' must be in quotes, for example target-snapshot: "@backup-2025-04-14".`;
+  }
+  if (code === 'BAD_INDENT' || code === 'MISSING_CHAR') return ' Check the indentation: keys of one section must line up, and list items start with "- ".';
+  return '';
+}
+
+function isBlank(doc: Document.Parsed): boolean {
+  const c = doc.contents as unknown as { value?: unknown; items?: unknown } | null;
+  return c === null || (c.items === undefined && (c.value === null || c.value === undefined));
+}
+
+function firstLine(message: string): string {
+  const line = message.split('\n', 1)[0] ?? message;
+  return line.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, '');
+}
+
+// UTF-8 length of `s`, stopping early once it exceeds `limit`.
+function utf8Length(s: string, limit: number): number {
+  if (s.length > limit) return s.length;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+    if (n > limit) return n;
+  }
+  return n;
+}
+
+// Refuses nesting deep enough to make the yaml composer recurse towards the stack limit (a stack
+// overflow inside V8's regexp compiler is a fatal out-of-memory, not a catchable error).
+function nestingIsSane(text: string, report: Report): boolean {
+  let depth = 0;
+  let lineStart = true;
+  let indent = 0;
+  let line = 1;
+  let column = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    column++;
+    if (c === '\n') {
+      line++;
+      column = 0;
+      lineStart = true;
+      indent = 0;
+      continue;
+    }
+    if (lineStart) {
+      const next = text[i + 1];
+      if (c === ' ' || c === '\t' || ((c === '-' || c === '?' || c === ':') && (next === ' ' || next === '\t'))) {
+        if (++indent > MAX_LINE_INDENT) {
+          report.add('NESTING_TOO_DEEP', `Line ${line} is indented or nested more than ${MAX_LINE_INDENT} levels deep; a job file needs a handful. Check that this is a job file.`, { line, column });
+          return false;
+        }
+        continue;
+      }
+      lineStart = false;
+    }
+    if (c === '[' || c === '{') {
+      if (++depth > MAX_FLOW_DEPTH) {
+        report.add('NESTING_TOO_DEEP', `Brackets are nested more than ${MAX_FLOW_DEPTH} levels deep here; a job file needs two at most. Check that this is a job file.`, { line, column });
+        return false;
+      }
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return true;
+}
