@@ -1,0 +1,17 @@
+// What every handler gets: the ZFS runner, the receive root fixed by hello, a way to reply and a
+// log line writer (stderr, which qrexec sends to the qube's journal).
+import type { AgentZfs } from './zfs-runner.ts';
+import type { Reply } from '../shared/protocol/schemas/replies.ts';
+
+/** Per-session state and services shared by the handlers. */
+export interface AgentContext {
+  zfs: AgentZfs;
+  /** The receive root named at hello; null until hello succeeded. */
+  root: string | null;
+  /** The agent's version string, reported at hello. */
+  version: string;
+  /** Validates, encodes and writes one reply frame. */
+  send(reply: Reply): Promise<void>;
+  /** Writes one diagnostic line to the agent's stderr. */
+  log(line: string): void;
+}

@@ -1,0 +1,151 @@
+// receive: one `zfs receive -s -u` fed by the data frames that follow the request. The stream is
+// never held in memory: each frame is written to zfs's stdin and the next frame is read only when
+// that write has drained, so backpressure reaches dom0. If zfs exits early its result is sent at
+// once and the remaining frames are discarded until END/ABORT. If dom0 goes away mid-stream, zfs's
+// stdin is closed so ZFS keeps resumable partial state, and the session ends after zfs has exited.
+import type { Writable } from 'node:stream';
+import type { AgentContext } from '../context.ts';
+import type { ReceiveRequest } from '../../shared/protocol/schemas/requests.ts';
+import type { Reply } from '../../shared/protocol/schemas/replies.ts';
+import { resumeToken as resumeTokenSchema } from '../../shared/protocol/schemas/common.ts';
+import { FrameType, type Frame } from '../../shared/protocol/frame.ts';
+import { ProtocolError, ProtocolErrorCode } from '../../shared/protocol/errors.ts';
+import { isBelowRoot, pointDatasetWithinRoot } from '../../shared/protocol/confine.ts';
+import { errorReply, safeStderr, zfsFailure } from '../replies.ts';
+import { ensureParents } from '../placeholder.ts';
+import { guidOf, resumeTokenOf } from '../zfs-queries.ts';
+import type { ZfsOutput } from '../zfs-runner.ts';
+
+/** How a receive left the session: ready for the next request, or dom0 has gone. */
+export type ReceiveEnd = 'idle' | 'eof';
+
+/** The `zfs receive` argv for a request: -s -u always, never -F/-d/-e; options by dataset type. */
+export function receiveArgs(request: ReceiveRequest): string[] {
+  const args = ['receive', '-s', '-u', '-o', 'volmode=none'];
+  // canmount does not apply to volumes: `zfs receive -o canmount=…` fails for a volume stream.
+  if (request.type === 'filesystem') args.push('-o', 'canmount=noauto');
+  if (request.stream === 'clone' && request.origin !== null && !request.resume) args.push('-o', `origin=${request.origin}`);
+  args.push(`${request.dataset}@${request.snapshot}`);
+  return args;
+}
+
+/** Why the agent refuses this request, or null. */
+export function refuseReceive(request: ReceiveRequest, root: string): string | null {
+  if (!isBelowRoot(request.dataset, root)) return `${request.dataset} is not below the receive root ${root}`;
+  if (request.origin !== null && pointDatasetWithinRoot(request.origin, '@', root) === null) {
+    return `the origin ${request.origin} is not inside the receive root ${root}`;
+  }
+  return null;
+}
+
+/** Runs one receive; `frames` is the session's frame iterator, read only as far as this stream goes. */
+export async function handleReceive(ctx: AgentContext, root: string, request: ReceiveRequest, frames: AsyncIterator<Frame>): Promise<ReceiveEnd> {
+  const refusal = refuseReceive(request, root);
+  if (refusal !== null) {
+    await ctx.send(errorReply('REQUEST_REFUSED', refusal));
+    return 'idle';
+  }
+  if (!request.resume) {
+    const failed = await ensureParents(ctx.zfs, request.dataset, root, ctx.log);
+    if (failed) {
+      await ctx.send(zfsFailure(`creating the placeholder ${failed.name}`, failed.output));
+      return 'idle';
+    }
+  }
+  const args = receiveArgs(request);
+  ctx.log(`receive: zfs ${args.join(' ')}`);
+  const proc = ctx.zfs.receive(args);
+  let exited: ZfsOutput | null = null;
+  const done = proc.done.then((output) => (exited = output));
+  await ctx.send({ kind: 'receive-ready', dataset: request.dataset, snapshot: request.snapshot });
+
+  let resultSent = false;
+  let bytes = 0;
+  const finish = async (): Promise<void> => {
+    const output = await done;
+    if (!resultSent) {
+      resultSent = true;
+      await ctx.send(await outcome(ctx, request, output));
+    }
+  };
+  try {
+    for (;;) {
+      if (exited !== null && !resultSent) await finish();
+      const next = frames.next();
+      // While zfs runs, notice its exit even if dom0 sends nothing: the result goes out at once.
+      const first = resultSent ? await next : await Promise.race([next, done.then(() => null)]);
+      const step = first ?? (await finish(), await next);
+      if (step.done) {
+        ctx.log(`receive: dom0 went away after ${bytes} bytes; closing the stream so ZFS keeps resumable state`);
+        proc.stdin.end();
+        await done;
+        ctx.log(`receive: zfs exited (${describe(await done)})`);
+        return 'eof';
+      }
+      const frame = step.value;
+      if (frame.type === FrameType.DATA) {
+        bytes += frame.payload.length;
+        if (exited === null && !resultSent) await writeChunk(proc.stdin, frame.payload);
+        continue;
+      }
+      if (frame.type === FrameType.END || frame.type === FrameType.ABORT) {
+        if (frame.type === FrameType.ABORT) ctx.log(`receive: dom0 aborted the stream after ${bytes} bytes`);
+        proc.stdin.end();
+        await finish();
+        return 'idle';
+      }
+      throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, 'a control message arrived inside a data stream (expected data, END or ABORT)');
+    }
+  } catch (error) {
+    // Bad frames or a broken connection: end the stream (partial state is kept), wait, pass it on.
+    proc.stdin.end();
+    await done;
+    throw error;
+  }
+}
+
+/** The reply for a finished receive: `received` with the GUID read back, or `receive-failed`. */
+async function outcome(ctx: AgentContext, request: ReceiveRequest, output: ZfsOutput): Promise<Reply> {
+  const target = `${request.dataset}@${request.snapshot}`;
+  if (output.exitCode === 0) {
+    const guid = await guidOf(ctx.zfs, target);
+    if (guid !== null) {
+      ctx.log(`receive: ${target} received, guid ${guid}`);
+      return { kind: 'received', dataset: request.dataset, snapshot: request.snapshot, guid };
+    }
+    return errorReply('ZFS_COMMAND_FAILED', `zfs receive succeeded but the GUID of ${target} cannot be read`);
+  }
+  const token = await resumeTokenOf(ctx.zfs, request.dataset);
+  const valid = token !== null && resumeTokenSchema.safeParse(token).success ? token : null;
+  ctx.log(`receive: ${target} failed (${describe(output)})${valid ? ', resumable' : ''}`);
+  return {
+    kind: 'receive-failed',
+    dataset: request.dataset,
+    snapshot: request.snapshot,
+    exitCode: output.exitCode === null ? null : Math.min(Math.max(output.exitCode, -1), 255),
+    signal: output.signal === null ? null : output.signal.slice(0, 16),
+    stderr: safeStderr(output),
+    resumeToken: valid,
+  };
+}
+
+function describe(output: ZfsOutput): string {
+  return output.exitCode === null ? `signal ${output.signal ?? '?'}` : `exit ${output.exitCode}`;
+}
+
+/** Writes one chunk, waiting for 'drain' when needed; resolves early if the pipe closes (zfs gone). */
+function writeChunk(stdin: Writable, chunk: Buffer): Promise<void> {
+  if (stdin.destroyed || stdin.writableEnded) return Promise.resolve();
+  if (stdin.write(chunk)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stdin.off('drain', done);
+      stdin.off('close', done);
+      stdin.off('error', done);
+      resolve();
+    };
+    stdin.on('drain', done);
+    stdin.on('close', done);
+    stdin.on('error', done);
+  });
+}

@@ -1,0 +1,79 @@
+// The agent's own way of running `zfs` and `zpool`: argv arrays only, LC_ALL=C so messages are the
+// canonical English ones, an environment of PATH alone, bounded output. Tests inject a fake with
+// the same interface for protocol-order logic; real ZFS behaviour is tested in the VM.
+import type { Writable } from 'node:stream';
+import { execa } from 'execa';
+
+/** Largest stdout kept from a listing (a million snapshots is ~100 MB). */
+export const MAX_LISTING_BYTES = 256 * 1024 * 1024;
+
+/** Most bytes of a `zfs receive`'s stderr kept (the first lines are what matter). */
+export const MAX_RECEIVE_STDERR_BYTES = 64 * 1024;
+
+/** How a finished command ended. exitCode is null when a signal killed it. */
+export interface ZfsOutput {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running `zfs receive`: write the stream to stdin, end it, then await done. */
+export interface ReceiveProcess {
+  stdin: Writable;
+  done: Promise<ZfsOutput>;
+}
+
+/** Everything the agent needs from ZFS. */
+export interface AgentZfs {
+  /** Runs `zfs ARGS` to completion (never throws for a non-zero exit). */
+  zfs(args: string[]): Promise<ZfsOutput>;
+  /** Runs `zpool ARGS` to completion (never throws for a non-zero exit). */
+  zpool(args: string[]): Promise<ZfsOutput>;
+  /** Starts `zfs ARGS` (a receive) with stdin open for the stream. */
+  receive(args: string[]): ReceiveProcess;
+}
+
+/** The environment of every zfs call: PATH only, plus LC_ALL=C. */
+export function agentZfsEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return { PATH: env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+}
+
+/** The real runner: binaries from QZB_ZFS / QZB_ZPOOL (defaults `zfs`, `zpool`). */
+export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs {
+  const zfsBin = env.QZB_ZFS || 'zfs';
+  const zpoolBin = env.QZB_ZPOOL || 'zpool';
+  const childEnv = agentZfsEnv(env);
+  const run = async (file: string, args: string[]): Promise<ZfsOutput> => {
+    const r = await execa(file, args, {
+      env: childEnv, extendEnv: false, reject: false, stdin: 'ignore', maxBuffer: MAX_LISTING_BYTES, stripFinalNewline: false,
+    });
+    return { exitCode: r.exitCode ?? null, signal: r.signal ?? null, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  };
+  return {
+    zfs: (args) => run(zfsBin, args),
+    zpool: (args) => run(zpoolBin, args),
+    receive(args) {
+      const child = execa(zfsBin, args, {
+        env: childEnv, extendEnv: false, reject: false, buffer: false, stdin: 'pipe', stdout: 'ignore', stderr: 'pipe',
+      });
+      let stderr = '';
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (text: string) => {
+        if (stderr.length < MAX_RECEIVE_STDERR_BYTES) stderr += text.slice(0, MAX_RECEIVE_STDERR_BYTES - stderr.length);
+      });
+      // EPIPE after zfs exits is expected; the session sees the exit through `done`.
+      child.stdin!.on('error', () => {});
+      const done = child.then(
+        (r) => ({ exitCode: r.exitCode ?? null, signal: r.signal ?? null, stdout: '', stderr }),
+        (error: unknown) => ({ exitCode: null, signal: null, stdout: '', stderr: stderr || String(error) }),
+      );
+      return { stdin: child.stdin!, done };
+    },
+  };
+}
+
+/** The first `max` non-empty lines of a command's stderr. */
+export function firstLines(text: string, max: number): string[] {
+  return text.split('\n').map((l) => l.trimEnd()).filter((l) => l.length > 0).slice(0, max);
+}

@@ -1,0 +1,62 @@
+// The message layer: a control frame's payload is one msgpack map with a `kind` key. Decoding
+// checks the bytes against the plain msgpack subset, lets msgpackr build plain values only, and
+// validates the result with the strict zod schema for its kind. Encoding validates too, so a
+// peer never receives a message its own side would refuse.
+import { Packr, Unpackr } from 'msgpackr';
+import type { z } from 'zod';
+import { checkPlainMsgpack } from './msgpack-subset.ts';
+import { encodeFrame, FrameType } from './frame.ts';
+import { MAX_CONTROL_FRAME } from './limits.ts';
+import { ProtocolError, ProtocolErrorCode } from './errors.ts';
+
+// No records, no structures, no extensions on either side: plain maps/arrays/strings/numbers.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+
+/** A table of message schemas by `kind` (requestSchemas or replySchemas). */
+export type SchemaTable = Readonly<Record<string, z.ZodTypeAny>>;
+
+/** The message type a schema table describes. */
+export type MessageOf<T extends SchemaTable> = z.infer<T[keyof T]>;
+
+/** Decodes and validates one control payload against `schemas`; throws PROTOCOL_BAD_MESSAGE. */
+export function decodeMessage<T extends SchemaTable>(schemas: T, payload: Uint8Array): MessageOf<T> {
+  checkPlainMsgpack(payload);
+  let value: unknown;
+  try {
+    value = unpackr.unpack(payload);
+  } catch (error) {
+    throw new ProtocolError(ProtocolErrorCode.BAD_MESSAGE, `undecodable control message: ${String(error)}`, { cause: error });
+  }
+  return validateMessage(schemas, value);
+}
+
+/** Validates a decoded value against the schema for its `kind`; throws PROTOCOL_BAD_MESSAGE. */
+export function validateMessage<T extends SchemaTable>(schemas: T, value: unknown): MessageOf<T> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) {
+    throw new ProtocolError(ProtocolErrorCode.BAD_MESSAGE, 'a control message must be a map');
+  }
+  const kind = (value as { kind?: unknown }).kind;
+  if (typeof kind !== 'string' || !Object.hasOwn(schemas, kind)) {
+    const shown = typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : typeof kind;
+    throw new ProtocolError(ProtocolErrorCode.BAD_MESSAGE, `unknown message kind ${shown}`);
+  }
+  const result = schemas[kind]!.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(message)';
+    throw new ProtocolError(ProtocolErrorCode.BAD_MESSAGE, `invalid ${kind} message: ${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data as MessageOf<T>;
+}
+
+/** Validates `message` and encodes it as a complete control frame (header included). */
+export function encodeMessage<T extends SchemaTable>(schemas: T, message: MessageOf<T>): Buffer {
+  const valid = validateMessage(schemas, message);
+  const payload = packr.pack(valid);
+  if (payload.length > MAX_CONTROL_FRAME) {
+    throw new ProtocolError(ProtocolErrorCode.FRAME_TOO_LARGE, `a ${String((valid as { kind: string }).kind)} message of ${payload.length} bytes exceeds the control frame limit`);
+  }
+  checkPlainMsgpack(payload);
+  return encodeFrame(FrameType.CONTROL, payload);
+}

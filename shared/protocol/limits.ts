@@ -1,0 +1,44 @@
+// Hard limits of the dom0 <-> receiver protocol. Every one is checked on receipt, before any
+// allocation that depends on the peer's word, and every breach is fatal to the session.
+
+/** The protocol version both peers must speak; `hello` carries it and a mismatch ends the session. */
+export const PROTOCOL_VERSION = 1;
+
+/** Bytes of a frame header: a 4-byte big-endian payload length, then a 1-byte frame type. */
+export const FRAME_HEADER_BYTES = 5;
+
+/** Largest payload of a control frame (one msgpack message). */
+export const MAX_CONTROL_FRAME = 1024 * 1024;
+
+/** Largest payload of a data frame (one chunk of a `zfs send` stream). */
+export const MAX_DATA_CHUNK = 1024 * 1024;
+
+/** Deepest nesting of arrays/maps accepted inside one control message. */
+export const MAX_MESSAGE_DEPTH = 8;
+
+/** Most keys accepted in one msgpack map (our largest message object has far fewer). */
+export const MAX_MAP_KEYS = 32;
+
+/** Most elements accepted in one msgpack array (inventory batches are the longest lists). */
+export const MAX_LIST_LENGTH = 10_000;
+
+/** Longest free-text string (messages, `zfs` stderr lines, version lines). */
+export const MAX_TEXT_LENGTH = 1024;
+
+/** Most lines of `zfs` stderr carried in one error reply. */
+export const MAX_STDERR_LINES = 20;
+
+/** Most lines of `zfs version` output carried in `hello`. */
+export const MAX_VERSION_LINES = 8;
+
+/** Longest `receive_resume_token` accepted (real ones are a few hundred characters). */
+export const MAX_RESUME_TOKEN_LENGTH = 8192;
+
+/** Most datasets one inventory may report in total (dom0 stops reading beyond this). */
+export const MAX_INVENTORY_DATASETS = 50_000;
+
+/** Most snapshots + bookmarks one inventory may report in total. */
+export const MAX_INVENTORY_SNAPSHOTS = 1_000_000;
+
+/** Most datasets or snapshots in one inventory batch message. */
+export const MAX_INVENTORY_BATCH = 2_000;

@@ -1,0 +1,156 @@
+// Messages the receiver agent sends to dom0. dom0 treats every one as hostile: strict objects,
+// bounded lists and strings, names checked for syntax here and against the root by the client.
+import { z } from 'zod';
+import {
+  bookmarkName, datasetName, datasetType, decimal64, labelName, resumeToken, safeText, snapshotName, splitPointName,
+} from './common.ts';
+import { MAX_INVENTORY_BATCH, MAX_STDERR_LINES, MAX_VERSION_LINES } from '../limits.ts';
+
+/** Pool features that decide which send flags the receiver can take (zpool-features(7)). */
+export const RELEVANT_POOL_FEATURES = [
+  'extensible_dataset', 'large_blocks', 'large_dnode', 'embedded_data', 'lz4_compress', 'zstd_compress',
+  'encryption', 'bookmarks', 'bookmark_v2', 'large_microzap', 'longname', 'redaction_bookmarks', 'hole_birth',
+] as const;
+
+/** ZFS `encryption` property values. */
+export const encryptionValue = z.enum([
+  'off', 'on', 'aes-128-ccm', 'aes-192-ccm', 'aes-256-ccm', 'aes-128-gcm', 'aes-192-gcm', 'aes-256-gcm',
+]);
+
+const stderrLines = z.array(safeText()).max(MAX_STDERR_LINES);
+
+/** The agent's answer to hello: versions, the receive root's state and the pool's features. */
+export const helloReply = z
+  .object({
+    kind: z.literal('hello'),
+    protocol: z.number().int().min(0).max(65535),
+    agent: safeText(64),
+    zfsVersion: z.array(safeText(200)).max(MAX_VERSION_LINES),
+    receiveRoot: z
+      .object({
+        name: datasetName,
+        exists: z.boolean(),
+        type: datasetType.nullable(),
+        encryption: encryptionValue.nullable(),
+        keyStatus: z.enum(['available', 'unavailable', 'none']).nullable(),
+      })
+      .strict(),
+    pool: z
+      .object({
+        name: datasetName,
+        exists: z.boolean(),
+        features: z
+          .array(z.object({ name: z.enum(RELEVANT_POOL_FEATURES), state: z.enum(['disabled', 'enabled', 'active']) }).strict())
+          .max(RELEVANT_POOL_FEATURES.length),
+      })
+      .strict(),
+  })
+  .strict();
+
+/** One filesystem or volume under the receive root. */
+export const datasetInfo = z
+  .object({
+    name: datasetName,
+    type: datasetType,
+    guid: decimal64,
+    createtxg: decimal64,
+    origin: snapshotName.nullable(),
+    encryption: encryptionValue,
+    /** Set while a full receive is partially done (the dataset has no usable data yet). */
+    inconsistent: z.boolean(),
+    /** Created by the agent as an empty parent (user property org.qubes-zfs-backup:placeholder). */
+    placeholder: z.boolean(),
+    resumeToken: resumeToken.nullable(),
+  })
+  .strict();
+
+/** One snapshot or bookmark under the receive root. */
+export const pointInfo = z
+  .object({
+    name: z.union([snapshotName, bookmarkName]),
+    type: z.enum(['snapshot', 'bookmark']),
+    guid: decimal64,
+    createtxg: decimal64,
+  })
+  .strict()
+  .refine((p) => splitPointName(p.name, p.type === 'snapshot' ? '@' : '#') !== null, 'name does not match type');
+
+/** One batch of the inventory; batches repeat until inventory-end. */
+export const inventoryBatch = z
+  .object({
+    kind: z.literal('inventory-batch'),
+    datasets: z.array(datasetInfo).max(MAX_INVENTORY_BATCH),
+    snapshots: z.array(pointInfo).max(MAX_INVENTORY_BATCH),
+  })
+  .strict();
+
+/** Ends the inventory with the totals, which dom0 checks against what it received. */
+export const inventoryEnd = z
+  .object({
+    kind: z.literal('inventory-end'),
+    datasets: z.number().int().min(0),
+    snapshots: z.number().int().min(0),
+  })
+  .strict();
+
+/** The agent has started `zfs receive` and waits for data frames. */
+export const receiveReady = z.object({ kind: z.literal('receive-ready'), dataset: datasetName, snapshot: labelName }).strict();
+
+/** `zfs receive` succeeded; guid is read back from dataset@snapshot. */
+export const receivedReply = z
+  .object({ kind: z.literal('received'), dataset: datasetName, snapshot: labelName, guid: decimal64 })
+  .strict();
+
+/** `zfs receive` failed: ZFS's first stderr lines and the dataset's resume token afterwards (if any). */
+export const receiveFailedReply = z
+  .object({
+    kind: z.literal('receive-failed'),
+    dataset: datasetName,
+    snapshot: labelName,
+    exitCode: z.number().int().min(-1).max(255).nullable(),
+    signal: safeText(16).nullable(),
+    stderr: stderrLines,
+    resumeToken: resumeToken.nullable(),
+  })
+  .strict();
+
+/** `zfs receive -A` done; hadState false when there was no partial state to discard. */
+export const abortedReply = z.object({ kind: z.literal('aborted'), dataset: datasetName, hadState: z.boolean() }).strict();
+
+/** Error codes the agent reports in-band; PROTOCOL_* ones end the session. */
+export const AGENT_ERROR_CODES = [
+  'PROTOCOL_BAD_MESSAGE', 'PROTOCOL_UNEXPECTED_MESSAGE', 'PROTOCOL_FRAME_TOO_LARGE', 'PROTOCOL_BAD_FRAME',
+  'PROTOCOL_TRUNCATED', 'PROTOCOL_VERSION_MISMATCH',
+  'REQUEST_REFUSED', 'RECEIVE_ROOT_MISSING', 'ZFS_COMMAND_FAILED', 'AGENT_INTERNAL',
+] as const;
+
+/** A request failed (or the session is over, for PROTOCOL_* codes). */
+export const errorReply = z
+  .object({ kind: z.literal('error'), code: z.enum(AGENT_ERROR_CODES), message: safeText(), stderr: stderrLines })
+  .strict();
+
+/** Schema of each message the agent may send, by its `kind`. */
+export const replySchemas = {
+  hello: helloReply,
+  'inventory-batch': inventoryBatch,
+  'inventory-end': inventoryEnd,
+  'receive-ready': receiveReady,
+  received: receivedReply,
+  'receive-failed': receiveFailedReply,
+  aborted: abortedReply,
+  error: errorReply,
+} as const;
+
+export type HelloReply = z.infer<typeof helloReply>;
+export type DatasetInfo = z.infer<typeof datasetInfo>;
+export type PointInfo = z.infer<typeof pointInfo>;
+export type InventoryBatch = z.infer<typeof inventoryBatch>;
+export type InventoryEnd = z.infer<typeof inventoryEnd>;
+export type ReceiveReady = z.infer<typeof receiveReady>;
+export type ReceivedReply = z.infer<typeof receivedReply>;
+export type ReceiveFailedReply = z.infer<typeof receiveFailedReply>;
+export type AbortedReply = z.infer<typeof abortedReply>;
+export type ErrorReply = z.infer<typeof errorReply>;
+export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
+export type Reply =
+  | HelloReply | InventoryBatch | InventoryEnd | ReceiveReady | ReceivedReply | ReceiveFailedReply | AbortedReply | ErrorReply;

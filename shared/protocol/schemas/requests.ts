@@ -1,0 +1,54 @@
+// Messages dom0 sends to the receiver agent. Strict objects: an unknown key is a bad message.
+import { z } from 'zod';
+import { datasetName, datasetType, labelName, safeText, snapshotName } from './common.ts';
+
+/** First message of every session: dom0's protocol version and the receive root for the session. */
+export const helloRequest = z
+  .object({
+    kind: z.literal('hello'),
+    protocol: z.number().int().min(0).max(65535),
+    receiveRoot: datasetName,
+    client: safeText(64),
+  })
+  .strict();
+
+/** Asks for every dataset under the receive root with its snapshots and bookmarks. */
+export const inventoryRequest = z.object({ kind: z.literal('inventory') }).strict();
+
+/** Announces one `zfs receive`; data frames and then END (or ABORT) follow once the agent is ready. */
+export const receiveRequest = z
+  .object({
+    kind: z.literal('receive'),
+    /** The receiving dataset (a full name strictly below the receive root). */
+    dataset: datasetName,
+    /** The snapshot label the stream creates (the agent receives into dataset@snapshot). */
+    snapshot: labelName,
+    /** What the stream holds: decides the receive options (canmount only applies to filesystems). */
+    type: datasetType,
+    stream: z.enum(['full', 'incremental', 'clone']),
+    /** For a clone stream, the origin snapshot on the receiver (below the root); else null. */
+    origin: snapshotName.nullable(),
+    /** A raw (`zfs send -w`) stream. */
+    raw: z.boolean(),
+    /** The stream resumes partial state (`zfs send -t`). */
+    resume: z.boolean(),
+  })
+  .strict()
+  .refine((r) => (r.stream === 'clone') === (r.origin !== null), 'origin is required for a clone stream and only for one');
+
+/** Discards the partial receive state of one dataset (`zfs receive -A`). */
+export const abortRequest = z.object({ kind: z.literal('abort'), dataset: datasetName }).strict();
+
+/** Schema of each message dom0 may send, by its `kind`. */
+export const requestSchemas = {
+  hello: helloRequest,
+  inventory: inventoryRequest,
+  receive: receiveRequest,
+  abort: abortRequest,
+} as const;
+
+export type HelloRequest = z.infer<typeof helloRequest>;
+export type InventoryRequest = z.infer<typeof inventoryRequest>;
+export type ReceiveRequest = z.infer<typeof receiveRequest>;
+export type AbortRequest = z.infer<typeof abortRequest>;
+export type Request = HelloRequest | InventoryRequest | ReceiveRequest | AbortRequest;
