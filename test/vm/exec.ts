@@ -60,6 +60,7 @@ async function main(): Promise<number> {
     process.stderr.write(r.stderr);
     if (verbose) {
       process.stderr.write(`[vm] zfs ${r.zfsVersion}; boot ${r.bootMs} ms; total ${r.totalMs} ms; exit ${r.exitCode}; out ${r.outDir}\n`);
+      process.stderr.write(`[vm] stages (ms since qemu start): ${Object.entries(r.stages).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
       process.stderr.write(`--- console ---\n${r.console}\n`);
     }
     return r.exitCode;

@@ -42,6 +42,8 @@ export interface VmRunResult {
   console: string;
   /** The loaded OpenZFS module version, e.g. "2.3.2-2~bpo12+2". */
   zfsVersion: string;
+  /** Host milliseconds since qemu start at which each boot stage was reached. */
+  stages: Record<string, number>;
 }
 
 /** A VM that did not get as far as reporting the command's exit code: boot failure, ZFS not
@@ -279,6 +281,8 @@ async function boot(
   const smp = process.env.QZB_VM_SMP || '2';
   const rootCache = process.env.QZB_VM_ROOT_CACHE ?? 'loose';
   const append = ['console=ttyS0', 'panic=-1', 'oops=panic', 'quiet', 'loglevel=4', 'rdinit=/init'];
+  // Debugging aid: extra kernel arguments, e.g. QZB_VM_APPEND='loglevel=7' (split on spaces).
+  if (process.env.QZB_VM_APPEND) append.push(...process.env.QZB_VM_APPEND.split(' ').filter(Boolean));
   if (rootCache && rootCache !== 'none') append.push(`qzbvm.rootopts=cache=${rootCache}`);
   const args = [
     '-accel', 'tcg,thread=multi', '-smp', smp, '-cpu', 'max', '-m', mem,
@@ -299,6 +303,7 @@ async function boot(
   let consolePending = '';
   let qemuStderr = '';
   let timedOut = false;
+  const stages: Record<string, number> = {};
 
   const child = spawn(QEMU, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   track(child);
@@ -315,6 +320,7 @@ async function boot(
     }
     const [name = '', ...more] = rest.split(' ');
     stage = name;
+    stages[name] ??= Date.now() - t0;
     if (name === 'zfs') zfsVersion = more.join(' ');
     if (name === 'command-start' && bootMs < 0) bootMs = Date.now() - t0;
   };
@@ -404,5 +410,5 @@ async function boot(
     const how = exit.signal ? `qemu killed by ${exit.signal}` : `qemu exited with ${exit.code}`;
     throw new VmError(stage, `${stageDescription(stage)}; ${how}${qemuStderr ? `: ${qemuStderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`, details);
   }
-  return { exitCode: Number(exitText), stdout, stderr, bootMs, totalMs, outDir, console: consoleText, zfsVersion };
+  return { exitCode: Number(exitText), stdout, stderr, bootMs, totalMs, outDir, console: consoleText, zfsVersion, stages };
 }
