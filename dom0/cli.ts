@@ -1,15 +1,184 @@
 // The dom0 command-line entry: command declarations only. Each command is a plain async function in
-// dom0/commands/ that returns data; rendering and process.exit happen here, in one place.
-import { Command } from 'commander';
+// dom0/commands/ that returns data; rendering is in dom0/output/, and process.exit happens here,
+// in one place.
+import { Command, CommanderError, Option } from 'commander';
+import { isQzbError } from '../shared/errors.ts';
 import { VERSION } from '../shared/version.ts';
+import { calc } from './commands/calc.ts';
+import { check } from './commands/check.ts';
+import type { Context } from './commands/context.ts';
+import { realCore } from './commands/core.ts';
+import { importJob } from './commands/import.ts';
+import { snapshot } from './commands/snapshot.ts';
+import { status } from './commands/status.ts';
+import { collectQubes } from './inventory/collect-qubes.ts';
+import { resolveMetadataDir, METADATA_DIR_ENV } from './metadata/dir.ts';
+import { calcJson, renderCalc } from './output/calc.ts';
+import { checkJson, renderCheck } from './output/check.ts';
+import { importJson, renderImport } from './output/import.ts';
+import { toJson } from './output/json.ts';
+import { renderSnapshot, snapshotJson } from './output/snapshot.ts';
+import { renderStatus, statusJson } from './output/status.ts';
+import { styleFor } from './output/style.ts';
+import { qubesdSocketPath } from './qubes/client.ts';
+import { listSnapshots, listZfsInventory } from './zfs/inventory.ts';
+import { createSnapshots } from './zfs/snapshot.ts';
 
-export function buildProgram(): Command {
+/** Exit statuses (documented in --help and COMMANDS.md). */
+export const EXIT = { ok: 0, errors: 1, usage: 2, partial: 3, interrupted: 130 } as const;
+
+const EPILOG = `
+Exit status:
+  0    done
+  1    errors found, or the command failed
+  2    usage error (unknown command or option, missing argument)
+  3    partially done: run the command again later (e.g. qubes still in use)
+  130  interrupted (Ctrl-C); run the command again to continue
+
+Environment:
+  ${METADATA_DIR_ENV}   metadata directory (--metadata-dir wins)
+  QZB_QUBESD_SOCKET   Qubes Admin API socket (default /var/run/qubesd.sock)
+  QZB_ZFS, QZB_ZPOOL  zfs and zpool binaries (default: from PATH)
+  NO_COLOR            no colour even on a terminal`;
+
+interface GlobalOptions {
+  metadataDir?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+function stdout(text: string): void {
+  process.stdout.write(text);
+}
+
+function contextFor(g: GlobalOptions): Context {
+  const onCommand = g.verbose ? (line: string): void => { process.stderr.write(`${line}\n`); } : undefined;
+  const zfsOptions = onCommand ? { onCommand } : {};
+  return {
+    core: realCore,
+    system: {
+      collectZfs: () => listZfsInventory(zfsOptions),
+      collectQubes: () => collectQubes({ socketPath: qubesdSocketPath(), ...zfsOptions }),
+      createSnapshots: (names) => createSnapshots(names, zfsOptions),
+      listSnapshots: (names) => listSnapshots(names, zfsOptions),
+    },
+    metadataDir: resolveMetadataDir({ flag: g.metadataDir, programUrl: import.meta.url }).dir,
+    cwd: process.cwd(),
+    now: () => new Date(),
+    notice: (line) => { process.stderr.write(`${line}\n`); },
+  };
+}
+
+// Builds the command tree; `setExit` receives each command's exit status.
+export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('qubes-zfs-backup')
     .description('Back up Qubes OS qubes and dom0 datasets on ZFS to a receiver qube, with zfs send/receive over qrexec.')
     .version(VERSION, '--version', 'print the version and exit')
-    .showHelpAfterError('(run with --help for usage)');
+    .helpOption('-h, --help', 'show help for a command')
+    .addOption(new Option('--metadata-dir <dir>', `metadata directory (default: metadata/ beside the program; or $${METADATA_DIR_ENV})`))
+    .option('--json', 'print one machine-readable JSON document on stdout')
+    .option('--verbose', 'print every zfs command and Admin API call to stderr (copy-pasteable); stack traces on failures')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EPILOG);
+
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+  const style = styleFor(process.stdout);
+
+  program.command('check')
+    .argument('<file|name>', 'a job file, or the name of an imported job')
+    .description('Check a job file (or an imported job) against this system: designations, omissions, targets, and every problem found')
+    .addHelpText('after', EPILOG)
+    .action(async (job: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await check({ job }, contextFor(g));
+      stdout(g.json ? toJson(checkJson(r)) : renderCheck(r, style));
+      setExit(r.ok ? EXIT.ok : EXIT.errors);
+    });
+
+  program.command('import')
+    .argument('<file>', 'the job file to import')
+    .option('--replace', 'replace an imported job of the same name (its recorded progress is discarded)')
+    .description('Check a job file and, if it has no errors, store it in the metadata directory under its name')
+    .addHelpText('after', EPILOG)
+    .action(async (file: string, o: { replace?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await importJob({ file, replace: o.replace === true }, contextFor(g));
+      stdout(g.json ? toJson(importJson(r)) : renderImport(r, file, style));
+      setExit(r.ok ? EXIT.ok : EXIT.errors);
+    });
+
+  program.command('calc')
+    .argument('<name>', 'an imported job')
+    .description('List every backup target of an imported job: snapshot, kind, send type, whether it exists, and its state')
+    .addHelpText('after', EPILOG)
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await calc({ name }, contextFor(g));
+      stdout(g.json ? toJson(calcJson(r)) : renderCalc(r, style));
+      setExit(r.ok ? EXIT.ok : EXIT.errors);
+    });
+
+  program.command('snapshot')
+    .argument('<name>', 'an imported job')
+    .option('--dry-run', 'print the zfs commands that would run, and change nothing')
+    .description('Create or verify the target snapshots of an imported job; qubes in use are skipped (run again after shutting them down)')
+    .addHelpText('after', EPILOG)
+    .action(async (name: string, o: { dryRun?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await snapshot({ name, dryRun: o.dryRun === true }, contextFor(g));
+      stdout(g.json ? toJson(snapshotJson(r)) : renderSnapshot(r, style));
+      setExit(r.exitCode);
+    });
+
+  program.command('status')
+    .argument('[name]', 'an imported job (default: every job)')
+    .description('Show imported jobs and the recorded state of their targets (reads only the metadata directory)')
+    .addHelpText('after', EPILOG)
+    .action(async (name: string | undefined, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await status({ name }, contextFor(g));
+      stdout(g.json ? toJson(statusJson(r)) : renderStatus(r, style));
+      setExit(EXIT.ok);
+    });
   return program;
 }
 
-const program = buildProgram();
-await program.parseAsync(process.argv);
+function reportError(e: unknown, g: GlobalOptions): number {
+  const style = styleFor(process.stderr);
+  if (isQzbError(e)) {
+    process.stderr.write(`${style.red('error:')} ${e.message} [${e.code}]\n${e.hint ? `  ${e.hint}\n` : ''}`);
+    if (g.verbose && e.stack) process.stderr.write(`${e.stack}\n`);
+    if (g.json) stdout(toJson({ ok: false, error: { code: e.code, message: e.message, hint: e.hint ?? null } }));
+    return EXIT.errors;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  const code = (err as NodeJS.ErrnoException).code ?? 'UNEXPECTED';
+  process.stderr.write(`${style.red('error:')} unexpected failure: ${err.message} [${code}]\n${g.verbose ? `${err.stack ?? ''}\n` : '  Run again with --verbose for details, and report it if it persists.\n'}`);
+  if (g.json) stdout(toJson({ ok: false, error: { code, message: err.message, hint: null } }));
+  return EXIT.errors;
+}
+
+// Parses argv, runs one command, and returns the exit status (never throws).
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram((c) => { exitCode = c; });
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync([...argv]);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help, --version and `help` exit 0; a bare invocation or a bad option exits 2.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    return reportError(e, program.opts<GlobalOptions>());
+  }
+  return exitCode;
+}
+
+process.on('SIGINT', () => {
+  process.stderr.write('\ninterrupted; nothing is left half-done: run the same command again to continue\n');
+  process.exit(EXIT.interrupted);
+});
+const code = await main(process.argv);
+process.exitCode = code;

@@ -1,0 +1,96 @@
+// Metadata store: directory resolution, atomic writes, the per-job lock, import/replace rules.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { defaultMetadataDir, requireMetadataDir, resolveMetadataDir } from '../../../dom0/metadata/dir.ts';
+import { writeFileAtomic } from '../../../dom0/metadata/atomic.ts';
+import { acquireLock, ownerAlive } from '../../../dom0/metadata/lock.ts';
+import { MetadataStore, jobNameProblem, progressOf, sha256Hex } from '../../../dom0/metadata/store.ts';
+import { QzbError } from '../../../shared/errors.ts';
+
+const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'qzb-meta-'));
+
+test('metadata dir: flag wins over env, env over the default beside the program', () => {
+  const programUrl = 'file:///opt/qzb/dist/qubes-zfs-backup.mjs';
+  assert.equal(defaultMetadataDir(programUrl), '/opt/qzb/dist/metadata');
+  assert.equal(defaultMetadataDir('file:///src/dom0/cli.ts'), '/src/metadata');
+  assert.deepEqual(resolveMetadataDir({ programUrl, env: {} }), { dir: '/opt/qzb/dist/metadata', from: 'default' });
+  assert.deepEqual(resolveMetadataDir({ programUrl, env: { QUBES_ZFS_BACKUP_METADATA_DIR: '/e' } }), { dir: '/e', from: 'env' });
+  assert.deepEqual(resolveMetadataDir({ programUrl, flag: '/f', env: { QUBES_ZFS_BACKUP_METADATA_DIR: '/e' } }), { dir: '/f', from: 'flag' });
+});
+
+test('a missing metadata dir is an error that says how to create it', async () => {
+  const dir = path.join(tmp(), 'metadata');
+  await assert.rejects(requireMetadataDir(dir), (e: unknown) => e instanceof QzbError && e.code === 'METADATA_DIR_MISSING' && (e.hint ?? '').includes(`mkdir -m 700 ${dir}`));
+});
+
+test('atomic write replaces content and leaves no temp files', async () => {
+  const dir = tmp();
+  const f = path.join(dir, 'state.json');
+  await writeFileAtomic(f, 'one');
+  await writeFileAtomic(f, 'two');
+  assert.equal(readFileSync(f, 'utf8'), 'two');
+  assert.deepEqual(readdirSync(dir), ['state.json']);
+});
+
+test('lock: a live holder is named; a dead holder is stale and taken over', async () => {
+  const dir = tmp();
+  const file = path.join(dir, '.job.lock');
+  const lock = await acquireLock(file, 'snapshot');
+  await assert.rejects(acquireLock(file, 'snapshot'), (e: unknown) => e instanceof QzbError && e.code === 'JOB_LOCKED' && e.message.includes(`pid ${process.pid}`) && e.message.includes('(snapshot)'));
+  await lock.release();
+  assert.equal(existsSync(file), false);
+  // A finished process's pid: stale.
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+  writeFileSync(file, JSON.stringify({ pid: Number(dead), startTime: '1', command: 'send', since: 'x' }));
+  const taken = await acquireLock(file, 'import');
+  assert.equal(taken.tookOverFrom?.pid, Number(dead));
+  await taken.release();
+  // Same pid but another start time (pid reused): stale.
+  assert.equal(ownerAlive({ pid: process.pid, startTime: 'other', command: '', since: '' }), false);
+  // Unreadable lock content is not silently removed.
+  writeFileSync(file, 'garbage');
+  await assert.rejects(acquireLock(file, 'x'), /cannot be read as a lock/);
+});
+
+test('store: write, read back byte for byte, detect inconsistency', async () => {
+  const store = new MetadataStore(tmp());
+  const bytes = Buffer.from('name: j1\n# ünïcode\n');
+  const state = await store.write('j1', bytes, new Date('2026-01-01T00:00:00Z'));
+  assert.equal(state.configSha256, sha256Hex(bytes));
+  const back = await store.read('j1');
+  assert.deepEqual(readFileSync(path.join(back.dir, 'job.yaml')), bytes);
+  assert.deepEqual(back.state.targets, {});
+  assert.deepEqual(await store.list(), ['j1']);
+  back.state.targets['p/a@l'] = { snapshot: 'p/a@l', status: 'sent', guid: '18446744073709551615' };
+  await store.saveState(back.state);
+  assert.deepEqual(progressOf((await store.read('j1')).state), { pending: 0, snapshotted: 0, sent: 1, verified: 0 });
+  await store.log('j1', 'snapshot: 1 created');
+  assert.match(readFileSync(path.join(back.dir, 'log', 'runs.log'), 'utf8'), /snapshot: 1 created/);
+  writeFileSync(path.join(back.dir, 'job.yaml'), 'name: j1\nedited\n');
+  await assert.rejects(store.read('j1'), (e: unknown) => e instanceof QzbError && e.code === 'METADATA_CORRUPT');
+  await assert.rejects(store.read('nope'), (e: unknown) => e instanceof QzbError && e.code === 'JOB_NOT_FOUND');
+});
+
+test('store: replace swaps the directory and keeps the run log', async () => {
+  const store = new MetadataStore(tmp());
+  await store.write('j', Buffer.from('a'));
+  await store.log('j', 'first run');
+  await store.write('j', Buffer.from('b'));
+  const back = await store.read('j');
+  assert.equal(back.text, 'b');
+  assert.match(readFileSync(path.join(back.dir, 'log', 'runs.log'), 'utf8'), /first run/);
+  assert.deepEqual(readdirSync(store.dir).sort(), ['j']);
+});
+
+test('job names that cannot be a directory are refused', () => {
+  assert.equal(jobNameProblem('mybackup1'), null);
+  assert.equal(jobNameProblem('my backup'), null);
+  assert.notEqual(jobNameProblem('../x'), null);
+  assert.notEqual(jobNameProblem('.hidden'), null);
+  assert.notEqual(jobNameProblem('-x'), null);
+  assert.throws(() => new MetadataStore('/m').jobDir('a/b'), /cannot be used as a job name/);
+});
