@@ -43,8 +43,8 @@ export function readGroupEntry(r: Reader, report: Report, e: Entry): GroupDef | 
   const entries = isMap(e.value) ? r.entries(e.value, e.key) : null;
   const groupLike = entries !== null && entries.some((x) => GROUP_FIELDS.includes(x.key));
   if (!groupLike) {
-    const meant = closest(e.key, RESERVED_KEYS);
     const exclude = excludeHint(e.key);
+    const meant = exclude === null ? closest(e.key, RESERVED_KEYS) : null;
     if (meant !== null || exclude !== null) {
       const fix = meant !== null ? `Did you mean \`${meant}\`?` : (exclude ?? '');
       report.add('RESERVED_KEY_TYPO', `\`${e.key}\` is not a field of the job file, and it is not an object group (a group has \`type\` and \`members\`). ${fix}`, e.keyPos, e.key, meant !== null ? { suggestion: meant } : undefined);

@@ -60,13 +60,21 @@ export function parseSource(text: string, report: Report): Source {
 }
 
 function syntaxErrors(docs: Document.Parsed[], text: string, at: (o: number) => Position, report: Report): null {
-  const errors = docs.flatMap((d) => d.errors);
-  for (const e of errors.slice(0, MAX_SYNTAX_FINDINGS)) {
-    report.add('YAML_SYNTAX', `The file is not valid YAML here: ${firstLine(e.message)}.${syntaxHint(e.code, text, e.pos[0])}`, at(e.pos[0]));
+  // One error per line: the parser's recovery often reports the same fault several ways.
+  const lines = new Set<number>();
+  let reported = 0;
+  let more = 0;
+  for (const e of docs.flatMap((d) => d.errors)) {
+    const pos = at(e.pos[0]);
+    if (lines.has(pos.line)) continue;
+    lines.add(pos.line);
+    if (reported++ >= MAX_SYNTAX_FINDINGS) {
+      more++;
+      continue;
+    }
+    report.add('YAML_SYNTAX', `The file is not valid YAML here: ${firstLine(e.message)}.${syntaxHint(e.code, text, e.pos[0])}`, pos);
   }
-  if (errors.length > MAX_SYNTAX_FINDINGS) {
-    report.add('YAML_SYNTAX', `${errors.length - MAX_SYNTAX_FINDINGS} more YAML syntax errors follow; fix the ones above first.`, at(errors[MAX_SYNTAX_FINDINGS]?.pos[0] ?? 0));
-  }
+  if (more > 0) report.add('YAML_SYNTAX', `${more} more lines have YAML syntax errors; fix the ones above first.`);
   return null;
 }
 
