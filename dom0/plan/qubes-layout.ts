@@ -19,7 +19,8 @@ export interface QubesLayout {
   containers: readonly string[];
   /** Every volume in a zfs pool, by vid (= its dataset name). */
   volumeByVid: ReadonlyMap<string, VolumeOwner>;
-  /** vids of volumes that do not survive a qube stop (save_on_stop=False). */
+  /** vids of volumes that do not survive a qube stop (save_on_stop=False), plus the root datasets
+   *  that hold only such volumes (a disposable's <container>/<qube>): nothing there outlives the qube. */
   transientVids: ReadonlySet<string>;
   /** Each qube's root datasets (vid parents in zfs pools), in volume order, deduplicated. */
   rootsByQube: ReadonlyMap<string, readonly string[]>;
@@ -63,6 +64,9 @@ export function layoutOf(qubes: QubesInventory): QubesLayout {
     }
     rootsByQube.set(q.name, roots);
   }
+  const persistentRoots = new Set<string>();
+  for (const [vid, o] of volumeByVid) if (o.volume.saveOnStop) persistentRoots.add(parentOf(vid) ?? vid);
+  for (const root of qubeByRoot.keys()) if (!persistentRoots.has(root)) transientVids.add(root);
   return { qubeByName, zfsPools, containers, volumeByVid, transientVids, rootsByQube, qubeByRoot };
 }
 

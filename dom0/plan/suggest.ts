@@ -1,19 +1,23 @@
 // "Did you mean …?" for misspelt qube and dataset names: the closest known names by edit distance.
 
-// Levenshtein distance, abandoned early once it exceeds `max` (returns max + 1 then).
+// Edit distance counting insertions, deletions, substitutions and adjacent transpositions (optimal
+// string alignment); returns max + 1 as soon as the answer is known to exceed `max`.
 export function editDistance(a: string, b: string, max: number): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev2: number[] = [];
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     let rowMin = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, prev2[j - 2]! + 1);
       cur.push(v);
       if (v < rowMin) rowMin = v;
     }
     if (rowMin > max) return max + 1;
+    prev2 = prev;
     prev = cur;
   }
   return prev[b.length]!;
@@ -22,7 +26,7 @@ export function editDistance(a: string, b: string, max: number): number {
 // Up to three candidates within a small distance of `name` (case-insensitive), closest first.
 export function closestNames(name: string, candidates: Iterable<string>): string[] {
   const key = name.toLowerCase();
-  const max = Math.max(1, Math.min(3, Math.floor(key.length / 3)));
+  const max = Math.max(1, Math.min(3, Math.floor(key.length / 4)));
   const hits: { c: string; d: number }[] = [];
   for (const c of candidates) {
     const d = editDistance(key, c.toLowerCase(), max);

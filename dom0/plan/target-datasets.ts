@@ -47,8 +47,8 @@ export function selectTargetDatasets(index: DatasetIndex, layout: QubesLayout, m
       if (reason !== null) {
         const e: ExcludedDataset = { dataset: ds.name, reason, designation };
         if (reason === 'transient') {
-          const owner = layout.volumeByVid.get(ds.name);
-          if (owner) e.by = owner.qube.name;
+          const owner = layout.volumeByVid.get(ds.name)?.qube.name ?? layout.qubeByRoot.get(ds.name);
+          if (owner !== undefined) e.by = owner;
         }
         excluded.push(e);
         continue;

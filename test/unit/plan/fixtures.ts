@@ -9,7 +9,8 @@
 //        @labels: snapshots taken of the qube's root dataset and persistent volumes, in order
 //   ds NAME [volume] [origin=SNAP] [dirty=on] [@label…] [#bookmark…]   any dataset (parents implied)
 //   snap NAME|qube:Q @label…            more snapshots later (higher createtxg)
-// Without any `pool` line the system starts with `pool main zfs tank/qubes`.
+// Without any `pool` line the system starts with `pool main zfs tank/qubes`; without a qube named
+// `backup` one is added at the end (the default receiver: a running AppVM on the first zfs pool).
 // Layout per class: every qube gets <container>/<qube>; TemplateVM and StandaloneVM root+private are
 // persistent volumes with @qubes-clean-*; AppVM private is persistent, its root is a transient clone of
 // the template's root@qubes-clean-* (present only while running); DispVM root+private are transient
@@ -191,6 +192,14 @@ class Builder {
     for (const label of labels) for (const ds of targets) this.snapshot(ds, label);
   }
 
+  // Snapshots (@x) and bookmarks (#x) in the order written, so createtxg follows the line.
+  marks(ds: ZfsDataset, tokens: readonly string[]): void {
+    for (const t of tokens) {
+      if (t.startsWith('@')) this.snapshot(ds, t);
+      else if (t.startsWith('#')) this.bookmark(ds, t);
+    }
+  }
+
   line(raw: string): void {
     const text = raw.replace(/#(?![A-Za-z0-9_.:-]).*$/, '').replace(/\s#\s.*$/, '').trim();
     if (text === '') return;
@@ -198,11 +207,10 @@ class Builder {
     if (name === undefined) throw new Error(`fixture: bad line ${raw}`);
     const kv = new Map<string, string>();
     const labels: string[] = [];
-    const marks: string[] = [];
     const words: string[] = [];
     for (const r of rest) {
       if (r.startsWith('@')) labels.push(r);
-      else if (r.startsWith('#')) marks.push(r);
+      else if (r.startsWith('#')) continue;
       else if (r.includes('=')) kv.set(r.slice(0, r.indexOf('=')), r.slice(r.indexOf('=') + 1));
       else words.push(r);
     }
@@ -217,8 +225,7 @@ class Builder {
         const ds = this.dataset(name, words.includes('volume') ? 'volume' : 'filesystem', kv.get('origin') ?? null);
         if (kv.has('origin')) ds.origin = kv.get('origin')!;
         if (kv.has('dirty')) ds.qubesDirty = kv.get('dirty') as 'on' | 'off';
-        for (const l of labels) this.snapshot(ds, l);
-        for (const m of marks) this.bookmark(ds, m);
+        this.marks(ds, rest);
         return;
       }
       case 'snap':
@@ -226,8 +233,7 @@ class Builder {
         else {
           const ds = this.datasets.get(name);
           if (!ds) throw new Error(`fixture: no dataset ${name}`);
-          for (const l of labels) this.snapshot(ds, l);
-          for (const m of marks) this.bookmark(ds, m);
+          this.marks(ds, rest);
         }
         return;
       default:
@@ -242,6 +248,7 @@ export function sys(text: string): System {
   const lines = text.split('\n');
   if (!lines.some((l) => l.trim().startsWith('pool '))) b.pool('main', 'zfs', 'tank/qubes');
   for (const l of lines) b.line(l);
+  if (!b.qubes.some((q) => q.name === 'backup')) b.line('qube backup AppVM state=Running');
   const datasets = [...b.datasets.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   return { qubes: { qubes: b.qubes, pools: b.pools }, zfs: { datasets } };
 }
