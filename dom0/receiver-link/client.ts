@@ -1,0 +1,307 @@
+// The dom0 side of the protocol over any stream pair (a qrexec child's stdout/stdin, or in-memory
+// streams in tests). Every frame from the agent is hostile until proven otherwise: frame limits,
+// the msgpack subset, strict schemas, names inside the receive root, replies matched to the request
+// in flight. Any violation is fatal: the link is marked failed and every later call throws it.
+import type { Readable, Writable } from 'node:stream';
+import { readFrames, FrameWriter } from '../../shared/protocol/stream-io.ts';
+import { decodeMessage, encodeMessage } from '../../shared/protocol/codec.ts';
+import { FrameType } from '../../shared/protocol/frame.ts';
+import { PROTOCOL_VERSION } from '../../shared/protocol/limits.ts';
+import { requestSchemas, type Request } from '../../shared/protocol/schemas/requests.ts';
+import { replySchemas, type Reply } from '../../shared/protocol/schemas/replies.ts';
+import { isProtocolError, ProtocolError, ProtocolErrorCode, type ProtocolErrorCodeValue } from '../../shared/protocol/errors.ts';
+import { isBelowRoot, pointDatasetWithinRoot } from '../../shared/protocol/confine.ts';
+import { datasetNameProblem, poolOf } from '../../shared/zfs-names.ts';
+import { QzbError } from '../../shared/errors.ts';
+import { VERSION } from '../../shared/version.ts';
+import { InventoryCollector } from './inventory.ts';
+import { ReceiveFailedError, ReceiverRequestError } from './errors.ts';
+import type { ReceiveHeader, ReceiveResult, ReceiverHello, ReceiverInventory } from './types.ts';
+
+/** Replies read ahead of the caller before the reader pauses (backpressure on the agent). */
+const MAX_QUEUED_REPLIES = 16;
+
+/** Options for a client over an existing stream pair. */
+export interface ReceiverClientOptions {
+  /** Stops the transport (e.g. the qrexec child) after the output has been ended; awaited by close(). */
+  stopTransport?: () => Promise<void>;
+}
+
+/** Options for receive(). */
+export interface ReceiveOptions {
+  /** Called after each forwarded chunk with the total stream bytes forwarded so far. */
+  onProgress?: (bytes: bigint) => void;
+}
+
+type Queued = { message: Reply; taken: () => void };
+
+/** Typed async access to one receiver agent session. One request at a time; hello() first. */
+export class ReceiverClient {
+  private readonly writer: FrameWriter;
+  private readonly queue: Queued[] = [];
+  private waiting: { resolve: (m: Reply) => void; reject: (e: Error) => void } | null = null;
+  private spaceWaiter: (() => void) | null = null;
+  private failure: Error | null = null;
+  private expecting = false;
+  private busy = false;
+  private closing = false;
+  private closed: Promise<void> | null = null;
+  private root: string | null = null;
+  private readonly reader: Promise<void>;
+
+  constructor(
+    input: Readable,
+    output: Writable,
+    private readonly options: ReceiverClientOptions = {},
+  ) {
+    this.writer = new FrameWriter(output);
+    this.reader = this.pump(input);
+  }
+
+  /** The receive root fixed by hello(), or null before it. */
+  get receiveRoot(): string | null {
+    return this.root;
+  }
+
+  /** The fatal error that ended the link, or null while it is usable. */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Opens the session: protocol version check, receive root, the receiver's ZFS and pool features. */
+  hello(receiveRoot: string): Promise<ReceiverHello> {
+    const problem = datasetNameProblem(receiveRoot);
+    if (problem !== null) return Promise.reject(new QzbError('INVALID_DATASET_NAME', `invalid receive root ${JSON.stringify(receiveRoot)}: ${problem}`));
+    return this.exchange(async () => {
+      if (this.root !== null) throw new QzbError('RECEIVER_USAGE', 'hello() was already called on this link');
+      await this.send({ kind: 'hello', protocol: PROTOCOL_VERSION, receiveRoot, client: `qubes-zfs-backup ${VERSION}` });
+      const reply = await this.expect('hello');
+      if (reply.protocol !== PROTOCOL_VERSION) throw this.fatal(ProtocolErrorCode.VERSION_MISMATCH, `the receiver speaks protocol ${reply.protocol}, dom0 speaks ${PROTOCOL_VERSION}`);
+      if (reply.receiveRoot.name !== receiveRoot || reply.pool.name !== poolOf(receiveRoot)) {
+        throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered hello for ${JSON.stringify(reply.receiveRoot.name)} instead of ${receiveRoot}`);
+      }
+      this.root = receiveRoot;
+      return {
+        protocol: reply.protocol,
+        agent: reply.agent,
+        zfsVersion: reply.zfsVersion,
+        receiveRoot: reply.receiveRoot,
+        pool: reply.pool,
+        features: new Map(reply.pool.features.map((f) => [f.name, f.state])),
+      };
+    });
+  }
+
+  /** Every dataset under the receive root with its snapshots and bookmarks (bounded, validated). */
+  inventory(): Promise<ReceiverInventory> {
+    return this.exchange(async () => {
+      const root = this.requireRoot();
+      await this.send({ kind: 'inventory' });
+      const collector = new InventoryCollector(root);
+      for (;;) {
+        const reply = await this.expect('inventory-batch', 'inventory-end');
+        if (reply.kind === 'inventory-end') return collector.finish(reply);
+        try {
+          collector.add(reply);
+        } catch (error) {
+          throw this.failWith(error);
+        }
+      }
+    });
+  }
+
+  /**
+   * Receives one stream: sends the header, waits until the agent has started `zfs receive`, then
+   * forwards `source` (e.g. `zfs send`'s stdout) as data frames with backpressure, and END when
+   * the source is done. If the agent reports a result early (zfs exited), forwarding stops and
+   * `source` is destroyed (closing the pipe's read end); the caller stops its `zfs send`.
+   * Resolves with the GUID read back on the receiver; throws ReceiveFailedError when zfs failed.
+   */
+  receive(header: ReceiveHeader, source: Readable, options: ReceiveOptions = {}): Promise<ReceiveResult> {
+    return this.exchange(async () => {
+      const root = this.requireRoot();
+      if (!isBelowRoot(header.dataset, root)) throw new QzbError('RECEIVER_USAGE', `${header.dataset} is not below the receive root ${root}`);
+      if (header.origin !== null && pointDatasetWithinRoot(header.origin, '@', root) === null) {
+        throw new QzbError('RECEIVER_USAGE', `the origin ${header.origin} is not inside the receive root ${root}`);
+      }
+      await this.send({ kind: 'receive', ...header });
+      const ready = await this.expect('receive-ready');
+      this.checkNames(ready, header);
+
+      const result = this.next();
+      result.catch(() => {});
+      const early = result.then(() => null, () => null);
+      const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+      let bytes = 0n;
+      let completed = false;
+      let sourceError: unknown = null;
+      try {
+        for (;;) {
+          const step = await Promise.race([iterator.next(), early]);
+          if (step === null) break;
+          if (step.done) {
+            completed = true;
+            break;
+          }
+          const chunk = typeof step.value === 'string' ? Buffer.from(step.value) : step.value;
+          if (chunk.length === 0) continue;
+          await this.writer.writeData(chunk);
+          bytes += BigInt(chunk.length);
+          options.onProgress?.(bytes);
+        }
+      } catch (error) {
+        if (this.failure === null && !isProtocolError(error)) sourceError = error;
+      }
+      if (!completed) source.destroy();
+      try {
+        await (completed && sourceError === null ? this.writer.writeEnd() : this.writer.writeAbort());
+      } catch {
+        // The link is gone; `result` rejects with the reason.
+      }
+      const reply = this.classify(await result, ['received', 'receive-failed']);
+      if (reply.kind === 'received') {
+        this.checkNames(reply, header);
+        if (sourceError !== null) throw sourceFailed(header, sourceError);
+        return { dataset: reply.dataset, snapshot: reply.snapshot, guid: BigInt(reply.guid), bytes };
+      }
+      if (reply.kind !== 'receive-failed') throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `unexpected ${reply.kind} after a receive`);
+      this.checkNames(reply, header);
+      if (sourceError !== null) throw sourceFailed(header, sourceError);
+      throw new ReceiveFailedError(reply.dataset, reply.snapshot, reply.exitCode, reply.stderr, reply.resumeToken, bytes);
+    });
+  }
+
+  /** Discards the partial receive state of `dataset` (`zfs receive -A`); hadState false if there was none. */
+  abort(dataset: string): Promise<{ hadState: boolean }> {
+    return this.exchange(async () => {
+      const root = this.requireRoot();
+      if (!isBelowRoot(dataset, root)) throw new QzbError('RECEIVER_USAGE', `${dataset} is not below the receive root ${root}`);
+      await this.send({ kind: 'abort', dataset });
+      const reply = await this.expect('aborted');
+      if (reply.dataset !== dataset) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered abort for ${JSON.stringify(reply.dataset)} instead of ${dataset}`);
+      return { hadState: reply.hadState };
+    });
+  }
+
+  /** Ends the session (EOF to the agent) and stops the transport. Safe to call more than once. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      this.writer.end();
+      await this.options.stopTransport?.();
+      await this.reader;
+      this.failure ??= new QzbError('RECEIVER_CLOSED', 'the receiver link is closed');
+    })();
+    return this.closed;
+  }
+
+  // ---- request/reply plumbing ----
+
+  private async exchange<T>(body: () => Promise<T>): Promise<T> {
+    if (this.failure) throw this.failure;
+    if (this.busy) throw new QzbError('RECEIVER_BUSY', 'another receiver request is still running on this link');
+    this.busy = true;
+    this.expecting = true;
+    try {
+      return await body();
+    } finally {
+      this.expecting = false;
+      this.busy = false;
+      if (this.queue.length > 0) this.failWith(new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver sent an unsolicited ${this.queue[0]!.message.kind} message`));
+    }
+  }
+
+  private requireRoot(): string {
+    if (this.root === null) throw new QzbError('RECEIVER_USAGE', 'call hello() before any other request');
+    return this.root;
+  }
+
+  private async send(request: Request): Promise<void> {
+    await this.writer.writeFrame(encodeMessage(requestSchemas, request));
+  }
+
+  /** The next reply, which must be of one of `kinds` (an error reply is thrown as such). */
+  private async expect<K extends Reply['kind']>(...kinds: K[]): Promise<Extract<Reply, { kind: K }>> {
+    return this.classify(await this.next(), kinds) as Extract<Reply, { kind: K }>;
+  }
+
+  private classify(reply: Reply, kinds: readonly string[]): Reply {
+    if (reply.kind === 'error') {
+      if (reply.code.startsWith('PROTOCOL_')) {
+        throw this.failWith(new ProtocolError(reply.code as ProtocolErrorCodeValue, `the receiver ended the session: ${reply.message}`));
+      }
+      throw new ReceiverRequestError(reply.code, reply.message, reply.stderr);
+    }
+    if (!kinds.includes(reply.kind)) throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver sent ${reply.kind} where ${kinds.join(' or ')} was expected`);
+    return reply;
+  }
+
+  private checkNames(reply: { dataset: string; snapshot: string }, header: ReceiveHeader): void {
+    if (reply.dataset !== header.dataset || reply.snapshot !== header.snapshot) {
+      throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered for ${JSON.stringify(`${reply.dataset}@${reply.snapshot}`)} instead of ${header.dataset}@${header.snapshot}`);
+    }
+  }
+
+  private next(): Promise<Reply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const queued = this.queue.shift();
+    if (queued) {
+      queued.taken();
+      this.spaceWaiter?.();
+      return Promise.resolve(queued.message);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  private async pump(input: Readable): Promise<void> {
+    try {
+      for await (const frame of readFrames(input)) {
+        if (frame.type !== FrameType.CONTROL) {
+          throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, 'the receiver sent a data, END or ABORT frame');
+        }
+        const message = decodeMessage(replySchemas, frame.payload);
+        if (!this.expecting) throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver sent an unsolicited ${message.kind} message`);
+        if (this.waiting) {
+          const w = this.waiting;
+          this.waiting = null;
+          w.resolve(message);
+          continue;
+        }
+        this.queue.push({ message, taken: () => {} });
+        while (this.queue.length >= MAX_QUEUED_REPLIES && this.failure === null) {
+          await new Promise<void>((resolve) => (this.spaceWaiter = resolve));
+          this.spaceWaiter = null;
+        }
+      }
+      this.failWith(new ProtocolError(ProtocolErrorCode.PEER_CLOSED, 'the receiver closed the connection'));
+    } catch (error) {
+      this.failWith(error);
+    } finally {
+      if (!input.destroyed) input.destroy();
+    }
+  }
+
+  private fatal(code: ProtocolErrorCodeValue, message: string): Error {
+    return this.failWith(new ProtocolError(code, message));
+  }
+
+  /** Marks the link failed with `error` (the first failure wins) and returns the recorded failure. */
+  private failWith(error: unknown): Error {
+    if (this.failure === null) {
+      this.failure = this.closing && isProtocolError(error) && error.code === ProtocolErrorCode.PEER_CLOSED
+        ? new QzbError('RECEIVER_CLOSED', 'the receiver link is closed')
+        : error instanceof Error ? error : new ProtocolError(ProtocolErrorCode.BAD_FRAME, String(error));
+      this.waiting?.reject(this.failure);
+      this.waiting = null;
+      this.spaceWaiter?.();
+      this.writer.end();
+    }
+    return this.failure;
+  }
+}
+
+function sourceFailed(header: ReceiveHeader, error: unknown): QzbError {
+  return new QzbError('SEND_STREAM_FAILED', `the stream for ${header.dataset}@${header.snapshot} failed while it was being forwarded: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}

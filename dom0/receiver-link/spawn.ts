@@ -1,0 +1,104 @@
+// Starts the qrexec call to the receiver qube and wraps it in a ReceiverClient. The child gets an
+// allow-listed environment, argv arrays only, and a stop sequence: close its stdin, wait, SIGTERM,
+// wait, SIGKILL. Its stderr (qrexec messages, and the agent's log) is kept as a short, sanitised
+// tail for diagnostics and never printed raw: it comes from the receiver qube.
+import { execa } from 'execa';
+import { ReceiverClient } from './client.ts';
+import { QzbError } from '../../shared/errors.ts';
+import { toSafeText } from '../../shared/protocol/schemas/common.ts';
+
+/** The qrexec service the agent is installed as. */
+export const RECEIVER_SERVICE = 'qubes.ZfsBackupReceive';
+
+/** The qrexec client in dom0 (QZB_QREXEC_CLIENT overrides it, for tests and local launchers). */
+export const DEFAULT_QREXEC_CLIENT = '/usr/lib/qubes/qrexec-client';
+
+/** Most bytes of the child's stderr kept for diagnostics. */
+export const MAX_STDERR_TAIL = 4096;
+
+/** Qube names as Qubes allows them: a letter, then letters, digits, '_', '.', '-' (31 at most). */
+const QUBE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,30}$/;
+
+/** The program and argv of the qrexec call to `qube`. */
+export function receiverCommand(qube: string, env: NodeJS.ProcessEnv = process.env): { file: string; args: string[] } {
+  if (!QUBE_NAME.test(qube) || qube === 'dom0') {
+    throw new QzbError('INVALID_QUBE_NAME', `${JSON.stringify(qube)} is not a valid receiver qube name`);
+  }
+  return { file: env.QZB_QREXEC_CLIENT || DEFAULT_QREXEC_CLIENT, args: ['-d', qube, `root:QUBESRPC ${RECEIVER_SERVICE} dom0`] };
+}
+
+/** The child's environment: PATH, LC_ALL=C and the QZB_* test hooks; nothing else of dom0's. */
+export function receiverEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = { PATH: env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith('QZB_') && value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** Options for connectReceiver(). */
+export interface ConnectOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Called with the command line before it runs (--verbose). */
+  onCommand?: (line: string) => void;
+  /** Wait after closing the child's stdin before SIGTERM (ms). */
+  graceMs?: number;
+  /** Wait after SIGTERM before SIGKILL (ms). */
+  termMs?: number;
+}
+
+/** A running qrexec call: the client plus what is known about the child process. */
+export interface ReceiverLink {
+  client: ReceiverClient;
+  /** The last lines the child wrote to stderr, sanitised. */
+  stderrTail(): string[];
+  /** Resolves when the child has exited, with its exit code (null: killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+/** Spawns the qrexec call to `qube` and returns a client over it (call hello() next, close() at the end). */
+export function connectReceiver(qube: string, options: ConnectOptions = {}): ReceiverLink {
+  const env = options.env ?? process.env;
+  const { file, args } = receiverCommand(qube, env);
+  options.onCommand?.([file, ...args].map((a) => (/^[A-Za-z0-9_./:=-]+$/.test(a) ? a : `'${a}'`)).join(' '));
+  const child = execa(file, args, {
+    env: receiverEnv(env), extendEnv: false, reject: false, buffer: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', cleanup: true,
+  });
+  let tail = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    tail = (tail + text).slice(-MAX_STDERR_TAIL);
+  });
+  child.stdin!.on('error', () => {}); // EPIPE when the child is gone; the client reports the closed link.
+  const exited = child.then((r) => r.exitCode ?? null, () => null);
+  const stopTransport = (): Promise<void> => stopChild(child, exited, options.graceMs ?? 10_000, options.termMs ?? 3_000);
+  const client = new ReceiverClient(child.stdout!, child.stdin!, { stopTransport });
+  return {
+    client,
+    exited,
+    stderrTail: () => tail.split('\n').filter(Boolean).slice(-20).map((l) => toSafeText(l, 300)),
+  };
+}
+
+/** close stdin → wait graceMs → SIGTERM → wait termMs → SIGKILL → wait. */
+export async function stopChild(child: { stdin: { end(): void } | null; kill(signal: NodeJS.Signals, options?: { forceKillAfterTimeout?: number | false }): boolean }, exited: Promise<unknown>, graceMs: number, termMs: number): Promise<void> {
+  child.stdin?.end();
+  if (await settlesWithin(exited, graceMs)) return;
+  child.kill('SIGTERM', { forceKillAfterTimeout: false });
+  if (await settlesWithin(exited, termMs)) return;
+  child.kill('SIGKILL');
+  await exited;
+}
+
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    promise.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    }, () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
