@@ -93,5 +93,6 @@ chmod 755 "$work/init"
 
 tmp=$(mktemp "$out.tmp.XXXXXX")
 (cd "$work" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$tmp"
+chmod 644 "$tmp"
 mv -f "$tmp" "$out"
 echo "build-initramfs: $out ($kver; modules: $(tr '\n' ' ' < "$work/modlist"))"
