@@ -253,8 +253,9 @@ export function sys(text: string): System {
   return { qubes: { qubes: b.qubes, pools: b.pools }, zfs: { datasets } };
 }
 
-/** One group: "qubes: work vault" or "datasets: tank/dom0 tank/shared". */
-export type GroupSpec = string;
+/** One group: "qubes: work vault", "datasets: tank/dom0 tank/shared", or ['datasets', [names…]]
+ *  when names contain spaces. */
+export type GroupSpec = string | [GroupType, string[]];
 
 export interface JobSpec {
   include?: Record<string, GroupSpec>;
@@ -280,9 +281,15 @@ export function mkJob(spec: JobSpec): Job {
     Object.keys(r ?? {}).map((name, i) => ({ name, pos: { line: 10 + i, column: 5 } }));
   for (const r of [spec.include, spec.forgo, spec.void, spec.unused]) {
     for (const [name, g] of Object.entries(r ?? {})) {
-      const colon = g.indexOf(':');
-      const type = g.slice(0, colon).trim() as GroupType;
-      const values = g.slice(colon + 1).trim().split(/\s+/).filter((v) => v !== '');
+      let type: GroupType;
+      let values: string[];
+      if (typeof g === 'string') {
+        const colon = g.indexOf(':');
+        type = g.slice(0, colon).trim() as GroupType;
+        values = g.slice(colon + 1).trim().split(/\s+/).filter((v) => v !== '');
+      } else {
+        [type, values] = g;
+      }
       const gline = line++;
       groups.push({
         name,
