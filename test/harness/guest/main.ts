@@ -1,0 +1,347 @@
+// The guest executor: ONE node process per VM boot that runs every scenario of a plan
+// (test/harness/run-scenarios.ts writes the plan and bundles this file with esbuild). Per scenario:
+// fresh pools on sparse files in /tmp, the system built (dom0 datasets, Qubes pools and qubes with
+// the zfs driver's layout, the receiver's pool and dataset), the fake qubesd started, each step run
+// and reported as one NDJSON line on stdout, then a `final` line with every dataset, snapshot and
+// bookmark on each side, then the pools are destroyed. Diagnostics go to stderr.
+import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { basename, join } from 'node:path';
+import type { NScenario, NStep } from '../scenario.ts';
+import { checkExpect } from '../expect.ts';
+import { startQubesd } from '../qubesd.ts';
+import type { QubesdServer } from '../qubesd.ts';
+import { QubesSim, writeRandom } from './qubes-sim.ts';
+import { BASE_PATH, must, run, ZFS, zfs, zfsTry, ZPOOL, zpool } from './proc.ts';
+import type { ProcResult } from './proc.ts';
+
+export interface Plan {
+  repo: string;
+  outDir: string;
+  scenarios: NScenario[];
+}
+
+type Rec = Record<string, unknown>;
+const DEFAULT_RUN_TIMEOUT_MS = 10 * 60 * 1000;
+
+function emit(rec: Rec): void {
+  process.stdout.write(`${JSON.stringify(rec)}\n`);
+}
+function note(msg: string): void {
+  process.stderr.write(`[guest] ${msg}\n`);
+}
+
+const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+class ScenarioRun {
+  readonly dir: string;
+  readonly sim: QubesSim;
+  qubesd?: QubesdServer;
+  readonly createdPools: string[] = [];
+  failed = 0;
+  private cliEnv: Record<string, string> = {};
+
+  constructor(
+    readonly plan: Plan,
+    readonly s: NScenario,
+    readonly index: number,
+  ) {
+    this.dir = `/tmp/qzb/s${index}`;
+    this.sim = new QubesSim(s, (qube, state) => writeFile(join(this.dir, 'qubes-state', qube), state));
+  }
+
+  get dom0Pools(): string[] {
+    return this.s.pools.map((p) => p.name);
+  }
+
+  rec(r: Rec): void {
+    emit({ ...r, scenario: this.s.file });
+  }
+
+  async prepareDirs(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+    for (const d of ['bin', 'qubes-state', 'metadata', 'work', 'channel', 'keys', 'pools', 'mnt', 'receiver-mnt']) {
+      await mkdir(join(this.dir, d), { recursive: true });
+    }
+    const harnessBin = join(this.plan.repo, 'test/harness/bin');
+    const view = (kind: string, real: string, pools: string[]): string =>
+      `#!/bin/sh\nQZB_VIEW_KIND=${kind} QZB_VIEW_POOLS=${q(pools.join(' '))} QZB_VIEW_REAL=${real} exec /bin/bash ${q(join(harnessBin, 'zfs-view'))} "$@"\n`;
+    const recvPools = this.s.receiver ? [this.s.receiver.pool] : [];
+    const bin = join(this.dir, 'bin');
+    const files: Record<string, string> = {
+      zfs: view('zfs', ZFS, this.dom0Pools),
+      zpool: view('zpool', ZPOOL, this.dom0Pools),
+      'receiver-zfs': view('zfs', ZFS, recvPools),
+      'receiver-zpool': view('zpool', ZPOOL, recvPools),
+      'qrexec-client':
+        `#!/bin/sh\nQZB_SCN_DIR=${q(this.dir)} QZB_RECEIVER_QUBE=${q(this.s.receiver?.qube ?? '')} ` +
+        `QZB_AGENT=${q(join(this.plan.repo, 'dist/qubes-zfs-backup-receiver.mjs'))} QZB_NODE=${q(process.execPath)} ` +
+        `QZB_AGENT_ZFS=${q(join(bin, 'receiver-zfs'))} QZB_AGENT_ZPOOL=${q(join(bin, 'receiver-zpool'))} ` +
+        `exec /bin/bash ${q(join(harnessBin, 'qrexec-client'))} "$@"\n`,
+    };
+    for (const [name, text] of Object.entries(files)) {
+      await writeFile(join(bin, name), text);
+      await chmod(join(bin, name), 0o755);
+    }
+    for (const [name, text] of Object.entries(this.s.files)) await writeFile(join(this.dir, 'work', name), text);
+    this.cliEnv = {
+      PATH: BASE_PATH,
+      HOME: '/root',
+      USER: 'root',
+      LOGNAME: 'root',
+      LANG: 'C.UTF-8',
+      QZB_QUBESD_SOCKET: join(this.dir, 'qubesd.sock'),
+      QZB_ZFS: join(bin, 'zfs'),
+      QZB_ZPOOL: join(bin, 'zpool'),
+      QZB_QREXEC_CLIENT: join(bin, 'qrexec-client'),
+      QUBES_ZFS_BACKUP_METADATA_DIR: join(this.dir, 'metadata'),
+    };
+  }
+
+  private async createPool(name: string, size: number, altroot: string): Promise<void> {
+    const img = join(this.dir, 'pools', `${name}.img`);
+    await must(['truncate', '-s', String(size), img]);
+    await zpool('create', '-f', '-R', altroot, '-O', 'compression=lz4', name, img);
+    this.createdPools.push(name);
+  }
+
+  private async keyFile(name: string): Promise<string> {
+    const f = join(this.dir, 'keys', `${name.replace(/\//g, '_')}.key`);
+    await writeFile(f, `qzb-test-passphrase-${name}\n`, { mode: 0o600 });
+    return f;
+  }
+
+  async build(): Promise<void> {
+    const s = this.s;
+    for (const p of s.pools) await this.createPool(p.name, p.size, join(this.dir, 'mnt'));
+    for (const d of s.datasets) {
+      const opts: string[] = [];
+      for (const [k, v] of Object.entries(d.properties)) opts.push('-o', `${k}=${v}`);
+      if (d.encrypted) opts.push('-o', 'encryption=on', '-o', 'keyformat=passphrase', '-o', `keylocation=file://${await this.keyFile(d.name)}`);
+      if (d.type === 'volume') await zfs('create', '-p', ...opts, '-V', String(d.size), d.name);
+      else await zfs('create', '-p', ...opts, d.name);
+      const snaps = d.snapshots.length ? d.snapshots : [undefined];
+      for (const snap of snaps) {
+        if (d.data) await writeRandom(d.name, d.data, 0, this.sim.nextFileTag());
+        if (snap) await zfs('snapshot', `${d.name}${snap}`);
+      }
+    }
+    await this.sim.setupPools();
+    for (const qube of s.qubes) await this.sim.createQube(qube);
+    for (const qube of s.qubes) if (qube.state !== 'Halted' && qube.state !== 'NA') await this.sim.start(qube.name, qube.state);
+    if (s.receiver) {
+      const r = s.receiver;
+      await this.createPool(r.pool, r.poolSize, join(this.dir, 'receiver-mnt'));
+      if (r.create) {
+        const enc = r.encrypted ? ['-o', 'encryption=on', '-o', 'keyformat=passphrase', '-o', `keylocation=file://${await this.keyFile(r.dataset)}`] : [];
+        await zfs('create', '-p', '-o', 'volmode=none', '-o', 'mountpoint=none', ...enc, r.dataset);
+      }
+    }
+    this.qubesd = await startQubesd(join(this.dir, 'qubesd.sock'), this.sim, note);
+  }
+
+  private async withChannel<T>(step: Extract<NStep, { kind: 'run' }>, body: (hooks: { onSpawn: (c: ChildProcess) => void; result: Rec; failures: string[] }) => Promise<T>): Promise<T> {
+    const ch = join(this.dir, 'channel');
+    const result: Rec = {};
+    const failures: string[] = [];
+    const watch = step.interrupt ?? (step.fault?.killAgentAfterBytes !== undefined ? { afterBytes: step.fault.killAgentAfterBytes, signal: 'SIGKILL' } : undefined);
+    let filler: string | undefined;
+    if (watch || step.fault?.truncateStreamAt !== undefined) await writeFile(join(ch, 'count'), '');
+    if (step.fault?.truncateStreamAt !== undefined) await writeFile(join(ch, 'truncate'), String(step.fault.truncateStreamAt));
+    if (step.fault?.receiverPoolFull && this.s.receiver) {
+      const pool = this.s.receiver.pool;
+      filler = `${pool}/qzb-fault-filler`;
+      const avail = BigInt((await zfs('get', '-H', '-p', '-o', 'value', 'available', pool)).trim());
+      const reserve = avail > 262144n ? avail - 131072n : 0n;
+      await zfs('create', '-o', 'mountpoint=none', '-o', `refreservation=${reserve}`, filler);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    let fired = false;
+    const onSpawn = (child: ChildProcess): void => {
+      if (!watch) return;
+      timer = setInterval(() => {
+        void (async () => {
+          if (fired) return;
+          let size = 0;
+          try {
+            size = (await stat(join(ch, 'count'))).size;
+          } catch {
+            return;
+          }
+          if (size < watch.afterBytes || fired) return;
+          fired = true;
+          if (timer) clearInterval(timer);
+          if (step.interrupt) {
+            child.kill(step.interrupt.signal as NodeJS.Signals);
+            result['interrupted'] = { signal: step.interrupt.signal, 'at-bytes': size };
+          } else {
+            const pid = Number((await readFile(join(ch, 'agent.pid'), 'utf8').catch(() => '')).trim());
+            if (pid > 0) {
+              try {
+                process.kill(pid, 'SIGKILL');
+              } catch {
+                /* already gone */
+              }
+            }
+            result['fault'] = { 'killed-agent-at-bytes': size };
+          }
+        })();
+      }, 100);
+    };
+    try {
+      return await body({ onSpawn, result, failures });
+    } finally {
+      if (timer) clearInterval(timer);
+      if (watch && !fired) failures.push(`${step.interrupt ? 'interrupt' : 'fault'}: the CLI finished before forwarding ${watch.afterBytes} bytes to the receiver`);
+      if (step.fault?.truncateStreamAt !== undefined) result['fault'] = { 'truncated-at': step.fault.truncateStreamAt };
+      if (filler) {
+        await zfsTry('destroy', filler);
+        result['fault'] = { 'receiver-pool-full': true };
+      }
+      for (const f of ['count', 'truncate', 'agent.pid']) await rm(join(ch, f), { force: true });
+    }
+  }
+
+  async runStep(n: number, step: NStep): Promise<void> {
+    let rec: Rec = { step: n };
+    let failures: string[] = [];
+    let outcome: ProcResult | undefined;
+    try {
+      switch (step.kind) {
+        case 'run': {
+          rec['run'] = step.argv;
+          let channel: { result: Rec } | undefined;
+          await this.withChannel(step, async (hooks) => {
+            channel = hooks;
+            outcome = await run([process.execPath, join(this.plan.repo, 'dist/qubes-zfs-backup.mjs'), ...step.argv], {
+              env: { ...this.cliEnv, ...step.env },
+              cwd: join(this.dir, 'work'),
+              timeoutMs: step.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
+              onSpawn: hooks.onSpawn,
+            });
+            rec = { ...rec, exit: outcome.exit, ...(outcome.signal ? { signal: outcome.signal } : {}), stdout: outcome.stdout, stderr: outcome.stderr, ms: outcome.ms };
+            // The same array: failures found after the body (an interrupt that never fired) land here.
+            failures = hooks.failures;
+          });
+          if (channel) Object.assign(rec, channel.result);
+          break;
+        }
+        case 'qube': {
+          rec['qube'] = `${step.action} ${step.qube}`;
+          if (step.action === 'start') await this.sim.start(step.qube);
+          else await this.sim.stop(step.qube);
+          break;
+        }
+        case 'write': {
+          const dataset = step.dataset ?? this.sim.volumeDataset(step.qube!, step.volume!);
+          rec['write'] = { ...(step.qube ? { qube: step.qube, volume: step.volume } : {}), dataset, bytes: step.bytes, offset: step.offset };
+          await writeRandom(dataset, step.bytes, step.offset, this.sim.nextFileTag());
+          break;
+        }
+        default: {
+          const bin = join(this.dir, 'bin', step.kind === 'receiver-zfs' ? 'receiver-zfs' : step.kind);
+          rec[step.kind] = step.argv;
+          outcome = await run([bin, ...step.argv], { env: { PATH: BASE_PATH, LC_ALL: 'C' }, cwd: join(this.dir, 'work') });
+          rec = { ...rec, exit: outcome.exit, stdout: outcome.stdout, stderr: outcome.stderr, ms: outcome.ms };
+          // A zfs/zpool step without `expect` is a set-up action: it must succeed.
+          if (!step.expect && outcome.exit !== 0) failures.push(`${step.kind} exited ${outcome.exit}`);
+        }
+      }
+    } catch (e) {
+      rec['error'] = (e as Error).message;
+      failures.push(`step did not run: ${(e as Error).message}`);
+    }
+    if (step.expect) {
+      failures.push(...checkExpect(step.expect, { exit: outcome?.exit ?? (rec['error'] ? 1 : 0), stdout: outcome?.stdout ?? '', stderr: outcome?.stderr ?? String(rec['error'] ?? '') }));
+    }
+    rec['ok'] = failures.length === 0;
+    if (failures.length) {
+      rec['failures'] = failures;
+      this.failed++;
+    }
+    this.rec(rec);
+  }
+
+  async listing(pools: string[]): Promise<Rec[]> {
+    if (pools.length === 0) return [];
+    const out = await zfs('list', '-H', '-p', '-t', 'filesystem,volume,snapshot,bookmark', '-o', 'name,type,guid,origin', '-r', ...pools);
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [name = '', type = '', guid = '', origin = '-'] = l.split('\t');
+        return { name, type, guid, origin: origin === '-' ? null : origin };
+      });
+  }
+
+  async finish(setupFailed: boolean): Promise<void> {
+    let final: Rec;
+    try {
+      final = { source: await this.listing(this.dom0Pools.filter((p) => this.createdPools.includes(p))), receiver: await this.listing(this.s.receiver && this.createdPools.includes(this.s.receiver.pool) ? [this.s.receiver.pool] : []) };
+    } catch (e) {
+      final = { error: (e as Error).message };
+      this.failed++;
+    }
+    this.rec({ final, ok: this.failed === 0 && !setupFailed, failed: this.failed + (setupFailed ? 1 : 0) });
+  }
+
+  async cleanup(): Promise<void> {
+    await this.qubesd?.close().catch(() => undefined);
+    const keep = join(this.plan.outDir, `s${this.index}-${basename(this.s.file).replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+    await mkdir(keep, { recursive: true }).catch(() => undefined);
+    for (const f of ['receiver-journal.log']) await copyFile(join(this.dir, f), join(keep, f)).catch(() => undefined);
+    if (this.qubesd) await writeFile(join(keep, 'qubesd-calls.txt'), this.qubesd.calls.join('\n') + '\n').catch(() => undefined);
+    for (const p of [...this.createdPools].reverse()) {
+      for (let i = 0; i < 10; i++) {
+        const r = await run([ZPOOL, 'destroy', '-f', p]);
+        if (r.exit === 0) break;
+        if (i === 9) note(`zpool destroy ${p} failed: ${r.stderr.trim()}`);
+        await new Promise((res) => setTimeout(res, 500));
+      }
+    }
+    await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+async function runScenario(plan: Plan, s: NScenario, index: number): Promise<boolean> {
+  const r = new ScenarioRun(plan, s, index);
+  let setupFailed = false;
+  const t0 = Date.now();
+  try {
+    await r.prepareDirs();
+    await r.build();
+    note(`${s.file}: system built in ${Date.now() - t0} ms`);
+  } catch (e) {
+    setupFailed = true;
+    r.rec({ step: 0, setup: 'system', ok: false, error: (e as Error).message, failures: [`building the system failed: ${(e as Error).message}`] });
+  }
+  if (!setupFailed) {
+    for (const [i, step] of s.steps.entries()) await r.runStep(i + 1, step);
+  }
+  await r.finish(setupFailed);
+  await r.cleanup();
+  return !setupFailed && r.failed === 0;
+}
+
+async function main(): Promise<number> {
+  const planPath = process.argv[2];
+  if (!planPath) {
+    note('usage: guest.mjs PLAN.json');
+    return 2;
+  }
+  const plan = JSON.parse(await readFile(planPath, 'utf8')) as Plan;
+  await must(['udevadm', 'settle', '--timeout=30']).catch(() => undefined);
+  let allOk = true;
+  for (const [i, s] of plan.scenarios.entries()) {
+    if (!(await runScenario(plan, s, i))) allOk = false;
+  }
+  return allOk ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    note(`fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(3);
+  },
+);

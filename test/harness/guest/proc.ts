@@ -1,0 +1,81 @@
+// Running processes inside the test VM: argv arrays only, LC_ALL=C for zfs, bounded output.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
+
+export const ZFS = existsSync('/usr/sbin/zfs') ? '/usr/sbin/zfs' : '/sbin/zfs';
+export const ZPOOL = existsSync('/usr/sbin/zpool') ? '/usr/sbin/zpool' : '/sbin/zpool';
+export const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const MAX_OUTPUT = 16 * 1024 * 1024;
+
+export interface ProcResult {
+  exit: number;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface ProcOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+  /** Called once the child is spawned (interrupts and faults need its pid). */
+  onSpawn?: (child: ChildProcess) => void;
+}
+
+/** Runs argv to completion; never throws for a non-zero exit (the caller decides). */
+export function run(argv: string[], opts: ProcOptions = {}): Promise<ProcResult> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: opts.cwd ?? '/tmp',
+      env: opts.env ?? { PATH: BASE_PATH, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      if (stdout.length < MAX_OUTPUT) stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < MAX_OUTPUT) stderr += d;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.timeoutMs) {
+      timer = setTimeout(() => {
+        stderr += `\n[harness] killed after ${opts.timeoutMs} ms\n`;
+        child.kill('SIGKILL');
+      }, opts.timeoutMs);
+    }
+    child.on('error', (e) => {
+      if (timer) clearTimeout(timer);
+      resolve({ exit: 127, stdout, stderr: stderr + String(e), ms: Date.now() - t0 });
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      const sig = signal ?? undefined;
+      const exit = code ?? (sig ? 128 + ((constants.signals as Record<string, number>)[sig] ?? 0) : 1);
+      resolve({ exit, ...(sig ? { signal: sig } : {}), stdout, stderr, ms: Date.now() - t0 });
+    });
+    opts.onSpawn?.(child);
+  });
+}
+
+export class CommandFailed extends Error {
+  constructor(readonly argv: string[], readonly result: ProcResult) {
+    super(`${argv.join(' ')} failed (exit ${result.exit}): ${result.stderr.trim().split('\n').slice(0, 3).join(' / ')}`);
+  }
+}
+
+/** Runs argv and throws CommandFailed on a non-zero exit. */
+export async function must(argv: string[], opts: ProcOptions = {}): Promise<string> {
+  const r = await run(argv, opts);
+  if (r.exit !== 0) throw new CommandFailed(argv, r);
+  return r.stdout;
+}
+
+export const zfs = (...args: string[]): Promise<string> => must([ZFS, ...args]);
+export const zfsTry = (...args: string[]): Promise<ProcResult> => run([ZFS, ...args]);
+export const zpool = (...args: string[]): Promise<string> => must([ZPOOL, ...args]);

@@ -1,0 +1,422 @@
+// The simulated Qubes system: qubes, their volumes and power states (the model the fake qubesd
+// answers from), and the Qubes `zfs` storage driver's effects on real ZFS, reproduced command for
+// command from qubes-core-admin qubes/storage/zfs.py (research qubes-facts §1.2–1.5):
+//   container   zfs create -o mountpoint=none -o volmode=dev -o org.qubes-os:part-of-qvm-pool=true -p C
+//               (an existing container: zfs set org.qubes-os:part-of-qvm-pool=true volmode=dev C)
+//   create      save_on_stop: zfs create -p -s -V SIZE C/Q/V; @qubes:after-create:<ts> (when
+//               revisions_to_keep > 0, then purge); _mark_clean (new @qubes-clean-<8 a-z>, older
+//               clean snapshots zfs destroy -d -r). snap_on_start and volatile: nothing until start.
+//   start       volatile: destroy -r if present, zfs create -p -s -V SIZE -o com.sun:auto-snapshot=false;
+//               save_on_stop with org.qubes:dirty≠on: @qubes:before-start:<ts>, purge to
+//               revisions_to_keep with zfs destroy -d -r, dirty=on; snap_on_start when missing or not
+//               dirty: zfs clone -p -o com.sun:auto-snapshot=false SRC@<latest qubes-clean> C/.tmp/<vid_>,
+//               destroy -r the old volume, zfs rename -p onto the vid, dirty=on; every volume ends
+//               with readonly=<not rw>.
+//   stop        volatile and snap_on_start: destroy -r; save_on_stop with dirty=on: dirty=off, _mark_clean.
+//   clone-of    (qvm-clone, same pool) create as above, then import_volume: clone the source's latest
+//               clean snapshot into .tmp, destroy -r the new volume, rename -p, @qubes:after-import-volume:<ts>,
+//               purge, _mark_clean.
+// Scenario `data:` is written into a new persistent volume right after `zfs create`, before its
+// first snapshot, so the creation snapshots hold it.
+import { randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { NQube, NScenario, QubeClass } from '../scenario.ts';
+import type { FakePool, FakeQube, FakeVolume, QubesModel } from '../qubesd.ts';
+import { BASE_PATH, must, zfs, zfsTry, ZPOOL } from './proc.ts';
+
+export const KERNEL_POOL = 'linux-kernel';
+const KERNEL_VERSION = '6.6.63-1.qubes.fc37';
+const DEFAULT_SIZES: Record<string, number> = { root: 64 * 1024 ** 2, private: 64 * 1024 ** 2, volatile: 32 * 1024 ** 2 };
+
+export interface SimVolume extends FakeVolume {
+  driver: 'zfs' | 'file' | 'linux-kernel';
+  /** The volume a snap_on_start volume is cloned from (template chain). */
+  sourceVolume?: SimVolume;
+}
+
+export interface SimQube extends FakeQube {
+  spec: NQube;
+  volumes: SimVolume[];
+}
+
+type ZfsPoolCfg = { name: string; driver: 'zfs'; container: string; revisionsToKeep: number };
+
+function flags(klass: QubeClass, vol: string): { snapOnStart: boolean; saveOnStop: boolean; rw: boolean } {
+  if (vol === 'volatile') return { snapOnStart: false, saveOnStop: false, rw: true };
+  if (vol === 'kernel') return { snapOnStart: false, saveOnStop: false, rw: false };
+  const persistentRoot = klass === 'TemplateVM' || klass === 'StandaloneVM';
+  if (vol === 'root') return persistentRoot ? { snapOnStart: false, saveOnStop: true, rw: true } : { snapOnStart: true, saveOnStop: false, rw: true };
+  // private
+  return klass === 'DispVM' ? { snapOnStart: true, saveOnStop: false, rw: true } : { snapOnStart: false, saveOnStop: true, rw: true };
+}
+
+function uuidFor(name: string): string {
+  // Deterministic, well-formed v4-looking UUID from the name (R4.3 lists uuid=…).
+  let h = 0x811c9dc5;
+  const bytes: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    for (const c of name + i) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+    bytes.push(h & 0xff);
+  }
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** `qubes:<cause>:<time.time() as %.6f>` */
+function revisionName(cause: string): string {
+  const t = (performance.timeOrigin + performance.now()) / 1000;
+  return `qubes:${cause}:${t.toFixed(6)}`;
+}
+
+function cleanName(): string {
+  let s = '';
+  for (let i = 0; i < 8; i++) s += String.fromCharCode(97 + randomInt(26));
+  return `qubes-clean-${s}`;
+}
+
+async function waitForDevice(path: string, timeoutMs = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (!existsSync(path)) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${path} did not appear within ${timeoutMs} ms (udev)`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Writes `bytes` random bytes into a zvol (via its /dev/zvol link) or a new file in a filesystem. */
+export async function writeRandom(dataset: string, bytes: number, offset: number, fileTag: string): Promise<void> {
+  const type = (await zfs('get', '-H', '-o', 'value', 'type', dataset)).trim();
+  let target: string;
+  if (type === 'volume') {
+    target = `/dev/zvol/${dataset}`;
+    await waitForDevice(target);
+  } else {
+    const mp = (await zfs('get', '-H', '-o', 'value', 'mountpoint', dataset)).trim();
+    const mounted = (await zfs('get', '-H', '-o', 'value', 'mounted', dataset)).trim();
+    if (mounted !== 'yes' || !mp.startsWith('/')) throw new Error(`${dataset} is not mounted (mountpoint ${mp}); cannot write data into it`);
+    target = `${mp}/${fileTag}.bin`;
+  }
+  await must([
+    'dd', 'if=/dev/urandom', `of=${target}`, 'bs=64K', `count=${bytes}`, `seek=${offset}`,
+    'iflag=count_bytes', 'oflag=seek_bytes', 'conv=notrunc,fsync', 'status=none',
+  ], { env: { PATH: BASE_PATH, LC_ALL: 'C' } });
+}
+
+export class QubesSim implements QubesModel {
+  readonly release: '4.2' | '4.3';
+  readonly qubesByName = new Map<string, SimQube>();
+  private readonly zfsPools = new Map<string, ZfsPoolCfg>();
+  private readonly poolList: FakePool[] = [];
+  private writeCounter = 0;
+
+  constructor(
+    private readonly scenario: NScenario,
+    private readonly onStateChange: (qube: string, state: string) => Promise<void>,
+  ) {
+    this.release = scenario.release;
+    for (const p of scenario.qubesPools) {
+      if (p.driver === 'zfs') {
+        this.zfsPools.set(p.name, p);
+        this.poolList.push({
+          name: p.name,
+          config: {
+            container: p.container,
+            driver: 'zfs',
+            ephemeral_volatile: 'False',
+            name: p.name,
+            revisions_to_keep: String(p.revisionsToKeep),
+            snap_on_start_forensics: 'False',
+          },
+        });
+      } else {
+        this.poolList.push({ name: p.name, config: { dir_path: p.dirPath, driver: 'file', name: p.name, revisions_to_keep: '1' } });
+      }
+    }
+    this.poolList.push({ name: KERNEL_POOL, config: { dir_path: '/var/lib/qubes/vm-kernels', driver: 'linux-kernel', name: KERNEL_POOL } });
+  }
+
+  // ---- QubesModel (what the fake qubesd reads) ----
+  qubes(): FakeQube[] {
+    return [...this.qubesByName.values()];
+  }
+  pools(): FakePool[] {
+    return this.poolList;
+  }
+  async volumeUsage(_q: FakeQube, v: FakeVolume): Promise<string> {
+    if ((v as SimVolume).driver !== 'zfs') return '0';
+    const r = await zfsTry('get', '-H', '-p', '-o', 'value', 'logicalreferenced', v.vid);
+    return r.exit === 0 ? r.stdout.trim() : '0';
+  }
+  async volumeOutdated(_q: FakeQube, v: FakeVolume): Promise<boolean> {
+    const sv = v as SimVolume;
+    if (sv.driver !== 'zfs' || !sv.sourceVolume) return false;
+    const r = await zfsTry('get', '-H', '-o', 'value', 'origin', v.vid);
+    if (r.exit !== 0) return false;
+    const latest = await this.latestClean(sv.sourceVolume.vid);
+    return latest !== undefined && r.stdout.trim() !== latest;
+  }
+  async poolSizeUsage(pool: FakePool): Promise<{ size: string; usage: string } | undefined> {
+    const cfg = this.zfsPools.get(pool.name);
+    if (!cfg) return undefined;
+    const out = await must([ZPOOL, 'list', '-H', '-p', '-o', 'size,allocated', cfg.container.split('/')[0]!]);
+    const [size = '0', usage = '0'] = out.trim().split('\t');
+    return { size, usage };
+  }
+
+  // ---- building ----
+  private containerOf(poolName: string): string | undefined {
+    return this.zfsPools.get(poolName)?.container;
+  }
+
+  /** The Qubes pool setup (`qvm-pool add NAME zfs -o container=C`). */
+  async setupPools(): Promise<void> {
+    for (const p of this.zfsPools.values()) {
+      const exists = (await zfsTry('list', '-H', '-o', 'name', p.container)).exit === 0;
+      if (exists) await zfs('set', 'org.qubes-os:part-of-qvm-pool=true', 'volmode=dev', p.container);
+      else await zfs('create', '-o', 'mountpoint=none', '-o', 'volmode=dev', '-o', 'org.qubes-os:part-of-qvm-pool=true', '-p', p.container);
+    }
+  }
+
+  private makeVolumes(q: NQube): SimVolume[] {
+    if (q.synthetic) return [];
+    const vols: SimVolume[] = [];
+    for (const name of ['root', 'private', 'volatile']) {
+      const f = flags(q.class, name);
+      let poolName = q.volumePools[name]!;
+      let sourceVolume: SimVolume | undefined;
+      let size = q.sizes[name] ?? DEFAULT_SIZES[name]!;
+      if (f.snapOnStart) {
+        // qubes/storage/__init__.py _update_volume_config_source: walk the template chain to the
+        // first volume without a source; the pool and size come from it.
+        let t = q.template ? this.qubesByName.get(q.template) : undefined;
+        while (t) {
+          const src = t.volumes.find((v) => v.name === name);
+          if (!src) break;
+          sourceVolume = src.sourceVolume ?? src;
+          if (!src.sourceVolume) break;
+          t = t.spec.template ? this.qubesByName.get(t.spec.template) : undefined;
+        }
+        if (sourceVolume) {
+          poolName = sourceVolume.pool;
+          size = Number(sourceVolume.size);
+        }
+      }
+      const container = this.containerOf(poolName);
+      const cfg = this.poolList.find((p) => p.name === poolName)!;
+      let vid: string;
+      let path: string;
+      let driver: SimVolume['driver'];
+      if (container) {
+        driver = 'zfs';
+        vid = `${container}/${q.name}/${name}`;
+        path = '';
+      } else {
+        driver = 'file';
+        const prefix = q.class === 'TemplateVM' ? 'vm-templates' : q.class === 'DispVM' ? 'appvms' : 'appvms';
+        vid = `${prefix}/${q.name}/${name}`;
+        const dir = cfg.config['dir_path'] ?? '/var/lib/qubes';
+        path = `${dir}/${f.snapOnStart && sourceVolume ? sourceVolume.vid : vid}.img`;
+      }
+      vols.push({
+        name,
+        pool: poolName,
+        vid,
+        size: String(size),
+        rw: f.rw,
+        source: sourceVolume ? sourceVolume.vid : '',
+        path,
+        saveOnStop: f.saveOnStop,
+        snapOnStart: f.snapOnStart,
+        revisionsToKeep: this.zfsPools.get(poolName)?.revisionsToKeep ?? 1,
+        ephemeral: false,
+        driver,
+        ...(sourceVolume ? { sourceVolume } : {}),
+      });
+    }
+    vols.push({
+      name: 'kernel', pool: KERNEL_POOL, vid: KERNEL_VERSION, size: '0', rw: false, source: '', path: '',
+      saveOnStop: false, snapOnStart: false, revisionsToKeep: 0, ephemeral: false, driver: 'linux-kernel',
+    });
+    return vols;
+  }
+
+  /** qvm-create (and qvm-clone for clone-of): the qube exists, Halted, with its persistent volumes. */
+  async createQube(q: NQube): Promise<void> {
+    const qube: SimQube = {
+      name: q.name,
+      klass: q.class,
+      state: 'Halted',
+      uuid: uuidFor(q.name),
+      ...(q.template ? { template: q.template } : {}),
+      spec: q,
+      volumes: [],
+    };
+    qube.volumes = this.makeVolumes(q);
+    this.qubesByName.set(q.name, qube);
+    const src = q.cloneOf ? this.qubesByName.get(q.cloneOf) : undefined;
+    for (const v of qube.volumes) {
+      if (v.driver !== 'zfs' || !v.saveOnStop) continue;
+      await this.createEmpty(v, {});
+      const data = q.data[v.name];
+      if (data && !src) await writeRandom(v.vid, data, 0, `data-${this.writeCounter++}`);
+      await this.createRevision(v, 'after-create');
+      await this.markClean(v);
+      if (src) {
+        const sv = src.volumes.find((x) => x.name === v.name);
+        if (sv && sv.driver === 'zfs' && sv.pool === v.pool && sv.saveOnStop) {
+          await this.cloneInto(v, sv, {});
+          if (data) await writeRandom(v.vid, data, 0, `data-${this.writeCounter++}`);
+          await this.createRevision(v, 'after-import-volume');
+          await this.markClean(v);
+        }
+      }
+    }
+    await this.onStateChange(q.name, 'Halted');
+  }
+
+  async start(name: string, state = 'Running'): Promise<void> {
+    const q = this.qubesByName.get(name);
+    if (!q) throw new Error(`no such qube ${name}`);
+    if (q.state !== 'Halted') throw new Error(`QubesVMNotHaltedError: domain ${name} is not halted (${q.state})`);
+    for (const v of q.volumes) {
+      if (v.driver !== 'zfs') continue;
+      if (!v.snapOnStart && !v.saveOnStop) {
+        await this.createEmpty(v, { 'com.sun:auto-snapshot': 'false' });
+      } else if (v.saveOnStop) {
+        if (!(await this.isDirty(v.vid))) {
+          await this.createRevision(v, 'before-start');
+          await zfs('set', 'org.qubes:dirty=on', v.vid);
+        }
+      } else if (!(await this.exists(v.vid)) || !(await this.isDirty(v.vid))) {
+        if (v.sourceVolume) await this.cloneInto(v, v.sourceVolume, { 'com.sun:auto-snapshot': 'false' });
+        else await this.createEmpty(v, { 'com.sun:auto-snapshot': 'false' });
+        await zfs('set', 'org.qubes:dirty=on', v.vid);
+      }
+      await zfs('set', `readonly=${v.rw ? 'off' : 'on'}`, v.vid);
+    }
+    q.state = state;
+    await this.onStateChange(name, state);
+  }
+
+  async stop(name: string): Promise<void> {
+    const q = this.qubesByName.get(name);
+    if (!q) throw new Error(`no such qube ${name}`);
+    if (q.state === 'Halted') throw new Error(`QubesVMNotStartedError: domain ${name} is powered off`);
+    // libvirt reports the domain halted before the driver's stop() runs (research §1.7); a scenario
+    // cannot observe the gap, so the state changes first, then the storage stops.
+    q.state = 'Halted';
+    await this.onStateChange(name, 'Halted');
+    for (const v of q.volumes) {
+      if (v.driver !== 'zfs') continue;
+      if (!v.saveOnStop) {
+        await this.removeVolumeAndDerived(v);
+      } else if ((await this.exists(v.vid)) && (await this.isDirty(v.vid))) {
+        await zfs('set', 'org.qubes:dirty=off', v.vid);
+        await this.markClean(v);
+      }
+    }
+  }
+
+  /** The dataset behind a qube's volume (zfs pools only). */
+  volumeDataset(qube: string, volume: string): string {
+    const q = this.qubesByName.get(qube);
+    const v = q?.volumes.find((x) => x.name === volume);
+    if (!q || !v) throw new Error(`qube ${qube} has no volume ${volume}`);
+    if (v.driver !== 'zfs') throw new Error(`${qube}:${volume} is in pool ${v.pool} (driver ${v.driver}), not on ZFS`);
+    return v.vid;
+  }
+
+  nextFileTag(): string {
+    return `data-${this.writeCounter++}`;
+  }
+
+  // ---- the driver's primitives ----
+  private async exists(ds: string): Promise<boolean> {
+    return (await zfsTry('list', '-H', '-o', 'name', ds)).exit === 0;
+  }
+
+  private async isDirty(ds: string): Promise<boolean> {
+    const r = await zfsTry('get', '-H', '-o', 'value', 'org.qubes:dirty', ds);
+    return r.exit === 0 && r.stdout.trim() === 'on';
+  }
+
+  private tmpName(v: SimVolume): string {
+    return `${this.containerOf(v.pool)}/.tmp/${v.vid.replace(/\//g, '_')}`;
+  }
+
+  private async removeIfExists(ds: string): Promise<void> {
+    if (await this.exists(ds)) await zfs('destroy', '-r', ds);
+  }
+
+  private async removeVolumeAndDerived(v: SimVolume): Promise<void> {
+    const c = this.containerOf(v.pool)!;
+    const flat = v.vid.replace(/\//g, '_');
+    await this.removeIfExists(`${c}/.importing/${flat}`);
+    await this.removeIfExists(`${c}/.exported/${flat}`);
+    await this.removeIfExists(`${c}/.tmp/${flat}`);
+    await this.removeIfExists(v.vid);
+  }
+
+  private async createEmpty(v: SimVolume, options: Record<string, string>): Promise<void> {
+    await this.removeIfExists(v.vid);
+    const o = Object.entries(options).flatMap(([k, val]) => ['-o', `${k}=${val}`]);
+    await zfs('create', '-p', '-s', '-V', v.size, ...o, v.vid);
+    await waitForDevice(`/dev/zvol/${v.vid}`);
+  }
+
+  /** Snapshots of one volume: name (after @), createtxg as bigint, defer_destroy. */
+  private async snapshots(ds: string): Promise<{ snap: string; txg: bigint; deferred: boolean }[]> {
+    const out = await zfs('list', '-H', '-p', '-t', 'snapshot', '-d', '1', '-o', 'name,createtxg,defer_destroy', ds);
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [n = '', txg = '0', d = 'off'] = l.split('\t');
+        return { snap: n.slice(n.indexOf('@') + 1), txg: BigInt(txg), deferred: d === 'on' };
+      });
+  }
+
+  private async latestClean(ds: string): Promise<string | undefined> {
+    const snaps = (await this.snapshots(ds)).filter((s) => s.snap.startsWith('qubes-clean-') && !s.deferred);
+    snaps.sort((a, b) => (a.txg < b.txg ? -1 : a.txg > b.txg ? 1 : 0));
+    const last = snaps[snaps.length - 1];
+    return last ? `${ds}@${last.snap}` : undefined;
+  }
+
+  private async createRevision(v: SimVolume, cause: string): Promise<void> {
+    if (v.revisionsToKeep > 0) await zfs('snapshot', `${v.vid}@${revisionName(cause)}`);
+    // _purge_old_revisions: keep the newest revisions_to_keep revisions (by their timestamp).
+    const revs = (await this.snapshots(v.vid))
+      .filter((s) => s.snap.startsWith('qubes:') && !s.deferred)
+      .map((s) => ({ snap: s.snap, ts: Number(s.snap.split(':')[2] ?? '0') }))
+      .sort((a, b) => b.ts - a.ts);
+    for (const r of revs.slice(Math.max(0, v.revisionsToKeep))) await zfs('destroy', '-d', '-r', `${v.vid}@${r.snap}`);
+  }
+
+  private async markClean(v: SimVolume): Promise<void> {
+    const existing = (await this.snapshots(v.vid)).filter((s) => s.snap.startsWith('qubes-clean'));
+    await zfs('snapshot', `${v.vid}@${cleanName()}`);
+    for (const old of existing) await zfs('destroy', '-d', '-r', `${v.vid}@${old.snap}`);
+  }
+
+  /** _wipe_and_clone_from for a same-pool ZFS source: clone via .tmp, then rename onto the vid. */
+  private async cloneInto(v: SimVolume, source: SimVolume, options: Record<string, string>): Promise<void> {
+    let src = await this.latestClean(source.vid);
+    if (!src) {
+      const revs = (await this.snapshots(source.vid)).filter((s) => s.snap.startsWith('qubes:') && !s.deferred);
+      const last = revs[revs.length - 1];
+      if (!last) throw new Error(`${source.vid} has no qubes-clean snapshot or revision to clone from`);
+      src = `${source.vid}@${last.snap}`;
+    }
+    const tmp = this.tmpName(v);
+    await this.removeIfExists(tmp);
+    const o = Object.entries(options).flatMap(([k, val]) => ['-o', `${k}=${val}`]);
+    await zfs('clone', '-p', ...o, src, tmp);
+    await waitForDevice(`/dev/zvol/${tmp}`);
+    await this.removeIfExists(v.vid);
+    await zfs('rename', '-p', tmp, v.vid);
+    await waitForDevice(`/dev/zvol/${v.vid}`);
+  }
+}

@@ -1,0 +1,226 @@
+// A fake qubesd: a Unix socket server speaking the real Admin API wire format (SPEC §2, research
+// qubes-facts §2.4; qubes-core-admin qubes/api/__init__.py). Request: "<method>[+<arg>] <src> name
+// <dest>\0<payload>", then the client shuts down its write side. Reply: "0\0"<payload> on success, or
+// "2\0"<exception type>\0<traceback (empty)>\0<message>\0 on error; a framing error closes the
+// connection without a reply, as qubesd does. The answers come from a QubesModel (the scenario's
+// qubes, pools and volumes); the guest executor changes the model on `qube: start/stop` steps.
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { rm } from 'node:fs/promises';
+
+export interface FakeVolume {
+  name: string;
+  pool: string;
+  vid: string;
+  size: string;
+  rw: boolean;
+  source: string;
+  path: string;
+  saveOnStop: boolean;
+  snapOnStart: boolean;
+  revisionsToKeep: number;
+  ephemeral: boolean;
+}
+
+export interface FakeQube {
+  name: string;
+  klass: string;
+  state: string;
+  uuid: string;
+  template?: string;
+  volumes: FakeVolume[];
+}
+
+export interface FakePool {
+  name: string;
+  /** The pool's config as admin.pool.Info prints it (sorted by key there). */
+  config: Record<string, string>;
+}
+
+/** What the fake qubesd answers from. Optional hooks read live values (usage) from ZFS. */
+export interface QubesModel {
+  release: '4.2' | '4.3';
+  qubes(): FakeQube[];
+  pools(): FakePool[];
+  volumeUsage?(qube: FakeQube, volume: FakeVolume): Promise<string>;
+  volumeOutdated?(qube: FakeQube, volume: FakeVolume): Promise<boolean>;
+  poolSizeUsage?(pool: FakePool): Promise<{ size: string; usage: string } | undefined>;
+}
+
+/** An exception qubesd would send back (its Python class name and str()). */
+export class QubesdError extends Error {
+  constructor(readonly excType: string, message: string) {
+    super(message);
+  }
+}
+
+const MAX_REQUEST = 65536;
+const py = (b: boolean): string => (b ? 'True' : 'False');
+const pyRepr = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** Parses a raw request; undefined on a framing error (qubesd aborts the connection). */
+export function parseRequest(buf: Buffer): { method: string; arg: string; src: string; dest: string; payload: Buffer } | undefined {
+  const nul = buf.indexOf(0);
+  if (nul < 0) return undefined;
+  const header = buf.subarray(0, nul).toString('utf8');
+  const parts = header.split(' ');
+  if (parts.length !== 4) return undefined;
+  const [methArg, src, destType, destRaw] = parts as [string, string, string, string];
+  let dest = destRaw;
+  if (destType === 'keyword' && dest === 'adminvm') dest = 'dom0';
+  else if (destType !== 'name') return undefined;
+  const plus = methArg.indexOf('+');
+  return {
+    method: plus < 0 ? methArg : methArg.slice(0, plus),
+    arg: plus < 0 ? '' : methArg.slice(plus + 1),
+    src,
+    dest,
+    payload: buf.subarray(nul + 1),
+  };
+}
+
+export function encodeOk(payload: string): Buffer {
+  return Buffer.concat([Buffer.from('0\0'), Buffer.from(payload, 'utf8')]);
+}
+
+export function encodeError(excType: string, message: string): Buffer {
+  return Buffer.from(`2\0${excType}\0\0${message}\0`, 'utf8');
+}
+
+const dom0: FakeQube = { name: 'dom0', klass: 'AdminVM', state: 'Running', uuid: '00000000-0000-0000-0000-000000000000', volumes: [] };
+
+/** Answers one Admin API call from the model (throws QubesdError like qubesd would). */
+export async function answer(model: QubesModel, method: string, arg: string, dest: string): Promise<string> {
+  const all = [dom0, ...model.qubes()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const target = all.find((q) => q.name === dest);
+  if (!target) throw new QubesdError('QubesVMNotFoundError', `No such domain: ${pyRepr(dest)}`);
+  const noArg = (): void => {
+    if (arg !== '') throw new QubesdError('ProtocolError', 'unexpected argument');
+  };
+  const adminOnly = (): void => {
+    if (dest !== 'dom0') throw new QubesdError('ProtocolError', 'this call goes to dom0');
+  };
+  switch (method) {
+    case 'admin.vm.List': {
+      noArg();
+      const list = dest === 'dom0' ? all : [target];
+      return list.map((q) => `${q.name} class=${q.klass} state=${q.state}${model.release === '4.3' ? ` uuid=${q.uuid}` : ''}\n`).join('');
+    }
+    case 'admin.vm.CurrentState': {
+      noArg();
+      const running = target.state !== 'Halted';
+      return `mem=${running ? 409600 : 0} mem_static_max=${running ? 4096000 : 0} cputime=${running ? 12345678 : 0} power_state=${target.state}`;
+    }
+    case 'admin.vm.volume.List':
+      noArg();
+      return target.volumes.map((v) => `${v.name}\n`).join('');
+    case 'admin.vm.volume.Info': {
+      const v = target.volumes.find((x) => x.name === arg);
+      if (!v) throw new QubesdError('ProtocolError', 'Invalid argument: volume not in dest volumes');
+      const usage = (await model.volumeUsage?.(target, v)) ?? '0';
+      const outdated = v.snapOnStart ? ((await model.volumeOutdated?.(target, v)) ?? false) : false;
+      const info: [string, string][] = [
+        ['pool', v.pool],
+        ['vid', v.vid],
+        ['size', v.size],
+        ['usage', usage],
+        ['rw', py(v.rw)],
+        ['source', v.source],
+        ['path', v.path],
+        ['save_on_stop', py(v.saveOnStop)],
+        ['snap_on_start', py(v.snapOnStart)],
+        ['revisions_to_keep', String(v.revisionsToKeep)],
+        ['ephemeral', py(v.ephemeral)],
+        ['is_outdated', py(outdated)],
+      ];
+      return info.map(([k, val]) => `${k}=${val}\n`).join('');
+    }
+    case 'admin.vm.property.Get': {
+      const props: Record<string, [string, string]> = {
+        name: ['str', target.name],
+        klass: ['str', target.klass],
+        uuid: ['UUID', target.uuid],
+        ...(target.klass === 'AdminVM' || target.klass === 'TemplateVM' || target.klass === 'StandaloneVM' ? {} : { template: ['vm', target.template ?? ''] }),
+      };
+      const p = props[arg];
+      if (!p) throw new QubesdError('QubesNoSuchPropertyError', `Invalid property ${pyRepr(arg)} of ${target.name}`);
+      return `default=False type=${p[0]} ${p[1]}`;
+    }
+    case 'admin.pool.List':
+      noArg();
+      adminOnly();
+      return model.pools().map((p) => `${p.name}\n`).join('');
+    case 'admin.pool.Info': {
+      adminOnly();
+      const pool = model.pools().find((p) => p.name === arg);
+      if (!pool) throw new QubesdError('ProtocolError', 'Invalid argument: pools');
+      const lines = Object.entries(pool.config)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => `${k}=${v}\n`);
+      const su = await model.poolSizeUsage?.(pool);
+      if (su) lines.push(`size=${su.size}\n`, `usage=${su.usage}\n`);
+      return lines.join('');
+    }
+    default:
+      throw new QubesdError('ProtocolError', `No such method: ${pyRepr(method)}`);
+  }
+}
+
+export interface QubesdServer {
+  server: Server;
+  path: string;
+  /** Every call received, for debugging and tests: "method+arg dest". */
+  calls: string[];
+  close(): Promise<void>;
+}
+
+/** Starts the fake qubesd on a Unix socket path (an existing socket file is replaced). */
+export async function startQubesd(path: string, model: QubesModel, log?: (line: string) => void): Promise<QubesdServer> {
+  await rm(path, { force: true });
+  const calls: string[] = [];
+  const server = createServer({ allowHalfOpen: true }, (sock: Socket) => {
+    const chunks: Buffer[] = [];
+    let len = 0;
+    sock.on('data', (d: Buffer) => {
+      len += d.length;
+      if (len > MAX_REQUEST) {
+        sock.destroy();
+        return;
+      }
+      chunks.push(d);
+    });
+    sock.on('error', () => sock.destroy());
+    sock.on('end', () => {
+      const req = parseRequest(Buffer.concat(chunks));
+      if (!req) {
+        log?.('qubesd: framing error, connection closed');
+        sock.destroy();
+        return;
+      }
+      calls.push(`${req.method}${req.arg ? `+${req.arg}` : ''} ${req.dest}`);
+      answer(model, req.method, req.arg, req.dest).then(
+        (payload) => sock.end(encodeOk(payload)),
+        (e: unknown) => {
+          if (e instanceof QubesdError) sock.end(encodeError(e.excType, e.message));
+          else {
+            log?.(`qubesd: internal error on ${req.method}: ${String(e)}`);
+            sock.destroy();
+          }
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  return {
+    server,
+    path,
+    calls,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+      }),
+  };
+}

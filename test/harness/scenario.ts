@@ -1,0 +1,400 @@
+// The scenario file format (SCENARIOS.md; documented in test/harness/README.md): a zod schema with
+// clear errors, YAML loading, and normalisation into the plain JSON the guest executor runs.
+// This is a public, stable interface: extend it, never rename or drop a key.
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { splitArgv } from './argv.ts';
+
+/** `512`, `4K`, `2M`, `1G` (powers of 1024), or a plain number of bytes. */
+export function parseSize(value: string | number): number {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`size ${value} is not a whole number of bytes`);
+    return value;
+  }
+  const m = /^\s*(\d+)\s*([KMG]?)i?B?\s*$/i.exec(value);
+  if (!m) throw new Error(`size ${JSON.stringify(value)} is not a size (examples: 512, 64K, 2M, 1G)`);
+  const unit = (m[2] ?? '').toUpperCase();
+  const mult = unit === 'K' ? 1024 : unit === 'M' ? 1024 ** 2 : unit === 'G' ? 1024 ** 3 : 1;
+  const n = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(n)) throw new Error(`size ${JSON.stringify(value)} is too large`);
+  return n;
+}
+
+const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  try {
+    return parseSize(v);
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+// ZFS / Qubes names: kept loose here (ZFS itself rejects bad ones), but no whitespace or shell
+// metacharacters, so a typo fails at validation rather than deep inside a zfs call.
+const zfsName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:\/-]*$/, 'not a ZFS dataset name');
+const qubeName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,30}$/, 'not a valid qube name');
+const snapLabel = z.string().regex(/^@[A-Za-z0-9_.:-]+$/, 'a snapshot label is @ followed by letters, digits, _ . : -');
+
+const QUBE_CLASSES = ['TemplateVM', 'AppVM', 'DispVM', 'StandaloneVM'] as const;
+const POWER_STATES = ['Halted', 'Running', 'Paused', 'Suspended', 'Transient', 'Halting', 'Dying', 'Crashed', 'NA'] as const;
+export type QubeClass = (typeof QUBE_CLASSES)[number];
+const volumeName = z.enum(['root', 'private', 'volatile']);
+
+const poolSchema = z.object({ name: zfsName.refine((n) => !n.includes('/'), 'a pool name has no /'), size: size.optional() }).strict();
+
+const datasetSchema = z
+  .object({
+    name: zfsName.refine((n) => n.includes('/'), 'a dom0 dataset lives inside a pool (pool/name)'),
+    type: z.enum(['filesystem', 'volume']).default('filesystem'),
+    size: size.optional(),
+    data: size.optional(),
+    snapshots: z.array(snapLabel).default([]),
+    encrypted: z.boolean().default(false),
+    properties: z.record(z.string()).default({}),
+  })
+  .strict()
+  .refine((d) => d.type === 'filesystem' || d.size !== undefined, { message: 'a volume needs size:', path: ['size'] });
+
+const qubesPoolSchema = z.discriminatedUnion('driver', [
+  z
+    .object({
+      name: qubeName,
+      driver: z.literal('zfs'),
+      container: zfsName,
+      'revisions-to-keep': z.number().int().min(0).default(1),
+    })
+    .strict(),
+  z.object({ name: qubeName, driver: z.literal('file'), 'dir-path': z.string().default('/var/lib/qubes') }).strict(),
+]);
+
+const qubeSchema = z
+  .object({
+    name: qubeName,
+    class: z.enum(QUBE_CLASSES),
+    template: qubeName.optional(),
+    pool: qubeName.optional(),
+    'volume-pools': z.record(volumeName, qubeName).default({}),
+    state: z.enum(POWER_STATES).default('Halted'),
+    data: z.record(volumeName, size).default({}),
+    sizes: z.record(volumeName, size).default({}),
+    'clone-of': qubeName.optional(),
+  })
+  .strict()
+  .superRefine((q, ctx) => {
+    if ((q.class === 'AppVM' || q.class === 'DispVM') && !q.template) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['template'], message: `an ${q.class} needs template:` });
+    }
+    if ((q.class === 'TemplateVM' || q.class === 'StandaloneVM') && q.template) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['template'], message: `a ${q.class} has no template` });
+    }
+  });
+
+const receiverSchema = z
+  .object({
+    qube: qubeName,
+    class: z.enum(QUBE_CLASSES).default('DispVM'),
+    pool: zfsName.refine((n) => !n.includes('/'), 'a pool name has no /'),
+    'pool-size': size.optional(),
+    dataset: zfsName,
+    encrypted: z.boolean().default(false),
+    create: z.boolean().default(true),
+  })
+  .strict();
+
+const systemSchema = z
+  .object({
+    'qubes-release': z.enum(['4.2', '4.3']).default('4.2'),
+    pools: z.array(poolSchema).default([]),
+    datasets: z.array(datasetSchema).default([]),
+    'qubes-pools': z.array(qubesPoolSchema).default([]),
+    qubes: z.array(qubeSchema).default([]),
+    receiver: receiverSchema.optional(),
+  })
+  .strict();
+
+const strOrList = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
+const expectSchema = z
+  .object({
+    exit: z.number().int().optional(),
+    'stdout-contains': strOrList.optional(),
+    'stdout-not-contains': strOrList.optional(),
+    'stderr-contains': strOrList.optional(),
+    json: z.unknown().optional(),
+  })
+  .strict();
+
+const argvField = z.union([z.string(), z.array(z.union([z.string(), z.number()]))]);
+
+const stepSchema = z.union([
+  z
+    .object({
+      run: argvField,
+      expect: expectSchema.optional(),
+      env: z.record(z.string()).default({}),
+      interrupt: z
+        .object({ 'after-bytes': size, signal: z.enum(['SIGINT', 'SIGTERM', 'SIGKILL']).default('SIGINT') })
+        .strict()
+        .optional(),
+      fault: z
+        .object({
+          'kill-agent-after-bytes': size.optional(),
+          'truncate-stream-at': size.optional(),
+          'receiver-pool-full': z.boolean().optional(),
+        })
+        .strict()
+        .refine((f) => Object.keys(f).length === 1, 'fault: give exactly one of kill-agent-after-bytes, truncate-stream-at, receiver-pool-full')
+        .optional(),
+      'timeout-ms': z.number().int().positive().optional(),
+    })
+    .strict(),
+  z.object({ qube: z.string().regex(/^(start|stop) [a-zA-Z][a-zA-Z0-9_.-]*$/, 'qube: "start NAME" or "stop NAME"'), expect: expectSchema.optional() }).strict(),
+  z
+    .object({
+      write: z.union([
+        z.object({ qube: qubeName, volume: volumeName, bytes: size, offset: size.default(0) }).strict(),
+        z.object({ dataset: zfsName, bytes: size, offset: size.default(0) }).strict(),
+      ]),
+      expect: expectSchema.optional(),
+    })
+    .strict(),
+  z.object({ zfs: argvField, expect: expectSchema.optional() }).strict(),
+  z.object({ zpool: argvField, expect: expectSchema.optional() }).strict(),
+  z.object({ 'receiver-zfs': argvField, expect: expectSchema.optional() }).strict(),
+]);
+
+export const scenarioSchema = z
+  .object({
+    description: z.string().optional(),
+    system: systemSchema.default({}),
+    files: z.record(z.string()).default({}),
+    steps: z.array(stepSchema).default([]),
+  })
+  .strict();
+
+export type Expect = z.infer<typeof expectSchema>;
+
+// ---- Normalised form (what the guest executor receives as JSON) ----
+
+export interface NQube {
+  name: string;
+  class: QubeClass;
+  template?: string;
+  /** volume name → qubes-pool name, for every volume the qube has (kernel excluded). */
+  volumePools: Record<string, string>;
+  state: string;
+  data: Record<string, number>;
+  sizes: Record<string, number>;
+  cloneOf?: string;
+  /** Synthesised for the receiver qube (no volumes). */
+  synthetic?: boolean;
+}
+
+export type NStep =
+  | { kind: 'run'; argv: string[]; env: Record<string, string>; expect?: Expect; interrupt?: { afterBytes: number; signal: string }; fault?: { killAgentAfterBytes?: number; truncateStreamAt?: number; receiverPoolFull?: boolean }; timeoutMs?: number }
+  | { kind: 'qube'; action: 'start' | 'stop'; qube: string; expect?: Expect }
+  | { kind: 'write'; qube?: string; volume?: string; dataset?: string; bytes: number; offset: number; expect?: Expect }
+  | { kind: 'zfs' | 'zpool' | 'receiver-zfs'; argv: string[]; expect?: Expect };
+
+export interface NScenario {
+  file: string;
+  description?: string;
+  release: '4.2' | '4.3';
+  pools: { name: string; size: number }[];
+  datasets: { name: string; type: 'filesystem' | 'volume'; size?: number; data?: number; snapshots: string[]; encrypted: boolean; properties: Record<string, string> }[];
+  qubesPools: ({ name: string; driver: 'zfs'; container: string; revisionsToKeep: number } | { name: string; driver: 'file'; dirPath: string })[];
+  qubes: NQube[];
+  receiver?: { qube: string; pool: string; poolSize: number; dataset: string; encrypted: boolean; create: boolean };
+  files: Record<string, string>;
+  steps: NStep[];
+}
+
+export class ScenarioError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`${file}: invalid scenario:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ScenarioError';
+  }
+}
+
+function toArgv(v: string | (string | number)[]): string[] {
+  return typeof v === 'string' ? splitArgv(v) : v.map(String);
+}
+
+function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => {
+    const where = i.path.length ? i.path.join('.') : '(top level)';
+    if (i.code === z.ZodIssueCode.unrecognized_keys) return `${where}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    if (i.code === z.ZodIssueCode.invalid_union && where.startsWith('steps.')) {
+      return `${where}: not a valid step (one of run, qube, write, zfs, zpool, receiver-zfs, with expect/interrupt/fault/env where allowed): ${i.unionErrors
+        .map((u) => u.issues[0])
+        .filter((x) => x && !(x.code === z.ZodIssueCode.unrecognized_keys || (x.code === z.ZodIssueCode.invalid_type && x.received === 'undefined')))
+        .map((x) => `${x!.path.join('.')}: ${x!.message}`)
+        .concat(i.unionErrors.flatMap((u) => u.issues.filter((x) => x.code === z.ZodIssueCode.unrecognized_keys).map((x) => `unknown key(s) ${(x as z.ZodUnrecognizedKeysIssue).keys.join(', ')}`)))
+        .filter((s, idx, arr) => arr.indexOf(s) === idx)
+        .slice(0, 4)
+        .join('; ')}`;
+    }
+    return `${where}: ${i.message}`;
+  });
+}
+
+/** Validates a parsed scenario object and returns its normalised form, or throws ScenarioError. */
+export function normaliseScenario(file: string, raw: unknown): NScenario {
+  const parsed = scenarioSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ScenarioError(file, formatIssues(parsed.error));
+  const s = parsed.data;
+  const problems: string[] = [];
+  const sys = s.system;
+
+  const qpools = new Map(sys['qubes-pools'].map((p) => [p.name, p]));
+  const defaultPool = sys['qubes-pools'].find((p) => p.driver === 'zfs')?.name ?? sys['qubes-pools'][0]?.name;
+  const poolNames = new Set(sys.pools.map((p) => p.name));
+  const seen = new Set<string>();
+  const qubes: NQube[] = [];
+  for (const [i, q] of sys.qubes.entries()) {
+    const at = `system.qubes.${i} (${q.name})`;
+    if (seen.has(q.name)) problems.push(`${at}: duplicate qube name`);
+    if (q.name === 'dom0') problems.push(`${at}: dom0 is always there; do not list it`);
+    if (q.template && !seen.has(q.template)) problems.push(`${at}: template ${q.template} must be listed before it`);
+    if (q['clone-of'] && !seen.has(q['clone-of'])) problems.push(`${at}: clone-of ${q['clone-of']} must be listed before it`);
+    if (q['clone-of']) {
+      const src = sys.qubes.find((x) => x.name === q['clone-of']);
+      if (src && src.class !== q.class) problems.push(`${at}: clone-of ${src.name} is a ${src.class}, not a ${q.class}`);
+    }
+    const pool = q.pool ?? defaultPool;
+    const vols = ['root', 'private', 'volatile'];
+    const volumePools: Record<string, string> = {};
+    for (const v of vols) {
+      const p = q['volume-pools'][v as 'root'] ?? pool;
+      if (p === undefined) {
+        problems.push(`${at}: no qubes-pools defined for its volumes`);
+        break;
+      }
+      if (!qpools.has(p)) problems.push(`${at}: pool ${p} is not in system.qubes-pools`);
+      volumePools[v] = p;
+    }
+    for (const v of Object.keys(q.data)) {
+      const persistent = v === 'private' ? q.class !== 'DispVM' : v === 'root' ? q.class === 'TemplateVM' || q.class === 'StandaloneVM' : false;
+      if (!persistent) problems.push(`${at}: data.${v}: a ${q.class}'s ${v} volume is not persistent (only save_on_stop volumes take data at creation)`);
+    }
+    seen.add(q.name);
+    qubes.push({
+      name: q.name,
+      class: q.class,
+      ...(q.template ? { template: q.template } : {}),
+      volumePools,
+      state: q.state,
+      data: q.data as Record<string, number>,
+      sizes: q.sizes as Record<string, number>,
+      ...(q['clone-of'] ? { cloneOf: q['clone-of'] } : {}),
+    });
+  }
+  for (const [i, d] of sys.datasets.entries()) {
+    const pool = d.name.split('/')[0]!;
+    if (!poolNames.has(pool)) problems.push(`system.datasets.${i} (${d.name}): pool ${pool} is not in system.pools`);
+  }
+  for (const [i, p] of sys['qubes-pools'].entries()) {
+    if (p.driver === 'zfs' && !poolNames.has(p.container.split('/')[0]!)) problems.push(`system.qubes-pools.${i} (${p.name}): container's pool is not in system.pools`);
+  }
+  let receiver: NScenario['receiver'];
+  if (sys.receiver) {
+    const r = sys.receiver;
+    if (poolNames.has(r.pool)) problems.push(`system.receiver.pool: ${r.pool} is also a dom0 pool; the receiver's pool must be separate`);
+    if (r.dataset.split('/')[0] !== r.pool) problems.push(`system.receiver.dataset: ${r.dataset} is not in pool ${r.pool}`);
+    receiver = { qube: r.qube, pool: r.pool, poolSize: r['pool-size'] ?? 256 * 1024 ** 2, dataset: r.dataset, encrypted: r.encrypted, create: r.create };
+    const listed = qubes.find((q) => q.name === r.qube);
+    if (listed) listed.state = 'Running';
+    else qubes.push({ name: r.qube, class: r.class, volumePools: {}, state: 'Running', data: {}, sizes: {}, synthetic: true });
+  }
+
+  const steps: NStep[] = [];
+  for (const [i, st] of s.steps.entries()) {
+    try {
+      if ('run' in st) {
+        steps.push({
+          kind: 'run',
+          argv: toArgv(st.run),
+          env: st.env,
+          ...(st.expect ? { expect: st.expect } : {}),
+          ...(st.interrupt ? { interrupt: { afterBytes: st.interrupt['after-bytes'], signal: st.interrupt.signal } } : {}),
+          ...(st.fault
+            ? {
+                fault: {
+                  ...(st.fault['kill-agent-after-bytes'] !== undefined ? { killAgentAfterBytes: st.fault['kill-agent-after-bytes'] } : {}),
+                  ...(st.fault['truncate-stream-at'] !== undefined ? { truncateStreamAt: st.fault['truncate-stream-at'] } : {}),
+                  ...(st.fault['receiver-pool-full'] !== undefined ? { receiverPoolFull: st.fault['receiver-pool-full'] } : {}),
+                },
+              }
+            : {}),
+          ...(st['timeout-ms'] ? { timeoutMs: st['timeout-ms'] } : {}),
+        });
+        if ((st.interrupt || st.fault) && !receiver) problems.push(`steps.${i}: interrupt/fault need system.receiver`);
+      } else if ('qube' in st) {
+        const [action, name] = st.qube.split(' ') as ['start' | 'stop', string];
+        const q = qubes.find((x) => x.name === name);
+        if (!q) problems.push(`steps.${i}: qube ${name} is not in system.qubes`);
+        steps.push({ kind: 'qube', action, qube: name, ...(st.expect ? { expect: st.expect } : {}) });
+      } else if ('write' in st) {
+        const w = st.write;
+        if ('qube' in w && !qubes.some((q) => q.name === w.qube)) problems.push(`steps.${i}: qube ${w.qube} is not in system.qubes`);
+        steps.push({ kind: 'write', ...w, ...(st.expect ? { expect: st.expect } : {}) });
+      } else {
+        const kind = 'zfs' in st ? 'zfs' : 'zpool' in st ? 'zpool' : 'receiver-zfs';
+        const v = 'zfs' in st ? st.zfs : 'zpool' in st ? st.zpool : st['receiver-zfs'];
+        const argv = toArgv(v);
+        if (argv.length === 0) problems.push(`steps.${i}: empty ${kind} command`);
+        steps.push({ kind, argv, ...(st.expect ? { expect: st.expect } : {}) });
+      }
+    } catch (e) {
+      problems.push(`steps.${i}: ${(e as Error).message}`);
+    }
+  }
+  for (const f of Object.keys(s.files)) {
+    if (f.includes('/') || f === '.' || f === '..' || f === '') problems.push(`files: ${JSON.stringify(f)} must be a plain file name`);
+  }
+  if (problems.length) throw new ScenarioError(file, problems);
+  return {
+    file,
+    ...(s.description ? { description: s.description } : {}),
+    release: sys['qubes-release'],
+    pools: sys.pools.map((p) => ({ name: p.name, size: p.size ?? 256 * 1024 ** 2 })),
+    datasets: sys.datasets.map((d) => ({
+      name: d.name,
+      type: d.type,
+      ...(d.size !== undefined ? { size: d.size } : {}),
+      ...(d.data !== undefined ? { data: d.data } : {}),
+      snapshots: d.snapshots,
+      encrypted: d.encrypted,
+      properties: d.properties,
+    })),
+    qubesPools: sys['qubes-pools'].map((p) =>
+      p.driver === 'zfs' ? { name: p.name, driver: 'zfs' as const, container: p.container, revisionsToKeep: p['revisions-to-keep'] } : { name: p.name, driver: 'file' as const, dirPath: p['dir-path'] },
+    ),
+    qubes,
+    ...(receiver ? { receiver } : {}),
+    files: s.files,
+    steps,
+  };
+}
+
+/** Parses YAML text (YAML 1.1 booleans, as the job files) and normalises it. */
+export function parseScenarioText(file: string, text: string): NScenario {
+  const doc = parseDocument(text, { version: '1.1' });
+  if (doc.errors.length) {
+    throw new ScenarioError(
+      file,
+      doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}${e.linePos ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : ''}`),
+    );
+  }
+  return normaliseScenario(file, doc.toJS());
+}
+
+export async function loadScenario(file: string): Promise<NScenario> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ScenarioError(file, [`cannot read: ${(e as Error).message}`]);
+  }
+  return parseScenarioText(file, text);
+}
