@@ -176,6 +176,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   return exitCode;
 }
 
+// A closed pipe on stdout (`| head`) is not a failure worth a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 process.on('SIGINT', () => {
   process.stderr.write('\ninterrupted; nothing is left half-done: run the same command again to continue\n');
   process.exit(EXIT.interrupted);
