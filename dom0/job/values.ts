@@ -16,7 +16,7 @@ export function jobNameProblem(name: string): string | null {
   const rule = 'it is typed on the command line and used as the name of the job\'s metadata directory, so it must be 1 to 64 letters, digits, \'.\', \'_\' or \'-\', starting with a letter or digit (for example mybackup1)';
   if (name.length === 0) return `\`name\` is empty; ${rule}.`;
   if (name.length > 64) return `\`name\` is ${name.length} characters long; ${rule}.`;
-  if (!/^[A-Za-z0-9]/.test(name)) return `\`name\` ${JSON.stringify(name)} starts with ${JSON.stringify(name[0])}; ${rule}.`;
+  if (!/^[A-Za-z0-9]/.test(name)) return `\`name\` ${JSON.stringify(name)} starts with ${JSON.stringify([...name][0])}; ${rule}.`;
   const bad = [...name].find((c) => !/[A-Za-z0-9_.-]/.test(c)) ?? '?';
   return `\`name\` ${JSON.stringify(name)} contains ${JSON.stringify(bad)}; ${rule}.`;
 }

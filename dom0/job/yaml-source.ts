@@ -21,14 +21,16 @@ export interface Source {
 }
 
 /** Parses `text` as YAML 1.1 (so yes/no/on/off are booleans, as in the seed's PyYAML). */
-export function parseSource(text: string, report: Report): Source {
+export function parseSource(input: string, report: Report): Source {
   const lines = new LineCounter();
+  // A byte-order mark is not part of line 1 as an editor shows it.
+  const text = input.startsWith('\uFEFF') ? input.slice(1) : input;
   const bytes = utf8Length(text, MAX_FILE_BYTES);
   if (bytes > MAX_FILE_BYTES) {
     report.add('FILE_TOO_LARGE', `The job file is larger than ${MAX_FILE_BYTES} bytes (1 MiB). A job file is a few kilobytes; check that you passed the right file.`);
     return { doc: null, lines };
   }
-  if (!nestingIsSane(text, report)) return { doc: null, lines };
+  if (!isPrintable(text, report) || !nestingIsSane(text, report)) return { doc: null, lines };
 
   const tokens = Array.from(new Parser(lines.addNewLine).parse(text));
   // uniqueKeys is off: the package's check is quadratic; duplicate keys are found in nodes.ts.
@@ -114,6 +116,21 @@ function utf8Length(s: string, limit: number): number {
     if (n > limit) return n;
   }
   return n;
+}
+
+// YAML (and the seed's PyYAML) accepts only printable characters: tab, newlines and the printable
+// Unicode ranges. Anything else means binary data or a corrupted file.
+const NON_PRINTABLE = /[^\t\n\r\x20-\x7E\x85\xA0-\uD7FF\uD800-\uDFFF\uE000-\uFFFD]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function isPrintable(text: string, report: Report): boolean {
+  const m = NON_PRINTABLE.exec(text);
+  if (m === null) return true;
+  const before = text.slice(0, m.index);
+  const line = before.split('\n').length;
+  const column = m.index - before.lastIndexOf('\n');
+  const code = (m[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+  report.add('YAML_SYNTAX', `The file contains the control or invalid character U+${code} here, which YAML does not allow. A job file is plain text: check that this is the right file, or remove the character.`, { line, column });
+  return false;
 }
 
 // Refuses nesting deep enough to make the yaml composer recurse towards the stack limit (a stack
