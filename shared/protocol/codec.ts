@@ -10,7 +10,7 @@ import { MAX_CONTROL_FRAME } from './limits.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 
 // No records, no structures, no extensions on either side: plain maps/arrays/strings/numbers.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false });
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
 
 /** A table of message schemas by `kind` (requestSchemas or replySchemas). */
@@ -41,7 +41,12 @@ export function validateMessage<T extends SchemaTable>(schemas: T, value: unknow
     const shown = typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : typeof kind;
     throw new ProtocolError(ProtocolErrorCode.BAD_MESSAGE, `unknown message kind ${shown}`);
   }
-  const result = schemas[kind]!.safeParse(value);
+  let result: z.SafeParseReturnType<unknown, unknown>;
+  try {
+    result = schemas[kind]!.safeParse(value);
+  } catch (error) {
+    throw new ProtocolError(ProtocolErrorCode.BAD_MESSAGE, `invalid ${kind} message: ${String(error)}`, { cause: error });
+  }
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(message)';

@@ -11,7 +11,8 @@ const UINT64_MAX = (1n << 64n) - 1n;
 export const decimal64 = z
   .string()
   .regex(/^[0-9]{1,20}$/, 'expected a decimal string of at most 20 digits')
-  .refine((s) => BigInt(s) <= UINT64_MAX, 'value exceeds 2^64-1');
+  // zod runs refinements even after the regex failed: test the pattern again before BigInt().
+  .refine((s) => /^[0-9]{1,20}$/.test(s) && BigInt(s) <= UINT64_MAX, 'value exceeds 2^64-1');
 
 // C0/C1 controls (tab allowed), DEL, line/paragraph separators and bidi overrides: nothing that
 // could move a terminal cursor or disguise text when dom0 prints it.
