@@ -305,7 +305,11 @@ async function boot(
   let timedOut = false;
   const stages: Record<string, number> = {};
 
-  const child = spawn(QEMU, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // setpriv --pdeathsig: qemu is SIGKILLed by the kernel if this Node process dies, however it dies.
+  const setpriv = await onPath('setpriv');
+  const child = setpriv
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', QEMU, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(QEMU, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   track(child);
 
   const onConsoleLine = (raw: string): void => {
