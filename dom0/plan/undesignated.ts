@@ -39,16 +39,20 @@ function undesignatedQubes(job: Job, layout: QubesLayout, maps: DesignationMaps,
   for (const m of members) if (m.group.type === 'qubes') mentioned.add(m.member.value);
   const names: string[] = [];
   const notOnZfs: string[] = [];
+  const notOnZfsSet = new Set<string>();
   for (const q of layout.qubeByName.values()) {
     if (mentioned.has(q.name) || q.klass === 'DispVM' || q.klass === 'AdminVM' || q.name === job.receiver.qube) continue;
     if (!q.volumes.some((v) => v.saveOnStop)) continue;
     const roots = layout.rootsByQube.get(q.name) ?? [];
     if (roots.length > 0 && roots.every((r) => nearestIn(maps.all, r, true) !== null)) continue;
     names.push(q.name);
-    if (!q.volumes.some((v) => v.saveOnStop && layout.zfsPools.has(v.pool))) notOnZfs.push(q.name);
+    if (!q.volumes.some((v) => v.saveOnStop && layout.zfsPools.has(v.pool))) {
+      notOnZfs.push(q.name);
+      notOnZfsSet.add(q.name);
+    }
   }
   if (names.length === 0) return null;
-  const list = names.map((n) => (notOnZfs.includes(n) ? `${n} (not on ZFS)` : n)).join(', ');
+  const list = names.map((n) => (notOnZfsSet.has(n) ? `${n} (not on ZFS)` : n)).join(', ');
   return finding(
     'QUBE_UNDESIGNATED',
     'warning',
