@@ -287,7 +287,7 @@ class ScenarioRun {
 
   async cleanup(): Promise<void> {
     await this.qubesd?.close().catch(() => undefined);
-    const keep = join(this.plan.outDir, `s${this.index}-${basename(this.s.file).replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+    const keep = join(this.plan.outDir, `s${this.index}-${basename(this.s.file).replace(/[^A-Za-z0-9_.-]/g, '_')}.logs`);
     await mkdir(keep, { recursive: true }).catch(() => undefined);
     for (const f of ['receiver-journal.log']) await copyFile(join(this.dir, f), join(keep, f)).catch(() => undefined);
     if (this.qubesd) await writeFile(join(keep, 'qubesd-calls.txt'), this.qubesd.calls.join('\n') + '\n').catch(() => undefined);

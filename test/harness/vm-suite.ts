@@ -1,0 +1,71 @@
+// The real-ZFS suite (`npm test` runs it last, through scripts/test.mjs): every
+// test/scenarios/*.yaml in ONE test-VM boot, through the same machinery as `npm run scenario`.
+// Prints a line per scenario, then exactly "N passed, N failed"; exits non-zero on any failure.
+// A VM that is not available is never a silent skip: it is reported and the exit status is 1
+// (in CI, CI=true, as a failure; elsewhere as a loud "VM suite NOT RUN").
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { REPO, runScenarioFiles } from './run-scenarios.ts';
+import { ScenarioError } from './scenario.ts';
+
+async function main(): Promise<number> {
+  const dir = join(REPO, 'test/scenarios');
+  const only = process.argv.slice(2);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .sort()
+    .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+    .map((f) => relative(process.cwd(), join(dir, f)));
+  if (files.length === 0) {
+    console.log('0 passed, 0 failed (no scenario files)');
+    return 1;
+  }
+  const failuresByFile = new Map<string, string[]>();
+  let summary;
+  try {
+    summary = await runScenarioFiles(files, {
+      onRecord: (rec) => {
+        const file = String(rec['scenario']);
+        if (rec['ok'] === false) {
+          const what = 'final' in rec ? 'final' : `step ${String(rec['step'])}`;
+          const list = failuresByFile.get(file) ?? [];
+          for (const f of (rec['failures'] as string[] | undefined) ?? [String(rec['error'] ?? 'failed')]) list.push(`${what}: ${f}`);
+          failuresByFile.set(file, list);
+        }
+      },
+    });
+  } catch (e) {
+    if (e instanceof ScenarioError) {
+      console.error(e.message);
+      console.log(`0 passed, ${files.length} failed`);
+      return 1;
+    }
+    throw e;
+  }
+  if (summary.vmUnavailable) {
+    if (process.env.CI === 'true') console.error(`VM suite FAILED: the ZFS test VM is not available in CI: ${summary.vmError}`);
+    else console.error(`VM suite NOT RUN: ${summary.vmError} (run npm run vm:provision)`);
+    console.log(`0 passed, ${files.length} failed`);
+    return 1;
+  }
+  let passed = 0;
+  let failed = 0;
+  for (const r of summary.results) {
+    if (r.ok) passed++;
+    else failed++;
+    console.log(`${r.ok ? 'PASS' : 'FAIL'} ${r.file} (${r.steps} steps${r.failed ? `, ${r.failed} failed` : ''}${r.final ? '' : ', did not finish'})`);
+    for (const f of failuresByFile.get(r.file) ?? []) console.log(`     ${f}`);
+  }
+  if (summary.vmError) console.error(`VM: ${summary.vmError}`);
+  console.log(`[vm] zfs ${summary.zfsVersion}; boot ${summary.bootMs} ms; total ${summary.totalMs} ms; logs ${summary.outDir}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed === 0 && !summary.vmError ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`vm-suite: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(1);
+  },
+);
