@@ -2,7 +2,7 @@
 // bounded lists and strings, names checked for syntax here and against the root by the client.
 import { z } from 'zod';
 import {
-  bookmarkName, datasetName, datasetType, decimal64, labelName, resumeToken, safeText, snapshotName, splitPointName,
+  datasetName, datasetType, decimal64, labelName, resumeToken, safeText, snapshotName, splitPointName,
 } from './common.ts';
 import { MAX_INVENTORY_BATCH, MAX_STDERR_LINES, MAX_VERSION_LINES } from '../limits.ts';
 
@@ -67,13 +67,13 @@ export const datasetInfo = z
 /** One snapshot or bookmark under the receive root. */
 export const pointInfo = z
   .object({
-    name: z.union([snapshotName, bookmarkName]),
+    /** dataset@label for a snapshot, dataset#label for a bookmark (receivers check it matches type). */
+    name: z.custom<string>((s) => splitPointName(s as string, '@') !== null || splitPointName(s as string, '#') !== null, 'expected a snapshot or bookmark name'),
     type: z.enum(['snapshot', 'bookmark']),
     guid: decimal64,
     createtxg: decimal64,
   })
-  .strict()
-  .refine((p) => splitPointName(p.name, p.type === 'snapshot' ? '@' : '#') !== null, 'name does not match type');
+  .strict();
 
 /** One batch of the inventory; batches repeat until inventory-end. */
 export const inventoryBatch = z

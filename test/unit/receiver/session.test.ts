@@ -1,0 +1,233 @@
+// The agent against a hostile or buggy dom0: message order, refused names, bad frames, and the
+// receive data path (argv, placeholders, backpressure-free happy path, early exit, dom0 vanishing).
+// ZFS is faked here; real ZFS behaviour is verified in the VM (real-zfs.vm.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeZfs } from './fake-zfs.ts';
+import { HELLO, startAgent } from './hostile-dom0.ts';
+import type { Request } from '../../../shared/protocol/schemas/requests.ts';
+import { encodeFrame, FrameType } from '../../../shared/protocol/frame.ts';
+import { MAX_INVENTORY_BATCH } from '../../../shared/protocol/limits.ts';
+
+const RECV: Extract<Request, { kind: 'receive' }> = {
+  kind: 'receive', dataset: 'backup/qzb/tank/qubes/work', snapshot: 'qzb-1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false,
+};
+
+async function hello(zfs = new FakeZfs()) {
+  const agent = startAgent(zfs);
+  agent.request(HELLO);
+  const reply = await agent.next();
+  assert.equal(reply?.kind, 'hello');
+  return { agent, zfs, reply: reply! };
+}
+
+const zfsArgs = (zfs: FakeZfs): string[] => zfs.calls.map((c) => c.join(' '));
+
+test('hello reports versions, root state and only the relevant pool features', async () => {
+  const { agent, reply } = await hello();
+  assert.deepEqual(reply.kind === 'hello' && reply.zfsVersion, ['zfs-2.3.2-1', 'zfs-kmod-2.3.2-1']);
+  assert.deepEqual(reply.kind === 'hello' && reply.receiveRoot, { name: 'backup/qzb', exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' });
+  assert.deepEqual(reply.kind === 'hello' && reply.pool.features, [{ name: 'extensible_dataset', state: 'active' }, { name: 'large_blocks', state: 'enabled' }]);
+  agent.close();
+  assert.equal(await agent.session, 'closed');
+});
+
+test('hello with a missing root reports exists: false', async () => {
+  const agent = startAgent(new FakeZfs('backup/other'));
+  agent.request(HELLO);
+  const reply = await agent.next();
+  assert.equal(reply?.kind === 'hello' && reply.receiveRoot.exists, false);
+  agent.request({ kind: 'inventory' });
+  assert.equal((await agent.next())?.kind === 'error' ? 'RECEIVE_ROOT_MISSING' : 'x', 'RECEIVE_ROOT_MISSING');
+  agent.close();
+});
+
+test('anything before hello, a second hello, or a wrong version ends the session', async () => {
+  for (const first of [{ kind: 'inventory' }, { kind: 'abort', dataset: 'backup/qzb/a' }, RECV] as Request[]) {
+    const agent = startAgent(new FakeZfs());
+    agent.request(first);
+    const reply = await agent.next();
+    assert.equal(reply?.kind === 'error' && reply.code, 'PROTOCOL_UNEXPECTED_MESSAGE');
+    assert.equal(await agent.session, 'protocol-error');
+  }
+  const { agent } = await hello();
+  agent.request(HELLO);
+  assert.equal((await agent.next())?.kind === 'error' ? 'error' : 'x', 'error');
+  assert.equal(await agent.session, 'protocol-error');
+
+  const old = startAgent(new FakeZfs());
+  old.request({ ...HELLO, protocol: 2 } as Request);
+  const reply = await old.next();
+  assert.equal(reply?.kind === 'error' && reply.code, 'PROTOCOL_VERSION_MISMATCH');
+  assert.equal(await old.session, 'protocol-error');
+});
+
+test('bad frames and bad messages end the session with their code', async () => {
+  const cases: Array<[Buffer, string]> = [
+    [Buffer.from([0xff, 0xff, 0xff, 0xff, 0x01]), 'PROTOCOL_FRAME_TOO_LARGE'],
+    [Buffer.from([0, 0, 0, 1, 0x09, 0]), 'PROTOCOL_BAD_FRAME'],
+    [encodeFrame(FrameType.CONTROL, Buffer.from([0xd4, 0x72, 0x00])), 'PROTOCOL_BAD_MESSAGE'],
+    [encodeFrame(FrameType.CONTROL, Buffer.from([0x81, 0xa4, 0x6b, 0x69, 0x6e, 0x64, 0xa4, 0x6e, 0x6f, 0x70, 0x65])), 'PROTOCOL_BAD_MESSAGE'],
+    [encodeFrame(FrameType.DATA, Buffer.from('x')), 'PROTOCOL_UNEXPECTED_MESSAGE'],
+    [encodeFrame(FrameType.END), 'PROTOCOL_UNEXPECTED_MESSAGE'],
+  ];
+  for (const [bytes, code] of cases) {
+    const { agent } = await hello();
+    agent.write(bytes);
+    const reply = await agent.next();
+    assert.equal(reply?.kind === 'error' && reply.code, code);
+    assert.equal(await agent.session, 'protocol-error');
+  }
+  const { agent } = await hello();
+  agent.write(Buffer.from([0, 0, 0, 9, 1, 0x81]));
+  agent.close();
+  const reply = await agent.next();
+  assert.equal(reply?.kind === 'error' && reply.code, 'PROTOCOL_TRUNCATED');
+});
+
+test('names outside the receive root are refused without running zfs on them; the session goes on', async () => {
+  const { agent, zfs } = await hello();
+  const before = zfs.calls.length;
+  const refused: Request[] = [
+    { ...RECV, dataset: 'backup/qzb' },
+    { ...RECV, dataset: 'backup/qzbx/a' },
+    { ...RECV, dataset: 'backup/other' },
+    { ...RECV, dataset: 'tank/qubes/work' },
+    { ...RECV, stream: 'clone', origin: 'tank/qubes/base@x' },
+    { ...RECV, stream: 'clone', origin: 'backup/qzbz/base@x' },
+    { kind: 'abort', dataset: 'backup/qzb' },
+    { kind: 'abort', dataset: 'backup' },
+    { kind: 'abort', dataset: 'other/qzb/a' },
+  ];
+  for (const r of refused) {
+    agent.request(r);
+    const reply = await agent.next();
+    assert.equal(reply?.kind === 'error' && reply.code, 'REQUEST_REFUSED', JSON.stringify(r));
+  }
+  assert.equal(zfs.calls.length, before, `no zfs command may run for a refused request:\n${zfsArgs(zfs).slice(before).join('\n')}`);
+  agent.request({ kind: 'inventory' });
+  assert.equal((await agent.next())?.kind, 'inventory-batch');
+  agent.close();
+  assert.equal(await agent.session, 'closed');
+});
+
+test('a receive creates placeholders one level at a time, runs receive -s -u, never -F, and returns the GUID', async () => {
+  const { agent, zfs } = await hello();
+  agent.request(RECV);
+  assert.deepEqual(await agent.next(), { kind: 'receive-ready', dataset: RECV.dataset, snapshot: 'qzb-1' });
+  agent.data(Buffer.from('hello '));
+  agent.data(Buffer.from('world'));
+  agent.end();
+  const reply = await agent.next();
+  assert.equal(reply?.kind, 'received');
+  assert.equal(reply?.kind === 'received' && reply.guid, zfs.snapshots.get(`${RECV.dataset}@qzb-1`)!.guid);
+  assert.equal(zfs.receivedBytes().toString(), 'hello world');
+  const calls = zfsArgs(zfs);
+  assert.ok(calls.includes('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank'));
+  assert.ok(calls.includes('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank/qubes'));
+  assert.ok(calls.indexOf('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank') < calls.indexOf('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank/qubes'));
+  assert.ok(calls.includes('zfs receive -s -u -o volmode=none -o canmount=noauto backup/qzb/tank/qubes/work@qzb-1'));
+  assert.ok(!calls.some((c) => / -F| -d | -e /.test(c)));
+
+  agent.request({ ...RECV, dataset: 'backup/qzb/tank/qubes/work/private', type: 'volume', stream: 'incremental' });
+  assert.equal((await agent.next())?.kind, 'receive-ready');
+  agent.end();
+  assert.equal((await agent.next())?.kind, 'received');
+  assert.ok(zfsArgs(zfs).includes('zfs receive -s -u -o volmode=none backup/qzb/tank/qubes/work/private@qzb-1'), 'no canmount for volumes');
+
+  agent.request({ ...RECV, dataset: 'backup/qzb/tank/qubes/clone', stream: 'clone', origin: 'backup/qzb/tank/qubes/work@qzb-1' });
+  assert.equal((await agent.next())?.kind, 'receive-ready');
+  agent.end();
+  assert.equal((await agent.next())?.kind, 'received');
+  assert.ok(zfsArgs(zfs).includes('zfs receive -s -u -o volmode=none -o canmount=noauto -o origin=backup/qzb/tank/qubes/work@qzb-1 backup/qzb/tank/qubes/clone@qzb-1'));
+  agent.close();
+  assert.equal(await agent.session, 'closed');
+});
+
+test('when zfs fails early the result comes at once, later data is discarded, and END returns to idle', async () => {
+  const { agent, zfs } = await hello();
+  zfs.receiveBehaviour = { exitCode: 1, exitAfterBytes: 3, stderr: "cannot receive new filesystem stream: destination 'backup/qzb/tank/qubes/work' exists\nmust specify -F to overwrite it\n" };
+  agent.request(RECV);
+  assert.equal((await agent.next())?.kind, 'receive-ready');
+  agent.data(Buffer.from('abcdef'));
+  const reply = await agent.next();
+  assert.equal(reply?.kind, 'receive-failed');
+  assert.deepEqual(reply?.kind === 'receive-failed' && reply.stderr, ["cannot receive new filesystem stream: destination 'backup/qzb/tank/qubes/work' exists", 'must specify -F to overwrite it']);
+  for (let i = 0; i < 10; i++) agent.data(Buffer.alloc(1000));
+  agent.abortStream();
+  zfs.receiveBehaviour = {};
+  agent.request({ kind: 'inventory' });
+  assert.equal((await agent.next())?.kind, 'inventory-batch');
+  agent.close();
+});
+
+test('a failed receive reports the resume token left behind', async () => {
+  const { agent, zfs } = await hello();
+  zfs.receiveBehaviour = { exitCode: 1, token: '1-1024a55b3b-e8-789c636064000310a500c4ec50360710e72765a52697303048e4', stderr: 'cannot receive new filesystem stream: checksum mismatch or incomplete stream.\nPartially received snapshot is saved.\n' };
+  agent.request(RECV);
+  await agent.next();
+  agent.data(Buffer.from('partial'));
+  agent.abortStream();
+  const reply = await agent.next();
+  assert.equal(reply?.kind === 'receive-failed' && reply.resumeToken, zfs.receiveBehaviour.token);
+  agent.request({ kind: 'abort', dataset: RECV.dataset });
+  assert.deepEqual(await agent.next(), { kind: 'aborted', dataset: RECV.dataset, hadState: true });
+  agent.request({ kind: 'abort', dataset: RECV.dataset });
+  assert.deepEqual(await agent.next(), { kind: 'aborted', dataset: RECV.dataset, hadState: false });
+  agent.close();
+});
+
+test('dom0 vanishing mid-stream closes zfs stdin (resumable state) and ends the session cleanly', async () => {
+  const { agent, zfs } = await hello();
+  zfs.receiveBehaviour = { exitCode: 1, token: '1-abc-10-789c', stderr: 'checksum mismatch or incomplete stream.\n' };
+  agent.request(RECV);
+  await agent.next();
+  agent.data(Buffer.from('some bytes'));
+  agent.close();
+  assert.equal(await agent.session, 'disconnected');
+  assert.equal(zfs.receivedBytes().toString(), 'some bytes');
+  assert.ok(zfs.datasets.get(RECV.dataset)?.token, 'the fake saw EOF and kept partial state');
+  assert.ok(agent.log.some((l) => l.includes('dom0 went away after 10 bytes')));
+});
+
+test('a control message or a bad frame inside a data stream is fatal, after zfs stdin is closed', async () => {
+  for (const intruder of [encodeFrame(FrameType.CONTROL, Buffer.from([0x81, 0xa4, 0x6b, 0x69, 0x6e, 0x64, 0xa9, ...Buffer.from('inventory')])), Buffer.from([0, 0, 0, 0, 0x42])]) {
+    const { agent, zfs } = await hello();
+    zfs.receiveBehaviour = { exitCode: 1 };
+    agent.request(RECV);
+    await agent.next();
+    agent.data(Buffer.from('x'));
+    agent.write(intruder);
+    const reply = await agent.next();
+    assert.ok(reply?.kind === 'error' && reply.code.startsWith('PROTOCOL_'), JSON.stringify(reply));
+    assert.equal(await agent.session, 'protocol-error');
+  }
+});
+
+test('a big inventory is split into bounded batches with matching totals', async () => {
+  const zfs = new FakeZfs();
+  for (let i = 0; i < 3; i++) zfs.datasets.set(`backup/qzb/d${i}`, { type: 'volume', guid: String(1000 + i), createtxg: String(10 + i) });
+  for (let i = 0; i < 5000; i++) zfs.snapshots.set(`backup/qzb/d${i % 3}@s${i}`, { guid: String(5000 + i), createtxg: String(20 + i) });
+  const { agent } = await hello(zfs);
+  agent.request({ kind: 'inventory' });
+  let datasets = 0;
+  let snapshots = 0;
+  let batches = 0;
+  for (;;) {
+    const reply = await agent.next();
+    if (reply?.kind === 'inventory-end') {
+      assert.deepEqual(reply, { kind: 'inventory-end', datasets: 4, snapshots: 5000 });
+      break;
+    }
+    assert.equal(reply?.kind, 'inventory-batch');
+    if (reply?.kind !== 'inventory-batch') return;
+    assert.ok(reply.snapshots.length <= MAX_INVENTORY_BATCH);
+    datasets += reply.datasets.length;
+    snapshots += reply.snapshots.length;
+    batches++;
+  }
+  assert.equal(datasets, 4);
+  assert.equal(snapshots, 5000);
+  assert.ok(batches >= 3);
+  agent.close();
+});
