@@ -1,11 +1,11 @@
 // Run one command as root in a fresh real-OpenZFS test VM and relay its stdout, stderr and exit code.
-//   node --import tsx test/vm/exec.ts [--timeout SECONDS] [--cwd DIR] [--out DIR] [--env K=V]... [-v] -- <command...>
+//   node --import tsx test/vm/exec.ts [--timeout SECONDS] [--cwd DIR] [--out DIR] [--env K=V]... [--series 2.1|2.3] [-v] -- <command...>
 // Exit code: the command's; 70 when the VM itself failed (boot, ZFS load, timeout: see stderr).
 import { runInVm, VmError } from './vm.ts';
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`exec.ts: ${msg}\n`);
-  process.stderr.write('usage: node --import tsx test/vm/exec.ts [--timeout SECONDS] [--cwd DIR] [--out DIR] [--env K=V]... [-v] -- <command...>\n');
+  process.stderr.write('usage: node --import tsx test/vm/exec.ts [--timeout SECONDS] [--cwd DIR] [--out DIR] [--env K=V]... [--series 2.1|2.3] [-v] -- <command...>\n');
   process.exit(2);
 }
 
@@ -16,6 +16,7 @@ async function main(): Promise<number> {
   let cwd: string | undefined;
   let outDir: string | undefined;
   let verbose = false;
+  let zfsSeries: string | undefined;
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -34,6 +35,7 @@ async function main(): Promise<number> {
       timeoutMs = s * 1000;
     } else if (a === '--cwd') cwd = next();
     else if (a === '--out') outDir = next();
+    else if (a === '--series') zfsSeries = next();
     else if (a === '--env') {
       const kv = next();
       const eq = kv.indexOf('=');
@@ -55,6 +57,7 @@ async function main(): Promise<number> {
       ...(cwd !== undefined ? { cwd } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(outDir !== undefined ? { outDir } : {}),
+      ...(zfsSeries !== undefined ? { zfsSeries } : {}),
       onStdoutLine: (line) => process.stdout.write(`${line}\n`),
     });
     process.stderr.write(r.stderr);

@@ -59,8 +59,26 @@ if [ "$(readfile "$C/udev")" != 0 ]; then
   mark udev
 fi
 
-if ! modprobe zfs; then
-  fail zfs "modprobe zfs failed (kernel $(uname -r))"
+tree=$(readfile "$C/zfstree")
+if [ -z "$tree" ]; then
+  # The system's OpenZFS: DKMS modules under /lib/modules/<kver>/updates/dkms, host userland.
+  modprobe zfs || fail zfs "modprobe zfs failed (kernel $(uname -r))"
+else
+  # A side-by-side OpenZFS tree (build-zfs-tree.sh): overlay its userland on the host's
+  # directories (read-only overlays, the tree's files win) and load its modules.
+  [ -f "$tree/load-order" ] || fail zfs "$tree/load-order missing (ZFS_SERIES tree not provisioned)"
+  modprobe overlay || fail zfs "modprobe overlay failed"
+  for d in usr/sbin usr/bin usr/lib/x86_64-linux-gnu; do
+    [ -d "$tree/root/$d" ] || continue
+    $bb mount -t overlay -o "lowerdir=$tree/root/$d:/$d" "qzbvm-zfs-$(echo $d | tr / -)" "/$d" \
+      || fail zfs "overlay of $tree/root/$d on /$d failed"
+  done
+  while read -r how what; do
+    case $how in
+      modprobe) modprobe "$what" || fail zfs "modprobe $what failed" ;;
+      insmod) insmod "$tree/modules/$what" || fail zfs "insmod $tree/modules/$what failed" ;;
+    esac
+  done < "$tree/load-order"
 fi
 [ -c /dev/zfs ] || { udevadm settle --timeout=30 >/dev/null 2>&1; [ -c /dev/zfs ] || fail zfs "/dev/zfs missing after modprobe zfs"; }
 mark "zfs $(cat /sys/module/zfs/version 2>/dev/null)"

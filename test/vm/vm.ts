@@ -26,6 +26,10 @@ export interface VmRunOptions {
   outDir?: string;
   /** Called with each complete stdout line of the command while it runs (~0.2 s latency). */
   onStdoutLine?: (line: string) => void;
+  /** OpenZFS series to run, e.g. "2.1" or "2.3". Default: $ZFS_SERIES, else the system's
+   *  (DKMS) OpenZFS. A series other than the system's must have been provisioned side by side
+   *  (ZFS_SERIES=2.1 npm run vm:provision); otherwise runInVm throws a VmError (stage "host"). */
+  zfsSeries?: string;
 }
 
 export interface VmRunResult {
@@ -133,8 +137,49 @@ async function onPath(cmd: string): Promise<string | undefined> {
   return undefined;
 }
 
-/** Whether a VM can be booted here (does not boot one). */
+let systemZfs: string | undefined;
+/** Version of the system's DKMS zfs.ko for `kernel` (modinfo), e.g. "2.3.2-2~bpo12+2". */
+export async function systemZfsVersion(kernel: ZfsKernel): Promise<string> {
+  if (systemZfs === undefined) {
+    const r = await runCollect('modinfo', ['-F', 'version', kernel.zfsModule]);
+    systemZfs = r.code === 0 ? r.stdout.trim() : '';
+  }
+  return systemZfs;
+}
+
+/** Directory of the side-by-side OpenZFS tree for a series (built by build-zfs-tree.sh). */
+export function zfsTreeDir(series: string, kver: string): string {
+  return join(cacheDir(), `zfs-${series}-${kver}`);
+}
+
+/** undefined: use the system's OpenZFS; a path: use that side-by-side tree; throws if unusable. */
+async function resolveZfsTree(series: string | undefined, kernel: ZfsKernel): Promise<string | undefined> {
+  if (!series) return undefined;
+  if (!/^\d+\.\d+$/.test(series)) throw new VmError('host', `bad ZFS series ${JSON.stringify(series)} (want e.g. 2.1 or 2.3)`);
+  const sys = await systemZfsVersion(kernel);
+  if (sys.startsWith(`${series}.`)) return undefined;
+  const dir = zfsTreeDir(series, kernel.kver);
+  if (existsSync(join(dir, 'load-order'))) return dir;
+  throw new VmError(
+    'host',
+    `OpenZFS ${series} requested but the system's is ${sys || 'unknown'} and ${dir} is not built (run: ZFS_SERIES=${series} npm run vm:provision)`,
+  );
+}
+
+/** Whether a VM can be booted here (does not boot one). Honours $ZFS_SERIES. */
 export async function vmAvailable(): Promise<{ ok: boolean; why?: string }> {
+  const host = await hostCheck();
+  if (!host.ok) return host;
+  const { kernel } = findZfsKernel();
+  try {
+    if (kernel) await resolveZfsTree(process.env.ZFS_SERIES || undefined, kernel);
+  } catch (e) {
+    return { ok: false, why: e instanceof Error ? e.message : String(e) };
+  }
+  return { ok: true };
+}
+
+async function hostCheck(): Promise<{ ok: boolean; why?: string }> {
   if (process.platform !== 'linux' || process.arch !== 'x64') return { ok: false, why: `needs linux/x64, this is ${process.platform}/${process.arch}` };
   if (!(await onPath(QEMU))) return { ok: false, why: `${QEMU} not found (apt-get install qemu-system-x86; or npm run vm:provision)` };
   if (!existsSync('/bin/busybox') && !existsSync('/usr/bin/busybox')) return { ok: false, why: 'busybox not found (apt-get install busybox-static)' };
@@ -233,10 +278,11 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
     if (!ENV_NAME.test(k)) throw new TypeError(`runInVm: bad environment variable name ${JSON.stringify(k)}`);
     if (typeof v !== 'string') throw new TypeError(`runInVm: environment variable ${k} must be a string`);
   }
-  const avail = await vmAvailable();
+  const avail = await hostCheck();
   if (!avail.ok) throw new VmError('host', avail.why ?? 'VM not available');
   const { kernel } = findZfsKernel();
   if (!kernel) throw new VmError('host', 'no kernel');
+  const zfsTree = await resolveZfsTree(opts.zfsSeries ?? (process.env.ZFS_SERIES || undefined), kernel);
   const initrd = await ensureInitramfs(kernel.kver);
 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -262,6 +308,7 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
     // Guest-side limit: a bit longer than the host's, only matters if the host process died.
     await writeFile(join(ctl, 'timeout'), String(Math.ceil(timeoutMs / 1000) + 30));
     await writeFile(join(ctl, 'udev'), process.env.QZB_VM_UDEV === '0' ? '0' : '1');
+    if (zfsTree) await writeFile(join(ctl, 'zfstree'), zfsTree);
     await writeFile(join(ctl, 'stdout'), '');
     return await boot(kernel, initrd, ctl, outDir, timeoutMs, opts.onStdoutLine);
   } finally {
