@@ -50,9 +50,10 @@ export async function analyseJob(text: string, ctx: Context): Promise<Analysis> 
 /** The Qubes zfs driver's work datasets under a container. */
 const DRIVER_WORK_DATASETS = ['.tmp', '.exported', '.importing'];
 
-// Qubes no group mentions, and the top-most datasets outside every designation (not a qube's).
+// Qubes no group mentions (but the receiver), and the top-most datasets outside every designation (not a qube's).
 export function undesignated(job: Job, designations: readonly ResolvedDesignation[], qubes: QubesInventory, zfs: ZfsInventory): { qubes: string[]; datasets: string[] } {
   const mentioned = new Set(job.groups.filter((g) => g.type === 'qubes').flatMap((g) => g.members.map((m) => m.value)));
+  mentioned.add(job.receiver.qube); // the receiver is where the backup goes, not a source
   const qubeNames = qubes.qubes.map((q) => q.name).filter((n) => !mentioned.has(n)).sort();
   const roots = qubeRoots(qubes, zfs).flatMap((r) => r.roots);
   const containers = qubes.pools.map((p) => p.container).filter((c): c is string => c !== undefined);
