@@ -19,6 +19,7 @@ export const JOB_CODES = {
   MISSING_FIELD: { severity: 'error', meaning: 'a required field is missing or has no value' },
   UNKNOWN_FIELD: { severity: 'error', meaning: 'a key that is not a field of its section (typo?)' },
   WRONG_TYPE: { severity: 'error', meaning: 'a value of the wrong kind (text, yes/no, list, mapping)' },
+  MISPLACED_FIELD: { severity: 'error', meaning: 'a field of a section or group written at the top level (lost indentation)' },
   RESERVED_KEY_TYPO: { severity: 'error', meaning: 'a top-level key that is not a group and is close to a field name' },
   INVALID_NAME: { severity: 'error', meaning: '`name` cannot be used as a command-line argument and directory name' },
   INVALID_SNAPSHOT_LABEL: { severity: 'error', meaning: 'a snapshot label that is not `@` + a valid ZFS snapshot name' },

@@ -5,7 +5,7 @@ import { describe } from './nodes.ts';
 import type { Entry, Reader } from './nodes.ts';
 import { FIELD_HINTS, readText, readTextList } from './read-values.ts';
 import type { TextItem } from './read-values.ts';
-import { RESERVED_KEYS } from './fields.ts';
+import { RESERVED_KEYS, SECTIONS } from './fields.ts';
 import type { Report } from './report.ts';
 import { closest, excludeHint } from './suggest.ts';
 import type { GroupType, Member, Position } from './types.ts';
@@ -14,6 +14,13 @@ import { datasetProblem, qubeNameProblem } from './values.ts';
 const GROUP_FIELDS = ['type', 'members'];
 const GROUP_TYPES: readonly GroupType[] = ['qubes', 'datasets'];
 const DOM0_NAMES = new Set(['dom0', 'Domain-0']);
+
+/** Keys that belong inside a section or a group: at the top level they mean lost indentation. */
+export const NESTED_FIELDS: ReadonlyMap<string, string> = new Map([
+  ...Object.entries(SECTIONS).flatMap(([section, spec]) => Object.keys(spec).map((k): [string, string] => [k, section])),
+  ['type', ''],
+  ['members', ''],
+]);
 
 /** A top-level key read as an object group, usable or not. */
 export interface GroupDef {
@@ -29,6 +36,8 @@ export interface GroupDef {
   membersPos: Position | undefined;
   /** True when `members` is a well-formed empty list. */
   empty: boolean;
+  /** True when the group's value is not a mapping: it is defined, but nothing in it is usable. */
+  broken: boolean;
 }
 
 /** A misspelt reserved key: the key as written and the field it probably meant. */
@@ -43,6 +52,12 @@ export function readGroupEntry(r: Reader, report: Report, e: Entry): GroupDef | 
   const entries = isMap(e.value) ? r.entries(e.value, e.key) : null;
   const groupLike = entries !== null && entries.some((x) => GROUP_FIELDS.includes(x.key));
   if (!groupLike) {
+    const section = NESTED_FIELDS.get(e.key);
+    if (section !== undefined) {
+      const where = section === '' ? 'inside a group: indent it under the group\'s name' : `in the \`${section}\` section: indent it under \`${section}:\``;
+      report.add('MISPLACED_FIELD', `\`${e.key}\` is written at the top level, but it belongs ${where} (for example by two spaces), like the other fields there.`, e.keyPos, e.key, { belongsTo: section === '' ? 'group' : section });
+      return null;
+    }
     const exclude = excludeHint(e.key);
     const meant = exclude === null ? closest(e.key, RESERVED_KEYS) : null;
     if (meant !== null || exclude !== null) {
@@ -52,15 +67,19 @@ export function readGroupEntry(r: Reader, report: Report, e: Entry): GroupDef | 
     }
   }
   if (entries === null) {
-    const what = r.isEmpty(e.value) ? 'empty' : describe(e.value);
-    report.add('WRONG_TYPE', `\`${e.key}\` is not a field of the job file, so it is read as an object group, but its value is ${what}. A group is a mapping with \`type: qubes\` or \`type: datasets\` and a \`members\` list; the fields are ${RESERVED_KEYS.join(', ')}.`, r.isEmpty(e.value) ? e.keyPos : e.valuePos, e.key);
-    return null;
+    const broken: GroupDef = { name: e.key, pos: e.keyPos, type: null, written: [], members: [], membersPos: undefined, empty: false, broken: true };
+    if (r.isEmpty(e.value)) {
+      report.add('WRONG_TYPE', `\`${e.key}\` is read as an object group, but it is empty. A group needs \`type: qubes\` or \`type: datasets\` and a \`members\` list, indented under \`${e.key}:\`.`, e.keyPos, e.key);
+    } else {
+      report.add('WRONG_TYPE', `\`${e.key}\` is not a field of the job file, so it is read as an object group, but its value is ${describe(e.value)}. A group is a mapping with \`type: qubes\` or \`type: datasets\` and a \`members\` list; the fields are ${RESERVED_KEYS.join(', ')}.`, e.valuePos, e.key);
+    }
+    return broken;
   }
   return readGroup(r, report, e, entries);
 }
 
 function readGroup(r: Reader, report: Report, e: Entry, entries: Entry[]): GroupDef {
-  const def: GroupDef = { name: e.key, pos: e.keyPos, type: null, written: [], members: [], membersPos: undefined, empty: false };
+  const def: GroupDef = { name: e.key, pos: e.keyPos, type: null, written: [], members: [], membersPos: undefined, empty: false, broken: false };
   let typeEntry: Entry | undefined;
   let membersEntry: Entry | undefined;
   for (const sub of entries) {

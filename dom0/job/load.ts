@@ -5,7 +5,7 @@ import type { Finding } from './findings.ts';
 import { checkFieldValues } from './field-checks.ts';
 import { GROUP_LISTS, RESERVED_KEYS, SECTIONS, readFields } from './fields.ts';
 import type { Fields } from './fields.ts';
-import { readGroupEntry } from './groups.ts';
+import { NESTED_FIELDS, readGroupEntry } from './groups.ts';
 import type { GroupDef, Typo } from './groups.ts';
 import { Reader, describe } from './nodes.ts';
 import type { Entry } from './nodes.ts';
@@ -54,7 +54,7 @@ function load(text: string, report: Report): Job | null {
   const reserved: Entry[] = [];
   const defs = new Map<string, GroupDef>();
   const typos: Typo[] = [];
-  for (const e of r.entries(root, '')) {
+  for (const e of r.entries(root, '', (key) => NESTED_FIELDS.has(key))) {
     if (RESERVED_KEYS.includes(e.key)) {
       reserved.push(e);
       continue;

@@ -67,12 +67,12 @@ export class Reader {
     return node === null || (isScalar(node) && (node.value === null || node.value === undefined));
   }
 
-  /** The keys of a mapping in order, merge keys applied, duplicates reported (first one kept). */
-  entries(map: YAMLMap, path: string): Entry[] {
+  /** The keys of a mapping in order, merge keys applied, duplicates reported unless `quiet` (first one kept). */
+  entries(map: YAMLMap, path: string, quiet: (key: string) => boolean = () => false): Entry[] {
     const out: Entry[] = [];
     const seen = new Map<string, Entry>();
     const merged: Entry[] = [];
-    this.collect(map, path, out, seen, merged, 0);
+    this.collect(map, path, out, seen, merged, 0, quiet);
     for (const m of merged) {
       if (!seen.has(m.key)) {
         seen.set(m.key, m);
@@ -82,7 +82,7 @@ export class Reader {
     return out;
   }
 
-  private collect(map: YAMLMap, path: string, out: Entry[], seen: Map<string, Entry>, merged: Entry[], depth: number): void {
+  private collect(map: YAMLMap, path: string, out: Entry[], seen: Map<string, Entry>, merged: Entry[], depth: number, quiet: (key: string) => boolean = () => false): void {
     for (const pair of map.items) {
       if (!isPair(pair)) continue;
       const keyNode = pair.key;
@@ -101,6 +101,7 @@ export class Reader {
       }
       const first = seen.get(key);
       if (first) {
+        if (quiet(key)) continue;
         const where = path === '' ? 'at the top level' : `in \`${path}\``;
         this.report.add('DUPLICATE_KEY', `\`${key}\` appears twice ${where} (first at line ${first.keyPos?.line ?? '?'}). Only the first is used: merge the two or delete one.`, keyPos, joinPath(path, key));
         continue;

@@ -13,9 +13,14 @@ export const MAX_FINDINGS = 500;
 export class Report {
   readonly findings: Finding[] = [];
   private dropped = 0;
+  private readonly seen = new Set<string>();
 
   /** Adds a finding with the code's severity from JOB_CODES. */
   add(code: JobCode, message: string, pos?: Position, subject?: string, details?: Record<string, unknown>): void {
+    // The same node reached twice through aliases gives the same finding twice: keep one.
+    const key = `${code}\u0000${pos?.line ?? ''}:${pos?.column ?? ''}\u0000${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
     if (this.findings.length >= MAX_FINDINGS) {
       this.dropped++;
       return;

@@ -72,7 +72,7 @@ export function checkStructure(report: Report, lists: GroupLists, defs: Map<stri
 
   const include = unique.get('include-groups');
   if (include !== undefined && !undefinedIn.has('include-groups')) {
-    const anything = include.some((g) => (defs.get(g.value)?.written.length ?? 0) > 0);
+    const anything = include.some((g) => defs.get(g.value)?.broken === true || (defs.get(g.value)?.written.length ?? 0) > 0);
     if (!anything) {
       const why = include.length === 0 ? '`include-groups` is empty' : 'every group in `include-groups` is empty';
       report.add('NO_INCLUDE', `Nothing would be backed up: ${why}. List at least one group with members under include-groups.`, listPositions['include-groups'], 'include-groups');

@@ -115,6 +115,19 @@ test('WRONG_TYPE: quoted yes/no, text for a list, a list for a section, a scalar
   assert.deepEqual(list.findings.map((x) => [x.code, x.line, x.column]), [['WRONG_TYPE', 1, 1]]);
 });
 
+test('MISPLACED_FIELD: fields that lost their indentation (the seed example copied flat)', () => {
+  const f = expectOne(seed('  honour-origins: no', 'honour-origins: no'), 'MISPLACED_FIELD', 6, 1);
+  assert.match(f.message, /indent it under `scope:`/);
+  const flat = loadJob(SEED_EXAMPLE.replace(/^ +/gm, ''));
+  const codes = new Set(flat.findings.map((x) => x.code));
+  assert.deepEqual([...codes].sort(), ['MISPLACED_FIELD', 'MISSING_FIELD', 'WRONG_TYPE']);
+  assert.equal(flat.findings.filter((x) => x.code === 'MISPLACED_FIELD').length, 10);
+  // The empty groups still count as defined: no UNDEFINED_GROUP or NO_INCLUDE cascade.
+  assert.match(flat.findings.find((x) => x.code === 'WRONG_TYPE')!.message, /indented under `core-qubes:`/);
+  // A real group may be called like a field.
+  assert.deepEqual(withCode(SEED_EXAMPLE.replace('  - misc', '  - misc\n  - since') + 'since:\n  type: qubes\n  members: [a]\n', 'MISPLACED_FIELD'), []);
+});
+
 test('RESERVED_KEY_TYPO: close to a reserved key and not a group, with the fix', () => {
   const cases: Array<[string, string, number, string]> = [
     ['receiver:', 'reciever:', 10, 'receiver'],
