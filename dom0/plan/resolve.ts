@@ -67,7 +67,8 @@ export function resolveWith(job: Job, index: DatasetIndex, layout: QubesLayout):
   const designations = dedupe(raw, findings);
   const maps = designationMaps(designations);
   findings.push(...nestingFindings(designations, maps));
-  if (maps.include.size === 0) findings.push(noInclude(job));
+  // With no include member at all the job loader already reports NO_INCLUDE; here it is about the system.
+  if (maps.include.size === 0 && members.some((m) => m.designation === 'include')) findings.push(noInclude(job));
   findings.push(...receiverFindings(job, index, layout, maps, members));
   const selection = selectTargetDatasets(index, layout, maps);
   findings.push(...voidWithoutEffect(job, index, layout, maps, designations, selection));
@@ -299,12 +300,13 @@ function nestingFindings(designations: readonly ResolvedDesignation[], maps: Des
 }
 
 function noInclude(job: Job): Finding {
-  const message =
-    job.includeGroups.length === 0
-      ? 'Nothing is included in the backup: include-groups lists no groups. Add the groups you want to back up to include-groups.'
-      : 'Nothing is included in the backup: no member of the include groups resolves to a ZFS dataset on this system. ' +
-        'Check the findings above about missing qubes and datasets, or add the qubes or datasets to back up to an include group.';
-  return finding('NO_INCLUDE', 'error', message, { pos: job.positions['include-groups'] });
+  return finding(
+    'NO_INCLUDE',
+    'error',
+    'Nothing is included in the backup: no member of the include groups resolves to a ZFS dataset on this system. ' +
+      'Fix the missing qubes or datasets reported above, or add the qubes or datasets to back up to an include group.',
+    { pos: job.positions['include-groups'] },
+  );
 }
 
 function receiverFindings(
@@ -317,12 +319,12 @@ function receiverFindings(
   const name = job.receiver.qube;
   const pos = job.positions['receiver.qube'];
   const qube = layout.qubeByName.get(name);
+  // dom0 as the receiver is the job loader's RECEIVER_IS_DOM0.
+  if (name === 'dom0') return [];
   if (!qube) {
     const message =
-      name === 'dom0'
-        ? 'receiver.qube is dom0, but backups must be written by a separate qube that holds the backup pool. Name an app, standalone or disposable qube.'
-        : `The receiver qube ${name} does not exist on this system.` +
-          (didYouMean(name, layout.qubeByName.keys()) || ' Check the spelling with qvm-ls, or create the qube.');
+      `The receiver qube ${name} does not exist on this system.` +
+      (didYouMean(name, layout.qubeByName.keys()) || ' Check the spelling with qvm-ls, or create the qube.');
     return [finding('RECEIVER_QUBE_NOT_FOUND', 'error', message, { pos, subject: name })];
   }
   const byMember = members.find((m) => m.designation === 'include' && m.group.type === 'qubes' && m.member.value === name);

@@ -11,6 +11,7 @@ import type { QubesLayout } from './qubes-layout.ts';
 import { layoutOf } from './qubes-layout.ts';
 import type { DatasetPlan } from './chains.ts';
 import { buildChain, findSnapshot, insertOrigin } from './chains.ts';
+import { includeWithoutTargets } from './include-effect.ts';
 import { orderPlans } from './order.ts';
 import { structuralExclusion, selectTargetDatasets } from './target-datasets.ts';
 import type { TargetSelection } from './target-datasets.ts';
@@ -55,7 +56,10 @@ export function computeTargetsWith(
       continue;
     }
     const targets = toTargets(order, layout);
-    const findings = targetFindings(job, index, layout, maps, built.facts, targets);
+    const findings = [
+      ...includeWithoutTargets(designations, maps, layout, selection),
+      ...targetFindings(job, index, layout, maps, built.facts, targets),
+    ];
     return { targets, findings, excluded: selection.excluded };
   }
 }

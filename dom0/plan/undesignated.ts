@@ -77,13 +77,41 @@ function undesignatedDatasets(index: DatasetIndex, layout: QubesLayout, maps: De
     const parent = parentOf(ds.name);
     if (parent === null || !free(parent)) top.push(ds.name);
   }
-  if (top.length === 0) return null;
+  // Datasets above designations that are not themselves designated: their own data is not backed up.
+  // Pool roots and the Qubes containers (and what lies above them) normally hold no data: not listed.
+  const structural = new Set<string>();
+  for (const c of layout.containers) {
+    structural.add(c);
+    for (const p of ancestorsOf(c)) structural.add(p);
+  }
+  const holders = new Set<string>();
+  for (const d of maps.all.keys()) {
+    for (const p of ancestorsOf(d)) {
+      if (parentOf(p) === null || structural.has(p) || !index.byName.has(p)) continue;
+      if (nearestIn(maps.all, p, true) === null && nearestIn(layout.qubeByRoot, p, true) === null) holders.add(p);
+    }
+  }
+  const above = [...holders].sort();
+  if (top.length === 0 && above.length === 0) return null;
+  const parts: string[] = [];
+  if (top.length > 0) {
+    parts.push(
+      `${top.length === 1 ? '1 dataset is' : `${top.length} datasets are`} outside every designation and will not be ` +
+        `backed up (nor anything below ${top.length === 1 ? 'it' : 'them'}): ${top.join(', ')}.`,
+    );
+  }
+  if (above.length > 0) {
+    parts.push(
+      `${above.join(', ')} ${above.length === 1 ? 'holds' : 'hold'} designated datasets but ${above.length === 1 ? 'is' : 'are'} ` +
+        `not designated ${above.length === 1 ? 'itself' : 'themselves'}, so ${above.length === 1 ? 'its' : 'their'} own data ` +
+        `(if any) will not be backed up.`,
+    );
+  }
   return finding(
     'DATASET_UNDESIGNATED',
     'info',
-    `${top.length === 1 ? '1 dataset is' : `${top.length} datasets are`} outside every designation and will not be backed ` +
-      `up (nor anything below ${top.length === 1 ? 'it' : 'them'}): ${top.join(', ')}. To back one up, add it to a ` +
-      `"type: datasets" group under include-groups; to confirm leaving it out, add it to a forgo group.`,
-    { details: { datasets: top } },
+    `${parts.join(' ')} To back one up, add it to a "type: datasets" group under include-groups; to confirm leaving ` +
+      `it out, add it to a forgo group.`,
+    { details: { datasets: top, undesignatedParents: above } },
   );
 }

@@ -58,6 +58,17 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'an include of a transient volume or a work dataset: INCLUDE_WITHOUT_TARGETS (and NO_TARGETS)',
+    system: `${TEMPLATE}\nqube work AppVM template=fedora state=Running\nds tank/qubes/.tmp/x volume`,
+    job: { include: { d: 'datasets: tank/qubes/work/volatile tank/qubes/.tmp' }, forgo: { q: 'qubes: fedora' } },
+    findings: ['INCLUDE_WITHOUT_TARGETS/warning', 'INCLUDE_WITHOUT_TARGETS/warning', 'NO_TARGETS/error'],
+    check: (r) => {
+      const [a, b] = r.tgt.findings.filter((f) => f.code === 'INCLUDE_WITHOUT_TARGETS');
+      assert.match(a!.message, /transient qube volume/);
+      assert.match(b!.message, /work datasets/);
+    },
+  },
+  {
     name: 'void inside include: the void subtree is left out; driver work datasets and %recv too',
     system: `
       ${TEMPLATE} @bk
