@@ -23,7 +23,7 @@ upstream=${version%%-*}
 mkdir -p "$(dirname "$dest")"
 work=$(mktemp -d "$dest.tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-chmod 755 "$work"   # apt-get download drops privileges to _apt
+chmod 755 "$work"
 mkdir -p "$work/debs" "$work/root" "$work/modules"
 pkgs="zfs-dkms zfsutils-linux libzfs4linux libzpool5linux libnvpair3linux libuutil3linux"
 case $upstream in
@@ -32,7 +32,7 @@ case $upstream in
 esac
 args=()
 for p in $pkgs; do args+=("$p=$version"); done
-(cd "$work/debs" && apt-get download -qq "${args[@]}")
+(cd "$work/debs" && apt-get download -qq -o APT::Sandbox::User=root "${args[@]}")
 for d in "$work"/debs/*.deb; do dpkg-deb -x "$d" "$work/root"; done
 # Merge /sbin, /bin, /lib into /usr like the host's merged-/usr layout, so the guest can overlay
 # <dest>/root/usr/{sbin,bin,lib/x86_64-linux-gnu} on the host's directories.
