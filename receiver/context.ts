@@ -14,4 +14,6 @@ export interface AgentContext {
   send(reply: Reply): Promise<void>;
   /** Writes one diagnostic line to the agent's stderr. */
   log(line: string): void;
+  /** Aborted when dom0's input stream closes (EOF consumed, error, or destroyed by a signal handler). */
+  inputClosed: AbortSignal;
 }

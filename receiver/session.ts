@@ -30,7 +30,11 @@ export interface SessionOptions {
 export async function serveSession(input: Readable, output: Writable, options: SessionOptions): Promise<SessionEnd> {
   const writer = new FrameWriter(output);
   const log = options.log ?? (() => {});
+  const inputClosed = new AbortController();
+  input.once('close', () => inputClosed.abort());
+  input.once('error', () => inputClosed.abort());
   const ctx: AgentContext = {
+    inputClosed: inputClosed.signal,
     zfs: options.zfs,
     root: null,
     version: options.version,

@@ -12,7 +12,7 @@ import { replySchemas, type Reply } from '../../shared/protocol/schemas/replies.
 import { isProtocolError, ProtocolError, ProtocolErrorCode, type ProtocolErrorCodeValue } from '../../shared/protocol/errors.ts';
 import { isBelowRoot, pointDatasetWithinRoot } from '../../shared/protocol/confine.ts';
 import { datasetNameProblem, poolOf } from '../../shared/zfs-names.ts';
-import { QzbError } from '../../shared/errors.ts';
+import { isQzbError, QzbError } from '../../shared/errors.ts';
 import { VERSION } from '../../shared/version.ts';
 import { InventoryCollector } from './inventory.ts';
 import { ReceiveFailedError, ReceiverRequestError } from './errors.ts';
@@ -31,6 +31,12 @@ export interface ReceiverClientOptions {
 export interface ReceiveOptions {
   /** Called after each forwarded chunk with the total stream bytes forwarded so far. */
   onProgress?: (bytes: bigint) => void;
+  /**
+   * Cancels the receive (Ctrl-C, a stall watchdog): the source is destroyed and the link fails with
+   * RECEIVER_CANCELLED, even when a write is blocked on a receiver that stopped reading. Call
+   * close() next: the agent sees EOF (or is stopped) and ZFS keeps resumable partial state.
+   */
+  signal?: AbortSignal;
 }
 
 type Queued = { message: Reply; taken: () => void };
@@ -131,25 +137,31 @@ export class ReceiverClient {
       const result = this.next();
       result.catch(() => {});
       const early = result.then(() => null, () => null);
+      const cancelled = new Promise<'cancelled'>((resolve) => {
+        if (options.signal?.aborted) resolve('cancelled');
+        options.signal?.addEventListener('abort', () => resolve('cancelled'), { once: true });
+      });
       const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
       let bytes = 0n;
       let completed = false;
       let sourceError: unknown = null;
       try {
         for (;;) {
-          const step = await Promise.race([iterator.next(), early]);
+          const step = await Promise.race([iterator.next(), early, cancelled]);
           if (step === null) break;
+          if (step === 'cancelled') throw this.cancel(source, header);
           if (step.done) {
             completed = true;
             break;
           }
           const chunk = typeof step.value === 'string' ? Buffer.from(step.value) : step.value;
           if (chunk.length === 0) continue;
-          await this.writer.writeData(chunk);
+          if ((await Promise.race([this.writer.writeData(chunk), cancelled])) === 'cancelled') throw this.cancel(source, header);
           bytes += BigInt(chunk.length);
           options.onProgress?.(bytes);
         }
       } catch (error) {
+        if (isQzbError(error) && error.code === 'RECEIVER_CANCELLED') throw error;
         if (this.failure === null && !isProtocolError(error)) sourceError = error;
       }
       if (!completed) source.destroy();
@@ -193,6 +205,14 @@ export class ReceiverClient {
       this.failure ??= new QzbError('RECEIVER_CLOSED', 'the receiver link is closed');
     })();
     return this.closed;
+  }
+
+  /** Fails the link because a receive was cancelled; returns the error to throw. */
+  private cancel(source: Readable, header: ReceiveHeader): Error {
+    source.destroy();
+    return this.failWith(new QzbError('RECEIVER_CANCELLED', `the receive of ${header.dataset}@${header.snapshot} was cancelled`, {
+      hint: 'the receiver keeps resumable partial state; run send again to resume',
+    }));
   }
 
   // ---- request/reply plumbing ----

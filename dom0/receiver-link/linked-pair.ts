@@ -17,14 +17,17 @@ export interface LinkedPair {
 }
 
 /** Connects a client to an in-process agent using `zfs`; `log` receives the agent's log lines. */
-export function createLinkedPair(zfs: AgentZfs, options: { log?: (line: string) => void; highWaterMark?: number } = {}): LinkedPair {
+export function createLinkedPair(zfs: AgentZfs, options: { log?: (line: string) => void; highWaterMark?: number; graceMs?: number } = {}): LinkedPair {
   const hwm = options.highWaterMark ?? 64 * 1024;
   const toAgent = new PassThrough({ highWaterMark: hwm });
   const toClient = new PassThrough({ highWaterMark: hwm });
   const agent = serveSession(toAgent, toClient, { zfs, version: 'test', log: options.log });
   const client = new ReceiverClient(toClient, toAgent, {
+    // Like the qrexec stop sequence: EOF first, then (after a grace) cut the input outright.
     stopTransport: async () => {
+      const timer = setTimeout(() => toAgent.destroy(), options.graceMs ?? 1000);
       await agent;
+      clearTimeout(timer);
     },
   });
   return { client, agent, toAgent, toClient };

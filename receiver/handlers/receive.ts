@@ -77,7 +77,7 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
       const step = first ?? (await finish(), await next);
       if (step.done) {
         ctx.log(`receive: dom0 went away after ${bytes} bytes; closing the stream so ZFS keeps resumable state`);
-        proc.stdin.end();
+        proc.stdin.destroy();
         await done;
         ctx.log(`receive: zfs exited (${describe(await done)})`);
         return 'eof';
@@ -85,20 +85,24 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
       const frame = step.value;
       if (frame.type === FrameType.DATA) {
         bytes += frame.payload.length;
-        if (exited === null && !resultSent) await writeChunk(proc.stdin, frame.payload);
+        if (exited === null && !resultSent) await writeChunk(proc.stdin, frame.payload, ctx.inputClosed);
         continue;
       }
       if (frame.type === FrameType.END || frame.type === FrameType.ABORT) {
-        if (frame.type === FrameType.ABORT) ctx.log(`receive: dom0 aborted the stream after ${bytes} bytes`);
-        proc.stdin.end();
+        if (frame.type === FrameType.ABORT) {
+          ctx.log(`receive: dom0 aborted the stream after ${bytes} bytes`);
+          proc.stdin.destroy();
+        } else {
+          proc.stdin.end();
+        }
         await finish();
         return 'idle';
       }
       throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, 'a control message arrived inside a data stream (expected data, END or ABORT)');
     }
   } catch (error) {
-    // Bad frames or a broken connection: end the stream (partial state is kept), wait, pass it on.
-    proc.stdin.end();
+    // Bad frames or a broken connection: cut the stream (partial state is kept), wait, pass it on.
+    proc.stdin.destroy();
     await done;
     throw error;
   }
@@ -133,19 +137,24 @@ function describe(output: ZfsOutput): string {
   return output.exitCode === null ? `signal ${output.signal ?? '?'}` : `exit ${output.exitCode}`;
 }
 
-/** Writes one chunk, waiting for 'drain' when needed; resolves early if the pipe closes (zfs gone). */
-function writeChunk(stdin: Writable, chunk: Buffer): Promise<void> {
+/**
+ * Writes one chunk, waiting for 'drain' when needed; resolves early if the pipe closes (zfs gone)
+ * or dom0's input closes (so a stalled zfs cannot keep the agent from noticing dom0 has left).
+ */
+function writeChunk(stdin: Writable, chunk: Buffer, inputClosed: AbortSignal): Promise<void> {
   if (stdin.destroyed || stdin.writableEnded) return Promise.resolve();
-  if (stdin.write(chunk)) return Promise.resolve();
+  if (stdin.write(chunk) || inputClosed.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       stdin.off('drain', done);
       stdin.off('close', done);
       stdin.off('error', done);
+      inputClosed.removeEventListener('abort', done);
       resolve();
     };
     stdin.on('drain', done);
     stdin.on('close', done);
     stdin.on('error', done);
+    inputClosed.addEventListener('abort', done);
   });
 }

@@ -126,6 +126,8 @@ export class FakeZfs implements AgentZfs {
     } else {
       stdin.on('finish', () => setTimeout(finish, 5));
     }
+    // Like a real pipe: closing the write end is EOF for zfs.
+    stdin.on('close', () => setTimeout(finish, 5));
     return { stdin, done };
   }
 
