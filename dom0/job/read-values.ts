@@ -60,7 +60,8 @@ export function readBoolean(r: Reader, report: Report, e: Entry, path: string, h
   }
   const v = e.value;
   if (isScalar(v) && typeof v.value === 'boolean') return v.value;
-  if (isScalar(v) && typeof v.value === 'string' && BOOLEAN_WORDS.test(v.value.trim())) {
+  const quoted = isScalar(v) && (v.type === 'QUOTE_DOUBLE' || v.type === 'QUOTE_SINGLE');
+  if (quoted && typeof v.value === 'string' && BOOLEAN_WORDS.test(v.value.trim())) {
     report.add('WRONG_TYPE', `\`${path}\` must be yes or no, but it is the text ${JSON.stringify(v.value)} in quotes. Remove the quotes: ${lastKey(path)}: ${v.value.trim().toLowerCase()}.`, e.valuePos, path);
     return undefined;
   }

@@ -53,6 +53,12 @@ export function parseSource(input: string, report: Report): Source {
       report.add('YAML_UNSUPPORTED', `${firstLine(w.message)}. A job file uses plain YAML values; remove the tag or put the value in quotes.`, at(w.pos[0]));
     }
   }
+  for (const d of docs) {
+    if (d.directives?.yaml.explicit && d.directives.yaml.version !== '1.1') {
+      const offset = Math.max(0, text.indexOf('%YAML'));
+      report.add('YAML_UNSUPPORTED', `Job files are read as YAML 1.1, where yes and no are yes/no values, but this file asks for YAML ${d.directives.yaml.version}. Remove the %YAML line.`, at(offset));
+    }
+  }
   if (docs.length > 1) {
     const second = docs[1];
     const start = second?.range[0] ?? 0;

@@ -46,6 +46,13 @@ test('YAML_UNSUPPORTED: custom tags', () => {
   expectOne(seed('name: mybackup1', 'name: !!python/object mybackup1'), 'YAML_UNSUPPORTED', 1, 7);
 });
 
+test('YAML_UNSUPPORTED: a %YAML 1.2 directive (which would make yes/no text)', () => {
+  const r = loadJob('%YAML 1.2\n---\n' + SEED_EXAMPLE);
+  assert.deepEqual(r.findings.filter((f) => f.code === 'YAML_UNSUPPORTED').map((f) => [f.line, f.column]), [[1, 1]]);
+  assert.ok(r.findings.filter((f) => f.code === 'WRONG_TYPE').every((f) => !/quotes/.test(f.message)));
+  assert.deepEqual(loadJob('%YAML 1.1\n---\n' + SEED_EXAMPLE).findings, []);
+});
+
 test('NESTING_TOO_DEEP: deep brackets and deep indentation are refused before parsing', () => {
   const r = loadJob('a: ' + '['.repeat(65));
   assert.deepEqual(r.findings.map((f) => [f.code, f.line, f.column]), [['NESTING_TOO_DEEP', 1, 68]]);
