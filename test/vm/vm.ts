@@ -271,6 +271,21 @@ function stageDescription(stage: string): string {
   }
 }
 
+// VMs started by this process run one at a time by default ($QZB_VM_PARALLEL raises it): each VM
+// uses 2 TCG vCPUs, and on a 2-core machine parallel VMs only slow each other down. Waiting for a
+// slot does not count towards timeoutMs.
+let running = 0;
+const waiting: (() => void)[] = [];
+async function acquireSlot(): Promise<() => void> {
+  const max = Math.max(1, Number(process.env.QZB_VM_PARALLEL) || 1);
+  while (running >= max) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  return () => {
+    running--;
+    waiting.shift()?.();
+  };
+}
+
 /** Boot a fresh VM, run `opts.command` as root inside it, power it off. */
 export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
   if (!Array.isArray(opts.command) || opts.command.length === 0) throw new TypeError('runInVm: command must be a non-empty argv array');
@@ -310,7 +325,12 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
     await writeFile(join(ctl, 'udev'), process.env.QZB_VM_UDEV === '0' ? '0' : '1');
     if (zfsTree) await writeFile(join(ctl, 'zfstree'), zfsTree);
     await writeFile(join(ctl, 'stdout'), '');
-    return await boot(kernel, initrd, ctl, outDir, timeoutMs, opts.onStdoutLine);
+    const release = await acquireSlot();
+    try {
+      return await boot(kernel, initrd, ctl, outDir, timeoutMs, opts.onStdoutLine);
+    } finally {
+      release();
+    }
   } finally {
     if (process.env.QZB_VM_KEEP !== '1') await rm(ctl, { recursive: true, force: true });
   }
