@@ -11,6 +11,7 @@ import type { DesignationMaps } from './designation-map.ts';
 import { describeDesignation, designationMaps } from './designation-map.ts';
 import type { QubesLayout } from './qubes-layout.ts';
 import { layoutOf } from './qubes-layout.ts';
+import { fieldInvalid, isPlausibleQubeName } from './job-fields.ts';
 import { didYouMean } from './suggest.ts';
 import { selectTargetDatasets } from './target-datasets.ts';
 import { undesignatedFindings } from './undesignated.ts';
@@ -132,21 +133,12 @@ function resolveQubeMember(
   const qube = layout.qubeByName.get(name);
   const where = { pos: ref.member.pos, subject: name, details: { group: ref.group.name } as Record<string, unknown> };
   if (!qube) {
-    let message: string;
-    if (name === 'dom0' || name === 'Domain-0') {
-      message =
-        `Group ${ref.group.name} lists ${name} as a qube, but dom0 is not backed up as a qube: its data lives in ` +
-        `ordinary ZFS datasets (for example <pool>/ROOT/…). List those datasets in a group with "type: datasets" instead.`;
-    } else if (name.includes('/')) {
-      message =
-        `Group ${ref.group.name} has "type: qubes" but lists ${name}, which looks like a dataset name. ` +
-        `Move it to a group with "type: datasets".`;
-    } else {
-      message =
-        `There is no qube named ${name} (group ${ref.group.name}) on this system.` +
-        (didYouMean(name, layout.qubeByName.keys()) || ' Check the spelling with qvm-ls.') +
-        ' Otherwise remove it from the group.';
-    }
+    // dom0 and malformed names are the job loader's DOM0_IN_QUBES_GROUP / INVALID_QUBE_NAME.
+    if (!isPlausibleQubeName(name)) return;
+    const message =
+      `There is no qube named ${name} (group ${ref.group.name}) on this system.` +
+      (didYouMean(name, layout.qubeByName.keys()) || ' Check the spelling with qvm-ls.') +
+      ' Otherwise remove it from the group.';
     findings.push(finding('QUBE_NOT_FOUND', 'error', message, where));
     return;
   }
@@ -319,8 +311,8 @@ function receiverFindings(
   const name = job.receiver.qube;
   const pos = job.positions['receiver.qube'];
   const qube = layout.qubeByName.get(name);
-  // dom0 as the receiver is the job loader's RECEIVER_IS_DOM0.
-  if (name === 'dom0') return [];
+  // dom0 as the receiver, or a malformed name, is the job loader's RECEIVER_IS_DOM0 / INVALID_QUBE_NAME.
+  if (fieldInvalid(job, 'receiver.qube') || !isPlausibleQubeName(name)) return [];
   if (!qube) {
     const message =
       `The receiver qube ${name} does not exist on this system.` +

@@ -5,6 +5,7 @@ import { finding } from '../job/findings.ts';
 import type { Job } from '../job/types.ts';
 import type { ZfsDataset, ZfsSnapshot } from '../inventory/types.ts';
 import type { Base } from './chains.ts';
+import { fieldInvalid } from './job-fields.ts';
 import type { DatasetIndex } from './dataset-index.ts';
 import type { DesignationMaps } from './designation-map.ts';
 import type { QubesLayout } from './qubes-layout.ts';
@@ -47,9 +48,13 @@ export function targetFindings(
     }
     return out;
   }
-  out.push(...sinceFindings(job, facts));
-  out.push(...pendingFindings(job, facts));
-  out.push(...inUseFindings(index, layout, targets));
+  // A field the loader marked invalid holds a placeholder: findings about it would be noise.
+  const targetOk = !fieldInvalid(job, 'scope.target-snapshot');
+  if (targetOk && !fieldInvalid(job, 'scope.since') && !fieldInvalid(job, 'scope.progressive')) out.push(...sinceFindings(job, facts));
+  if (targetOk) {
+    out.push(...pendingFindings(job, facts));
+    out.push(...inUseFindings(index, layout, targets));
+  }
   return out;
 }
 
@@ -125,7 +130,7 @@ function pendingFindings(job: Job, facts: readonly ChainFacts[]): Finding[] {
       { pos: job.positions['scope.target-snapshot'], details: { datasets: pending, creationAllowed: allowed } },
     ),
   ];
-  if (!allowed) {
+  if (!allowed && !fieldInvalid(job, 'allowed-behaviours.snapshot-creation')) {
     out.push(
       finding(
         'SNAPSHOT_CREATION_DISABLED',

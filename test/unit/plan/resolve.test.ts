@@ -57,16 +57,10 @@ const cases: Case[] = [
     designations: ['include aux/vms/games', 'include tank/qubes/games', 'include tank/qubes/work', 'forgo tank/qubes/fedora'],
   },
   {
-    name: 'dom0 in a qubes group: QUBE_NOT_FOUND saying dom0 goes in a datasets group',
+    name: 'dom0 or a malformed name in a qubes group is left to the job loader (DOM0_IN_QUBES_GROUP, INVALID_QUBE_NAME)',
     system: HALTED_DESKTOP,
-    job: { include: { q: 'qubes: dom0 work vault' }, forgo: { rest: 'qubes: fedora' } },
-    findings: ['QUBE_NOT_FOUND/error', 'DATASET_UNDESIGNATED/info'],
-    check: (r) => {
-      const f = only(r.res.findings, 'QUBE_NOT_FOUND');
-      assert.match(f.message, /type: datasets/);
-      assert.equal(f.line, 21);
-      assert.equal(f.subject, 'dom0');
-    },
+    job: { include: { q: 'qubes: dom0 Domain-0 tank/qubes/x work vault', d: 'datasets: tank/dom0' }, forgo: { rest: 'qubes: fedora' } },
+    findings: [],
   },
   {
     name: 'a misspelt qube: QUBE_NOT_FOUND suggests the close name',

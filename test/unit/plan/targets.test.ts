@@ -350,6 +350,17 @@ test('an origin below its own clone (possible after renames) cannot be honoured:
   assert.match(r.tgt.targets[0]!.note ?? '', /lies inside it/);
 });
 
+test('fields the loader marked invalid produce no findings about their placeholder values', () => {
+  const s = sys('ds tank/a');
+  const job = mkJob({ include: { d: 'datasets: tank/a' }, since: '', snapshotCreation: false, receiver: '' });
+  job.invalid = ['scope.since', 'allowed-behaviours', 'receiver.qube'];
+  const res = resolveDesignations(job, s.qubes, s.zfs);
+  const tgt = computeTargets(job, res.designations, s.qubes, s.zfs);
+  assert.deepEqual(codes([...res.findings, ...tgt.findings]), ['QUBE_UNDESIGNATED/warning', 'TARGET_SNAPSHOT_PENDING/info']);
+  job.invalid = ['scope.target-snapshot'];
+  assert.deepEqual(codes(computeTargets(job, res.designations, s.qubes, s.zfs).findings), []);
+});
+
 test('a longer origin cycle through two renamed clones is broken deterministically', () => {
   // tank/p is a clone of tank/q/o@s, tank/q a clone of tank/p/o@s: each origin lies below the other clone.
   const s = sys('ds tank/p @bk\nds tank/p/o @s @bk\nds tank/q @bk\nds tank/q/o @s @bk');
