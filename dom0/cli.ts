@@ -79,6 +79,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print one machine-readable JSON document on stdout')
     .option('--verbose', 'print every zfs command and Admin API call to stderr (copy-pasteable); stack traces on failures')
     .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', EPILOG);
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
