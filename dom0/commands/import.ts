@@ -50,7 +50,8 @@ export async function importJob(options: ImportOptions, ctx: Context): Promise<I
     let discarded: Record<TargetStatus, number> | undefined;
     if (await store.has(name)) {
       const old = await store.read(name).catch(() => null);
-      if (old && old.sha256 === sha256) {
+      // Identical content is a no-op, unless --replace asks to start the job over.
+      if (old && old.sha256 === sha256 && !options.replace) {
         return { ok: true, job: name, action: 'unchanged', findings: a.findings, sha256, dir: old.dir };
       }
       discarded = old ? progressOf(old.state) : { pending: 0, snapshotted: 0, sent: 0, verified: 0 };

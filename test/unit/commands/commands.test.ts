@@ -63,6 +63,10 @@ test('import: stores byte for byte; unchanged; refuses a different file without 
   assert.equal(rep.action, 'replaced');
   assert.equal(rep.discarded?.snapshotted, 8);
   assert.deepEqual((await status({ name: 'j1' }, ctx)).jobs[0]!.targets, []);
+  // --replace with identical content starts the job over too.
+  await snapshot({ name: 'j1', dryRun: false }, ctx);
+  const again = await importJob({ file: 'backup1.yaml', replace: true }, ctx);
+  assert.deepEqual([again.action, again.discarded?.snapshotted], ['replaced', 8]);
 });
 
 test('import refuses a file with errors and writes nothing', async () => {
