@@ -1,0 +1,189 @@
+// Real-ZFS check of the receiver agent (not a unit test: it needs the test VM).
+//   node --import tsx test/unit/receiver/real-zfs.vm.ts        (host: boots the VM, runs itself inside)
+// Inside the VM it builds two pools, then drives the real agent handlers with the real zfs runner
+// through the in-process client→agent pipe (createLinkedPair): full, incremental, volume, clone,
+// raw encrypted, a name with a space, a truncated stream (token → resume), abort of full and
+// incremental partial state, dom0 vanishing mid-stream, placeholders, properties; plus the agent
+// as a separate process through connectReceiver (the qrexec path with a local launcher).
+// Prints one line per check; exits non-zero if any failed.
+import { execFileSync, spawn } from 'node:child_process';
+import { Readable, Transform } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const ROOT = 'backup/qzb';
+let failures = 0;
+function check(what: string, ok: boolean, detail = ''): void {
+  if (!ok) failures++;
+  console.log(`${ok ? 'PASS' : 'FAIL'} ${what}${detail ? ` — ${detail}` : ''}`);
+}
+const sh = (script: string): string => execFileSync('sh', ['-c', script], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+const prop = (name: string, p: string): string => sh(`zfs get -H -p -o value '${p}' '${name}'`).trim();
+const zfsSend = (args: string[]): Readable => {
+  const child = spawn('zfs', ['send', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return child.stdout;
+};
+/** Passes through the first `limit` bytes of `source`, then ends (a truncated stream). */
+function truncate(source: Readable, limit: number): Readable {
+  let seen = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const room = limit - seen;
+      if (room > 0) this.push(chunk.subarray(0, room));
+      seen += chunk.length;
+      if (seen >= limit) {
+        this.push(null);
+        source.destroy();
+      }
+      done();
+    },
+  });
+  return source.pipe(t);
+}
+
+async function guest(): Promise<void> {
+  const { createLinkedPair } = await import('../../../dom0/receiver-link/linked-pair.ts');
+  const { connectReceiver } = await import('../../../dom0/receiver-link/spawn.ts');
+  const { createZfsRunner } = await import('../../../receiver/zfs-runner.ts');
+  const { ReceiveFailedError } = await import('../../../dom0/receiver-link/errors.ts');
+  type Header = import('../../../dom0/receiver-link/types.ts').ReceiveHeader;
+
+  console.log(`zfs: ${sh('zfs version').trim().replace(/\n/g, ' / ')}`);
+  sh(`set -e
+    mkdir -p /tmp/img /tmp/mnt
+    truncate -s 768M /tmp/img/src.img /tmp/img/dst.img
+    zpool create -R /tmp/mnt src /tmp/img/src.img
+    zpool create -R /tmp/mnt backup /tmp/img/dst.img
+    zfs create -o mountpoint=none backup/qzb
+    zfs create src/fs
+    dd if=/dev/urandom of=/tmp/mnt/src/fs/a bs=1M count=3 status=none
+    zfs snapshot src/fs@a
+    dd if=/dev/urandom of=/tmp/mnt/src/fs/b bs=1M count=1 status=none
+    zfs snapshot src/fs@b
+    zfs create -s -V 32M src/vol
+    udevadm settle --timeout=30
+    dd if=/dev/urandom of=/dev/zvol/src/vol bs=1M count=6 status=none conv=fsync
+    zfs snapshot src/vol@a
+    zfs clone src/fs@a src/clone
+    dd if=/dev/urandom of=/tmp/mnt/src/clone/c bs=1M count=1 status=none
+    zfs snapshot src/clone@c1
+    zfs create 'src/with space'
+    zfs snapshot 'src/with space@s 1'
+    zfs create src/big
+    dd if=/dev/urandom of=/tmp/mnt/src/big/x bs=1M count=24 status=none
+    zfs snapshot src/big@t
+    zfs create src/big2
+    dd if=/dev/urandom of=/tmp/mnt/src/big2/x bs=1M count=24 status=none
+    zfs snapshot src/big2@t
+    dd if=/dev/urandom of=/tmp/mnt/src/fs/c bs=1M count=16 status=none
+    zfs snapshot src/fs@c
+    printf 'correct horse battery staple' > /tmp/key
+    zfs create -o encryption=on -o keyformat=passphrase -o keylocation=file:///tmp/key src/enc
+    dd if=/dev/urandom of=/tmp/mnt/src/enc/e bs=1M count=1 status=none
+    zfs snapshot src/enc@e
+  `);
+
+  const logs: string[] = [];
+  let pair = createLinkedPair(createZfsRunner(process.env), { log: (l) => logs.push(l) });
+  let client = pair.client;
+  const hello = await client.hello(ROOT);
+  check('hello: root exists, filesystem, unencrypted', hello.receiveRoot.exists && hello.receiveRoot.type === 'filesystem' && hello.receiveRoot.encryption === 'off', JSON.stringify(hello.receiveRoot));
+  check('hello: pool features reported', hello.features.get('extensible_dataset') !== undefined && hello.features.has('large_blocks'), JSON.stringify([...hello.features]));
+  check('hello: zfs version lines', hello.zfsVersion.length >= 1 && /^zfs-/.test(hello.zfsVersion[0]!), hello.zfsVersion.join(' / '));
+
+  const fsHeader: Header = { dataset: `${ROOT}/src/fs`, snapshot: 'a', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false };
+  const full = await client.receive(fsHeader, zfsSend(['-L', '-c', 'src/fs@a']));
+  check('full filesystem: GUID read back equals source', full.guid === BigInt(prop('src/fs@a', 'guid')), `${full.guid} / ${full.bytes} bytes`);
+  check('placeholder backup/qzb/src: canmount=off, not mounted, marked', prop(`${ROOT}/src`, 'canmount') === 'off' && prop(`${ROOT}/src`, 'mounted') === 'no' && prop(`${ROOT}/src`, 'org.qubes-zfs-backup:placeholder') === 'on');
+  check('received filesystem: canmount=noauto, not mounted, mountpoint none (inherited)', prop(fsHeader.dataset, 'canmount') === 'noauto' && prop(fsHeader.dataset, 'mounted') === 'no' && prop(fsHeader.dataset, 'mountpoint') === 'none');
+
+  const inc = await client.receive({ ...fsHeader, snapshot: 'b', stream: 'incremental' }, zfsSend(['-L', '-c', '-i', '@a', 'src/fs@b']));
+  check('incremental filesystem: GUID matches', inc.guid === BigInt(prop('src/fs@b', 'guid')));
+
+  const vol = await client.receive({ dataset: `${ROOT}/src/vol`, snapshot: 'a', type: 'volume', stream: 'full', origin: null, raw: false, resume: false }, zfsSend(['-L', '-c', 'src/vol@a']));
+  check('full volume: GUID matches (no canmount option for volumes)', vol.guid === BigInt(prop('src/vol@a', 'guid')));
+  check('received volume: volmode=none', prop(`${ROOT}/src/vol`, 'volmode') === 'none');
+
+  const clone = await client.receive({ dataset: `${ROOT}/src/clone`, snapshot: 'c1', type: 'filesystem', stream: 'clone', origin: `${ROOT}/src/fs@a`, raw: false, resume: false }, zfsSend(['-L', '-c', '-i', 'src/fs@a', 'src/clone@c1']));
+  check('clone with -o origin=: GUID matches, origin set', clone.guid === BigInt(prop('src/clone@c1', 'guid')) && prop(`${ROOT}/src/clone`, 'origin') === `${ROOT}/src/fs@a`, prop(`${ROOT}/src/clone`, 'origin'));
+
+  const space = await client.receive({ dataset: `${ROOT}/src/with space`, snapshot: 's 1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false }, zfsSend(['src/with space@s 1']));
+  check('a name with a space', space.guid === BigInt(prop('src/with space@s 1', 'guid')));
+
+  const raw = await client.receive({ dataset: `${ROOT}/src/enc`, snapshot: 'e', type: 'filesystem', stream: 'full', origin: null, raw: true, resume: false }, zfsSend(['-w', 'src/enc@e']));
+  check('raw encrypted: GUID matches, keystatus unavailable on the receiver', raw.guid === BigInt(prop('src/enc@e', 'guid')) && prop(`${ROOT}/src/enc`, 'keystatus') === 'unavailable', prop(`${ROOT}/src/enc`, 'keystatus'));
+
+  // Truncated full stream → resumable state → resume with the token.
+  const bigHeader: Header = { dataset: `${ROOT}/src/big`, snapshot: 't', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false };
+  const cut = await client.receive(bigHeader, truncate(zfsSend(['-L', '-c', 'src/big@t']), 6 * 1024 * 1024)).catch((e: unknown) => e);
+  const token = cut instanceof ReceiveFailedError ? cut.resumeToken : null;
+  check('truncated full stream: receive-failed, incomplete-stream, token reported', cut instanceof ReceiveFailedError && cut.reason === 'incomplete-stream' && token !== null, cut instanceof ReceiveFailedError ? `${cut.stderr.join(' / ')} | token ${token?.length} chars` : String(cut));
+  let inv = await client.inventory();
+  const partial = inv.datasets.get(bigHeader.dataset);
+  check('inventory: partial dataset inconsistent with the same token', partial?.inconsistent === true && partial.resumeToken === token, JSON.stringify({ inconsistent: partial?.inconsistent, hasToken: partial?.resumeToken !== null }));
+  const resumed = await client.receive({ ...bigHeader, resume: true }, zfsSend(['-t', token ?? '']));
+  check('resume with zfs send -t: GUID matches', resumed.guid === BigInt(prop('src/big@t', 'guid')), `${resumed.bytes} bytes resumed`);
+
+  // Truncated full stream → abort destroys the inconsistent dataset.
+  const big2: Header = { ...bigHeader, dataset: `${ROOT}/src/big2` };
+  await client.receive(big2, truncate(zfsSend(['src/big2@t']), 5 * 1024 * 1024)).catch(() => {});
+  const ab = await client.abort(big2.dataset);
+  inv = await client.inventory();
+  check('abort of a partial full receive: hadState, dataset gone', ab.hadState && !inv.datasets.has(big2.dataset));
+  const ab2 = await client.abort(big2.dataset).catch((e: unknown) => e);
+  check('abort again: a typed error or hadState false', (ab2 as { hadState?: boolean }).hadState === false || (ab2 as { code?: string }).code !== undefined, JSON.stringify(ab2 instanceof Error ? ab2.message : ab2));
+
+  // Truncated incremental → token on the existing dataset → abort clears it.
+  await client.receive({ ...fsHeader, snapshot: 'c', stream: 'incremental' }, truncate(zfsSend(['-i', '@b', 'src/fs@c']), 4 * 1024 * 1024)).catch(() => {});
+  inv = await client.inventory();
+  const fsInv = inv.datasets.get(fsHeader.dataset);
+  check('truncated incremental: token on the existing dataset, snapshots intact', fsInv?.resumeToken !== null && fsInv?.inconsistent === false && fsInv.snapshots.map((s) => s.label).join(',') === 'a,b');
+  const ab3 = await client.abort(fsHeader.dataset);
+  check('abort of partial incremental: token cleared', ab3.hadState && prop(fsHeader.dataset, 'receive_resume_token') === '-');
+  check('inventory: GUIDs and clone origin', inv.datasets.get(`${ROOT}/src/clone`)?.origin === `${ROOT}/src/fs@a` && inv.datasets.get(`${ROOT}/src/vol`)?.snapshots[0]?.guid === vol.guid);
+
+  // dom0 vanishes mid-stream: the agent closes zfs's stdin; ZFS keeps resumable state.
+  sh(`zfs create src/gone && dd if=/dev/urandom of=/tmp/mnt/src/gone/x bs=1M count=24 status=none && zfs snapshot src/gone@g`);
+  let forwarded = 0n;
+  const pending = client.receive({ ...bigHeader, dataset: `${ROOT}/src/gone`, snapshot: 'g' }, zfsSend(['src/gone@g']), {
+    onProgress: (b) => {
+      forwarded = b;
+      if (b > 4n * 1024n * 1024n && !pair.toAgent.writableEnded) pair.toAgent.end();
+    },
+  }).catch((e: unknown) => e);
+  const outcome = await pending;
+  const end = await pair.agent;
+  check('dom0 vanishing mid-stream: session ends "disconnected", link fails', end === 'disconnected' && outcome instanceof Error, `${end}, ${(outcome as Error).message}, forwarded ${forwarded}`);
+  check('…and the dataset holds a resume token', prop(`${ROOT}/src/gone`, 'receive_resume_token') !== '-');
+  await client.close();
+
+  // The agent as its own process through connectReceiver (qrexec path, local launcher).
+  const launcher = path.join(path.dirname(fileURLToPath(import.meta.url)), 'local-qrexec-client.sh');
+  const link = connectReceiver('backup-vm', { env: { ...process.env, QZB_QREXEC_CLIENT: launcher } });
+  client = link.client;
+  const h2 = await client.hello(ROOT);
+  inv = await client.inventory();
+  check('separate agent process: hello + inventory', h2.receiveRoot.exists && inv.datasets.has(`${ROOT}/src/gone`), `${inv.datasets.size} datasets`);
+  const gone = await client.receive({ ...bigHeader, dataset: `${ROOT}/src/gone`, snapshot: 'g', resume: true }, zfsSend(['-t', prop(`${ROOT}/src/gone`, 'receive_resume_token')]));
+  check('separate agent process: resume after dom0 vanished, GUID matches', gone.guid === BigInt(prop('src/gone@g', 'guid')));
+  await client.close();
+  check('separate agent process: clean exit after close', (await link.exited) === 0, `exit ${await link.exited}; ${link.stderrTail().slice(-2).join(' | ')}`);
+  pair = createLinkedPair(createZfsRunner(process.env));
+  await pair.client.hello(ROOT);
+  const finalInv = await pair.client.inventory();
+  check('never -F: nothing was destroyed besides the aborted partial dataset', ['src', 'src/fs', 'src/vol', 'src/clone', 'src/with space', 'src/enc', 'src/big', 'src/gone'].every((d) => finalInv.datasets.has(`${ROOT}/${d}`)));
+  await pair.client.close();
+  console.log(`agent log (last lines):\n  ${logs.slice(-6).join('\n  ')}`);
+  console.log(failures === 0 ? 'ALL PASSED' : `${failures} FAILED`);
+  process.exitCode = failures === 0 ? 0 : 1;
+}
+
+async function host(): Promise<void> {
+  const { runInVm } = await import('../../vm/vm.ts');
+  const r = await runInVm({ command: ['node', '--import', 'tsx', 'test/unit/receiver/real-zfs.vm.ts'], timeoutMs: 15 * 60 * 1000, onStdoutLine: (l) => console.log(l) });
+  if (r.stderr) process.stderr.write(r.stderr);
+  console.log(`[vm] zfs ${r.zfsVersion}; boot ${r.bootMs} ms; total ${r.totalMs} ms; exit ${r.exitCode}`);
+  process.exitCode = r.exitCode;
+}
+
+await (process.env.QZB_VM === '1' ? guest() : host());
