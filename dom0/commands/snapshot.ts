@@ -75,7 +75,8 @@ export async function snapshot(options: SnapshotOptions, ctx: Context): Promise<
     result.commands = plan.create.map((b) => quoteArgv(['zfs', ...snapshotArgs(b.snapshots)]));
     if (options.dryRun) {
       result.wouldCreate = plan.create.flatMap((b) => b.snapshots);
-      result.exitCode = snapshotExitCode(plan.errors.length, plan.pending.length + result.wouldCreate.length);
+      // The status the real run would end with.
+      result.exitCode = snapshotExitCode(plan.errors.length, plan.pending.length);
       return result;
     }
     const state = stored.state;
