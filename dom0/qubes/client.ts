@@ -26,7 +26,9 @@ export class AdminApiError extends QzbError {
     readonly excType: string,
     readonly excMessage: string,
   ) {
-    super('QUBES_API_ERROR', `Qubes Admin API call ${method} on ${dest} failed: ${excType}${excMessage ? `: ${excMessage}` : ''}`);
+    super('QUBES_API_ERROR', `Qubes Admin API call ${method} on ${dest} failed: ${excType}${excMessage ? `: ${excMessage}` : ''}`, {
+      hint: 'If a qube was created or removed meanwhile, run the command again; otherwise see journalctl -u qubesd.',
+    });
   }
 }
 
