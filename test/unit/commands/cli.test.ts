@@ -2,7 +2,8 @@
 // script printing recorded real `zfs list` output; qubesd is the in-test fake.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import net from 'node:net';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,4 +135,24 @@ test('check → import → calc → snapshot --dry-run on recorded real zfs outp
   assert.match(s.stdout, /^zfs snapshot tank\/dom0@backup-1/m);
   assert.match(s.stdout, /# pending: qube work is Running/);
   assert.ok(!readFileSync(zfsLog, 'utf8').includes('snapshot tank'), 'dry run ran zfs snapshot');
+});
+
+test('Ctrl-C: exit 130 with a one-line message', async () => {
+  const silent = net.createServer(() => { /* accept and never answer */ });
+  const sock = path.join(dir, 'silent.sock');
+  await new Promise<void>((r) => silent.listen(sock, r));
+  try {
+    const child = spawn(process.execPath, ['--import', pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href, path.join(root, 'dom0/cli.ts'), 'check', 'backup1.yaml'], {
+      cwd: dir, env: { PATH: process.env.PATH ?? '', QZB_ZFS: path.join(dir, 'zfs'), QZB_QUBESD_SOCKET: sock },
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    await new Promise<void>((r) => silent.once('connection', () => r()));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    assert.equal(code, 130);
+    assert.match(stderr, /interrupted/);
+  } finally {
+    silent.close();
+  }
 });
