@@ -10,7 +10,8 @@
 //   ds NAME [volume] [origin=SNAP] [dirty=on] [@label…] [#bookmark…]   any dataset (parents implied)
 //   snap NAME|qube:Q @label…            more snapshots later (higher createtxg)
 // Without any `pool` line the system starts with `pool main zfs tank/qubes`; without a qube named
-// `backup` one is added at the end (the default receiver: a running AppVM on the first zfs pool).
+// `backup` one is added at the end (the default receiver: a running AppVM on the first zfs pool)
+// unless `addReceiver: false`.
 // Layout per class: every qube gets <container>/<qube>; TemplateVM and StandaloneVM root+private are
 // persistent volumes with @qubes-clean-*; AppVM private is persistent, its root is a transient clone of
 // the template's root@qubes-clean-* (present only while running); DispVM root+private are transient
@@ -243,12 +244,12 @@ class Builder {
 }
 
 // Builds both inventories from the line format described at the top of this file.
-export function sys(text: string): System {
+export function sys(text: string, options: { addReceiver?: boolean } = {}): System {
   const b = new Builder();
   const lines = text.split('\n');
   if (!lines.some((l) => l.trim().startsWith('pool '))) b.pool('main', 'zfs', 'tank/qubes');
   for (const l of lines) b.line(l);
-  if (!b.qubes.some((q) => q.name === 'backup')) b.line('qube backup AppVM state=Running');
+  if (options.addReceiver !== false && !b.qubes.some((q) => q.name === 'backup')) b.line('qube backup AppVM state=Running');
   const datasets = [...b.datasets.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   return { qubes: { qubes: b.qubes, pools: b.pools }, zfs: { datasets } };
 }

@@ -17,7 +17,8 @@ export interface Run {
 
 // Resolves and plans a fixture system against a job spec.
 export function plan(system: string, spec: JobSpec): Run {
-  const s = sys(system);
+  // The default receiver `backup` is added to the system unless the job names another one.
+  const s = sys(system, { addReceiver: spec.receiver === undefined });
   const job = mkJob(spec);
   const res = resolveDesignations(job, s.qubes, s.zfs);
   const tgt = computeTargets(job, res.designations, s.qubes, s.zfs);
