@@ -2,17 +2,35 @@
 // type and length before allocating anything for the payload, and fails closed: after the first
 // error every further call throws the same error.
 import { FRAME_HEADER_BYTES } from './limits.ts';
-import { checkFrameLength, type Frame, type FrameTypeValue } from './frame.ts';
+import { checkFrameLength, FrameType, type Frame, type FrameTypeValue } from './frame.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
+
+/** Options of a FrameDecoder. */
+export interface FrameDecoderOptions {
+  /**
+   * Hand out a data frame that spans input chunks as consecutive DATA pieces (views into the
+   * input, never copied) instead of reassembling it. Data is a byte stream, so its consumers
+   * (the agent writing to `zfs receive`) do not care where one frame ends; this saves a copy of
+   * every byte. Control frames are always whole.
+   */
+  splitData?: boolean;
+}
 
 /** Incremental decoder; call push() with each chunk, end() at end of input. */
 export class FrameDecoder {
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private readonly splitData: boolean;
+  /** Payload bytes still to come of a data frame being handed out in pieces (splitData). */
+  private dataLeft = 0;
   private headerFill = 0;
   private payloadType: FrameTypeValue | null = null;
   private payload: Buffer | null = null;
   private payloadFill = 0;
   private failure: ProtocolError | null = null;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.splitData = options.splitData ?? false;
+  }
 
   /** Decodes every complete frame in `chunk`; keeps a partial frame for the next call. */
   push(chunk: Buffer): Frame[] {
@@ -28,7 +46,7 @@ export class FrameDecoder {
   /** Call at end of input: throws PROTOCOL_TRUNCATED when the input stopped inside a frame. */
   end(): void {
     if (this.failure) throw this.failure;
-    if (this.headerFill > 0 || this.payloadType !== null) {
+    if (this.headerFill > 0 || this.payloadType !== null || this.dataLeft > 0) {
       this.failure = new ProtocolError(ProtocolErrorCode.TRUNCATED, 'the connection ended in the middle of a frame');
       throw this.failure;
     }
@@ -36,7 +54,7 @@ export class FrameDecoder {
 
   /** True when no partial frame is buffered. */
   get idle(): boolean {
-    return this.headerFill === 0 && this.payloadType === null;
+    return this.headerFill === 0 && this.payloadType === null && this.dataLeft === 0;
   }
 
   private decode(chunk: Buffer): Frame[] {
@@ -44,6 +62,13 @@ export class FrameDecoder {
     let offset = 0;
     const size = chunk.length;
     while (offset < size) {
+      if (this.dataLeft > 0) {
+        const take = Math.min(this.dataLeft, size - offset);
+        frames.push({ type: FrameType.DATA, payload: chunk.subarray(offset, offset + take) });
+        this.dataLeft -= take;
+        offset += take;
+        continue;
+      }
       if (this.payloadType === null) {
         let length: number;
         let type: number;
@@ -70,6 +95,10 @@ export class FrameDecoder {
           // The whole payload is in this chunk: hand out a view, no copy.
           frames.push({ type, payload: chunk.subarray(offset, offset + length) });
           offset += length;
+          continue;
+        }
+        if (this.splitData && type === FrameType.DATA) {
+          this.dataLeft = length;
           continue;
         }
         this.payloadType = type;

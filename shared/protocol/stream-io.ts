@@ -7,9 +7,12 @@ import { encodeFrame, encodeFrameHeader, FrameType, type Frame } from './frame.t
 import { MAX_DATA_CHUNK } from './limits.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 
-/** Yields each frame of `input` as it arrives; throws a ProtocolError on bad framing or a cut-off frame. */
+/**
+ * Yields each frame of `input` as it arrives; throws a ProtocolError on bad framing or a cut-off
+ * frame. A data frame split across input chunks comes out as consecutive DATA pieces (no copy).
+ */
 export async function* readFrames(input: AsyncIterable<Buffer | string>): AsyncGenerator<Frame, void, undefined> {
-  const decoder = new FrameDecoder();
+  const decoder = new FrameDecoder({ splitData: true });
   for await (const chunk of input) {
     const frames = decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     for (const frame of frames) yield frame;

@@ -122,3 +122,33 @@ test('after an error the decoder stays failed', () => {
   assert.equal(code(() => d.push(encodeFrame(FrameType.END))), 'PROTOCOL_BAD_FRAME');
   assert.equal(code(() => d.end()), 'PROTOCOL_BAD_FRAME');
 });
+
+test('splitData hands out a spanning data frame as uncopied pieces; control frames stay whole', () => {
+  const data = Buffer.from(Array.from({ length: 3000 }, (_, i) => i & 0xff));
+  const control = encodeFrame(FrameType.CONTROL, Buffer.alloc(700, 0xc0));
+  const all = Buffer.concat([encodeFrame(FrameType.DATA, data), control, encodeFrame(FrameType.END)]);
+  for (let round = 0; round < 200; round++) {
+    const d = new FrameDecoder({ splitData: true });
+    const pieces: Buffer[] = [];
+    const kinds: number[] = [];
+    let at = 0;
+    while (at < all.length) {
+      const n = 1 + Math.floor(Math.random() * 500);
+      const chunk = all.subarray(at, at + n);
+      for (const f of d.push(chunk)) {
+        if (f.type === FrameType.DATA) {
+          assert.equal(f.payload.buffer, chunk.buffer, 'a view, not a copy');
+          pieces.push(f.payload);
+        } else kinds.push(f.type);
+        if (f.type === FrameType.CONTROL) assert.equal(f.payload.length, 700);
+      }
+      at += n;
+    }
+    d.end();
+    assert.ok(Buffer.concat(pieces).equals(data));
+    assert.deepEqual(kinds, [FrameType.CONTROL, FrameType.END]);
+  }
+  const cut = new FrameDecoder({ splitData: true });
+  cut.push(encodeFrame(FrameType.DATA, data).subarray(0, 100));
+  assert.equal(code(() => cut.end()), 'PROTOCOL_TRUNCATED');
+});

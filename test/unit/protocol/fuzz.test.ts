@@ -30,7 +30,8 @@ let rejected = 0;
 
 /** Feeds `bytes` in the given chunk sizes; returns normally or with a ProtocolError, nothing else. */
 function feed(bytes: Uint8Array, cuts: number[]): void {
-  const decoder = new FrameDecoder();
+  // Both decoder modes: whole data frames, and data frames handed out in pieces (the agent's mode).
+  const decoder = new FrameDecoder({ splitData: cuts.length % 2 === 1 });
   const input = Buffer.from(bytes);
   let at = 0;
   let i = 0;
