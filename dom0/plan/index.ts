@@ -8,3 +8,5 @@ export type { DatasetIndex } from './dataset-index.ts';
 export { layoutOf } from './qubes-layout.ts';
 export type { QubesLayout } from './qubes-layout.ts';
 export type { ExcludedDataset, ExclusionReason, ResolvedDesignation, SendType, Target, TargetKind } from './types.ts';
+export { PLAN_CODES } from './codes.ts';
+export type { PlanCode } from './codes.ts';

@@ -34,3 +34,10 @@ for (const { file, text } of sources) {
     }
   });
 }
+
+test('every finding code the planner emits is in PLAN_CODES, and every listed code is emitted', async () => {
+  const { PLAN_CODES } = await import('../../../dom0/plan/codes.ts');
+  const emitted = new Set<string>();
+  for (const { text } of sources) for (const m of text.matchAll(/finding\(\s*'([A-Z_]+)'/g)) emitted.add(m[1]!);
+  assert.deepEqual([...emitted].sort(), Object.keys(PLAN_CODES).sort());
+});

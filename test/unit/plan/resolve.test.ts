@@ -6,6 +6,7 @@ import type { JobSpec } from './fixtures.ts';
 import { DESKTOP, mkJob, sys } from './fixtures.ts';
 import { resolveDesignations } from '../../../dom0/plan/resolve.ts';
 import { computeTargets } from '../../../dom0/plan/targets.ts';
+import { PLAN_CODES } from '../../../dom0/plan/codes.ts';
 import type { Run } from './helpers.ts';
 import { codes, only, plan } from './helpers.ts';
 
@@ -339,9 +340,15 @@ for (const c of cases) {
   });
 }
 
-test('every finding message is a full sentence that says what to change', () => {
+// Codes whose severity depends on the designation (PLAN_CODES lists the usual one).
+const DUAL: Record<string, string> = { QUBE_NOT_ON_ZFS: 'warning', DISPOSABLE_QUBE: 'info' };
+
+test('every finding message is a full sentence that says what to change; severities match PLAN_CODES', () => {
   for (const c of cases) {
     for (const f of plan(c.system, c.job).findings) {
+      const info = (PLAN_CODES as Record<string, { severity: string }>)[f.code];
+      assert.ok(info, `${f.code} is not in PLAN_CODES`);
+      assert.ok(f.severity === info.severity || f.severity === DUAL[f.code], `${f.code} is ${f.severity}`);
       assert.match(f.message, /^[A-Za-z0-9].*[.?)]$/s, `${f.code}: ${f.message}`);
       assert.ok(f.message.length > 40, `${f.code}: ${f.message}`);
     }
