@@ -29,3 +29,8 @@ export function designationMaps(designations: readonly ResolvedDesignation[]): D
 export function describeDesignation(d: ResolvedDesignation): string {
   return d.objectType === 'qube' ? `qube ${d.object} (${d.dataset})` : `dataset ${d.dataset}`;
 }
+
+// The config object alone: "qube work" or "dataset mainpool/dom0".
+export function describeObject(d: ResolvedDesignation): string {
+  return `${d.objectType} ${d.object}`;
+}

@@ -8,7 +8,7 @@ import { datasetNameProblem, poolOf } from '../../shared/zfs-names.ts';
 import type { DatasetIndex } from './dataset-index.ts';
 import { indexDatasets, nearestIn } from './dataset-index.ts';
 import type { DesignationMaps } from './designation-map.ts';
-import { describeDesignation, designationMaps } from './designation-map.ts';
+import { describeDesignation, describeObject, designationMaps } from './designation-map.ts';
 import type { QubesLayout } from './qubes-layout.ts';
 import { layoutOf } from './qubes-layout.ts';
 import { fieldInvalid, isPlausibleQubeName } from './job-fields.ts';
@@ -191,7 +191,7 @@ function notOnZfsFinding(
   const include = ref.designation === 'include';
   const message = include
     ? `Qube ${qube.name} (group ${ref.group.name}) keeps persistent data outside ZFS: ${vols}. This tool can only back up ` +
-      `ZFS datasets, so ${hasZfs ? 'those volumes' : 'nothing of this qube'} would be in the backup. Move the volumes to a ` +
+      `ZFS datasets, so ${hasZfs ? 'those volumes would be missing from' : 'nothing of this qube would be in'} the backup. Move the volumes to a ` +
       `zfs pool (e.g. qvm-clone -P <zfs pool>), back them up another way (qvm-backup), or move the qube to a forgo group.`
     : `Qube ${qube.name} (group ${ref.group.name}) keeps persistent data outside ZFS: ${vols}. It is forgone, so nothing ` +
       `changes now, but this tool could not back those volumes up if you included it later.`;
@@ -218,8 +218,8 @@ function dedupe(raw: readonly ResolvedDesignation[], findings: Finding[]): Resol
         finding(
           'CONFLICTING_DESIGNATION',
           'error',
-          `${d.dataset} is designated both ${conflict.designation} (by ${describeDesignation(conflict)}, group ` +
-            `${conflict.group}) and ${d.designation} (by ${d.objectType} ${d.object}, group ${d.group}). A dataset can ` +
+          `${d.dataset} is designated both ${conflict.designation} (by ${describeObject(conflict)}, group ` +
+            `${conflict.group}) and ${d.designation} (by ${describeObject(d)}, group ${d.group}). A dataset can ` +
             `have only one designation: remove one of the two.`,
           {
             pos: d.pos,
@@ -234,8 +234,8 @@ function dedupe(raw: readonly ResolvedDesignation[], findings: Finding[]): Resol
         finding(
           'DUPLICATE_MEMBER',
           'warning',
-          `${d.dataset} is designated ${d.designation} twice: by ${describeDesignation(other)} (group ${other.group}) ` +
-            `and by ${d.objectType} ${d.object} (group ${d.group}). Remove one of them.`,
+          `${d.dataset} is designated ${d.designation} twice: by ${describeObject(other)} (group ${other.group}) ` +
+            `and by ${describeObject(d)} (group ${d.group}). Remove one of them.`,
           { pos: d.pos, subject: d.dataset, details: { groups: [other.group, d.group] } },
         ),
       );
@@ -260,7 +260,8 @@ function nestingFindings(designations: readonly ResolvedDesignation[], maps: Des
     reported.add(key);
     const outer = (maps.all.get(outerName) ?? [])[0]!;
     const inner = `${describeDesignation(d)} (${d.designation}, group ${d.group})`;
-    const around = `${describeDesignation(outer)}, which is ${outer.designation === 'void' ? 'void' : outer.designation + 'd'} (group ${outer.group})`;
+    const state = { include: 'included', forgo: 'forgone', void: 'void' }[outer.designation];
+    const around = `${describeDesignation(outer)}, which is ${state} (group ${outer.group})`;
     let advice: string;
     if (outer.designation === 'include' && d.designation === 'forgo') {
       advice = `To leave it out of the backup, move it to a group listed under void-groups instead.`;

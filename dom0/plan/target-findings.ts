@@ -90,9 +90,12 @@ function sinceFindings(job: Job, facts: readonly ChainFacts[]): Finding[] {
         'info',
         `${plural(missing.length, 'dataset has', 'datasets have')} no ${since} and will be sent in full (or as a clone ` +
           `of ${missing.length === 1 ? 'its' : 'their'} origin): ${missing.join(', ')}. That is expected for datasets new ` +
-          `since your last backup; if one was in it, its ${since} snapshot was deleted and the receiver already has it ` +
-          `(the full send will then fail): recreate the base or receive it elsewhere.` +
-          (bookmarkOnly.length > 0 ? ` (${bookmarkOnly.join(', ')} only have the bookmark, which progressive: yes cannot use.)` : ''),
+          `since your last backup. If one of them was in it, its ${since} snapshot has been deleted and the receiver ` +
+          `will refuse the full send (it already has that dataset): back it up to a fresh receiver dataset instead.` +
+          (bookmarkOnly.length > 0
+            ? ` ${bookmarkOnly.join(', ')} still ${bookmarkOnly.length === 1 ? 'has' : 'have'} the bookmark #${since.slice(1)}, ` +
+              `which can serve as the base with progressive: no (progressive: yes cannot start from a bookmark).`
+            : ''),
         { pos, details: { datasets: missing, bookmarkOnly } },
       ),
     );

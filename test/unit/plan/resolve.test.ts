@@ -186,8 +186,11 @@ const cases: Case[] = [
       unused: {},
     },
     check: (r) => {
-      const nested = r.res.findings.filter((f) => f.code === 'NESTED_DESIGNATION').map((f) => f.subject);
-      assert.deepEqual(nested.sort(), ['tank/old/a', 'tank/old/b', 'tank/shared/apps']);
+      const found = r.res.findings.filter((f) => f.code === 'NESTED_DESIGNATION');
+      assert.deepEqual(found.map((f) => f.subject).sort(), ['tank/old/a', 'tank/old/b', 'tank/shared/apps']);
+      const apps = found.find((f) => f.subject === 'tank/shared/apps')!;
+      assert.match(apps.message, /^dataset tank\/shared\/apps \(include, group i\) lies inside dataset tank\/shared, which is forgone \(group f\)\./);
+      assert.match(found.find((f) => f.subject === 'tank/old/a')!.message, /which is void .*Nothing inside a void designation is ever backed up/);
       const r2 = plan('ds tank/dom0\nds tank/dom0/x', { include: { i: 'datasets: tank/dom0 tank/dom0/x' } });
       assert.match(only(r2.res.findings, 'NESTED_DESIGNATION').message, /already included as part of tank\/dom0/);
     },
