@@ -1,0 +1,57 @@
+// The qrexec child: argv, allow-listed environment, the close → SIGTERM → SIGKILL stop sequence,
+// and a real agent process behind a local launcher (fake zfs script) to prove the stdio wiring.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectReceiver, receiverCommand, receiverEnv } from '../../../dom0/receiver-link/spawn.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+test('argv: qrexec-client -d QUBE root:QUBESRPC qubes.ZfsBackupReceive dom0; QZB_QREXEC_CLIENT overrides', () => {
+  assert.deepEqual(receiverCommand('backup-vm', {}), { file: '/usr/lib/qubes/qrexec-client', args: ['-d', 'backup-vm', 'root:QUBESRPC qubes.ZfsBackupReceive dom0'] });
+  assert.equal(receiverCommand('b', { QZB_QREXEC_CLIENT: '/x/launcher' }).file, '/x/launcher');
+  for (const bad of ['', 'dom0', '-d', 'a b', 'a;b', '1abc', 'x'.repeat(32), 'back\nup', '@anyvm']) {
+    assert.throws(() => receiverCommand(bad, {}), { code: 'INVALID_QUBE_NAME' }, bad);
+  }
+});
+
+test('environment: PATH, LC_ALL=C and QZB_* only', () => {
+  const env = receiverEnv({ PATH: '/bin', HOME: '/root', SSH_AUTH_SOCK: '/s', LANG: 'de_DE', QZB_ZFS: '/z', DISPLAY: ':0', LC_ALL: 'de_DE' });
+  assert.deepEqual(env, { PATH: '/bin', LC_ALL: 'C', QZB_ZFS: '/z' });
+});
+
+test('stop sequence: a child that ignores EOF and SIGTERM is killed with SIGKILL', async () => {
+  const link = connectReceiver('backup-vm', { env: { PATH: process.env.PATH, QZB_QREXEC_CLIENT: path.join(here, 'stubborn-qrexec-client.sh') }, graceMs: 200, termMs: 200 });
+  const started = Date.now();
+  await link.client.close();
+  assert.equal(await link.exited, null, 'killed by a signal');
+  assert.ok(Date.now() - started < 5000);
+});
+
+test('a real agent process behind the launcher: hello and inventory over its stdio; clean exit on close', async () => {
+  const log = '/tmp/qzb-fake-zfs.log';
+  rmSync(log, { force: true });
+  const commands: string[] = [];
+  const link = connectReceiver('backup-vm', {
+    env: {
+      PATH: process.env.PATH, HOME: '/root', SECRET_TOKEN: 'must-not-leak',
+      QZB_QREXEC_CLIENT: path.join(here, '../receiver/local-qrexec-client.sh'),
+      QZB_ZFS: path.join(here, 'fake-zfs.sh'), QZB_ZPOOL: path.join(here, 'fake-zfs.sh'),
+    },
+    onCommand: (line) => commands.push(line),
+  });
+  const hello = await link.client.hello('backup/qzb');
+  assert.equal(hello.receiveRoot.exists, true);
+  assert.equal(hello.features.get('extensible_dataset'), 'active');
+  const inv = await link.client.inventory();
+  assert.deepEqual([...inv.datasets.keys()], ['backup/qzb']);
+  await link.client.close();
+  assert.equal(await link.exited, 0);
+  assert.match(commands[0]!, /local-qrexec-client\.sh -d backup-vm 'root:QUBESRPC qubes\.ZfsBackupReceive dom0'$/);
+  assert.ok(link.stderrTail().some((l) => l.includes('session ended: closed')), link.stderrTail().join('\n'));
+  const seen = readFileSync(log, 'utf8');
+  assert.ok(!seen.includes('SECRET_TOKEN') && !seen.includes('HOME'), 'zfs sees neither dom0 secrets nor HOME');
+  assert.match(seen, /^LC_ALL PATH $/m, seen);
+});
