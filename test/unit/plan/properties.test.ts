@@ -247,3 +247,28 @@ test('the plan does not depend on the order of the inventory and is deterministi
     { numRuns: 100 },
   );
 });
+
+test('no dataset goes unmentioned: each is designated, listed as undesignated, a qube or work dataset, or above one', () => {
+  fc.assert(
+    fc.property(worldArb, (w) => {
+      const { res } = run(w);
+      const designated = res.designations.map((d) => d.dataset);
+      const f = res.findings.find((x) => x.code === 'DATASET_UNDESIGNATED');
+      const listed = [...((f?.details?.['datasets'] as string[] | undefined) ?? []), ...((f?.details?.['undesignatedParents'] as string[] | undefined) ?? [])];
+      const qubeRoots = w.qubes.qubes.flatMap((q) => q.volumes.map((v) => v.vid.slice(0, v.vid.lastIndexOf('/'))));
+      const work = ['p/q/.tmp', 'p/q/.exported', 'p/q/.importing'];
+      const accounted = [...designated, ...qubeRoots, ...work];
+      for (const ds of w.zfs.datasets) {
+        const ok =
+          within(ds.name, accounted) ||
+          within(ds.name, listed) ||
+          accounted.some((a) => isSameOrDescendant(a, ds.name)) ||
+          !ds.name.includes('/');
+        assert.ok(ok, `${ds.name} is neither designated nor reported`);
+      }
+      // And nothing listed is inside a designation.
+      for (const l of (f?.details?.['datasets'] as string[] | undefined) ?? []) assert.ok(!within(l, designated), `${l} is listed but designated`);
+    }),
+    RUNS,
+  );
+});
