@@ -101,7 +101,8 @@ export async function runScenarioFiles(files: string[], opts: RunOptions): Promi
       command: [process.execPath, join(outDir, 'guest.mjs'), join(outDir, 'plan.json')],
       cwd: REPO,
       outDir,
-      timeoutMs: opts.timeoutMs ?? 30 * 60 * 1000,
+      // TCG is slow: 10 minutes plus 5 per scenario file, unless the caller says otherwise.
+      timeoutMs: opts.timeoutMs ?? (10 + 5 * scenarios.length) * 60 * 1000,
       onStdoutLine: (line) => {
         let rec: Record<string, unknown>;
         try {

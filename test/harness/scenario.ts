@@ -32,7 +32,8 @@ const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
 
 // ZFS / Qubes names: kept loose here (ZFS itself rejects bad ones), but no whitespace or shell
 // metacharacters, so a typo fails at validation rather than deep inside a zfs call.
-const zfsName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/, 'not a ZFS dataset name');
+// Dataset names may contain spaces (ZFS allows them; the tool must cope); pool names may not.
+const zfsName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.: /-]*$/, 'not a ZFS dataset name');
 const qubeName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,30}$/, 'not a valid qube name');
 const snapLabel = z.string().regex(/^@[A-Za-z0-9_.:-]+$/, 'a snapshot label is @ followed by letters, digits, _ . : -');
 

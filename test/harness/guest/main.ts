@@ -249,7 +249,10 @@ class ScenarioRun {
       }
     } catch (e) {
       rec['error'] = (e as Error).message;
-      failures.push(`step did not run: ${(e as Error).message}`);
+      // A qube/write step that fails counts as exit 1 (like qvm-start on a running qube); without
+      // an `expect` that says so, it is a failed step.
+      if (!outcome && step.kind !== 'run') rec['exit'] = 1;
+      if (!step.expect || step.expect.exit === undefined || outcome) failures.push(`step did not run: ${(e as Error).message}`);
     }
     if (step.expect) {
       failures.push(...checkExpect(step.expect, { exit: outcome?.exit ?? (rec['error'] ? 1 : 0), stdout: outcome?.stdout ?? '', stderr: outcome?.stderr ?? String(rec['error'] ?? '') }));

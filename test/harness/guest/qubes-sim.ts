@@ -40,6 +40,12 @@ export interface SimQube extends FakeQube {
   volumes: SimVolume[];
 }
 
+interface SnapInfo {
+  snap: string;
+  txg: bigint;
+  deferred: boolean;
+}
+
 type ZfsPoolCfg = { name: string; driver: 'zfs'; container: string; revisionsToKeep: number };
 
 function flags(klass: QubeClass, vol: string): { snapOnStart: boolean; saveOnStop: boolean; rw: boolean } {
@@ -154,7 +160,12 @@ export class QubesSim implements QubesModel {
     if (sv.driver !== 'zfs' || !sv.sourceVolume) return false;
     const r = await zfsTry('get', '-H', '-o', 'value', 'origin', v.vid);
     if (r.exit !== 0) return false;
-    const latest = await this.latestClean(sv.sourceVolume.vid);
+    const clean = await zfsTry('list', '-H', '-p', '-t', 'snapshot', '-o', 'name,defer_destroy', '-s', 'createtxg', sv.sourceVolume.vid);
+    const latest = clean.stdout
+      .split('\n')
+      .filter((l) => l.includes('@qubes-clean-') && l.endsWith('\toff'))
+      .map((l) => l.split('\t')[0])
+      .pop();
     return latest !== undefined && r.stdout.trim() !== latest;
   }
   async poolSizeUsage(pool: FakePool): Promise<{ size: string; usage: string } | undefined> {
@@ -255,6 +266,7 @@ export class QubesSim implements QubesModel {
     };
     qube.volumes = this.makeVolumes(q);
     this.qubesByName.set(q.name, qube);
+    await this.loadView();
     const src = q.cloneOf ? this.qubesByName.get(q.cloneOf) : undefined;
     for (const v of qube.volumes) {
       if (v.driver !== 'zfs' || !v.saveOnStop) continue;
@@ -280,21 +292,24 @@ export class QubesSim implements QubesModel {
     const q = this.qubesByName.get(name);
     if (!q) throw new Error(`no such qube ${name}`);
     if (q.state !== 'Halted') throw new Error(`QubesVMNotHaltedError: domain ${name} is not halted (${q.state})`);
+    await this.loadView();
     for (const v of q.volumes) {
       if (v.driver !== 'zfs') continue;
+      let dirty = false;
       if (!v.snapOnStart && !v.saveOnStop) {
         await this.createEmpty(v, { 'com.sun:auto-snapshot': 'false' });
       } else if (v.saveOnStop) {
-        if (!(await this.isDirty(v.vid))) {
+        if (!this.isDirty(v.vid)) {
           await this.createRevision(v, 'before-start');
-          await zfs('set', 'org.qubes:dirty=on', v.vid);
+          dirty = true;
         }
-      } else if (!(await this.exists(v.vid)) || !(await this.isDirty(v.vid))) {
+      } else if (!this.exists(v.vid) || !this.isDirty(v.vid)) {
         if (v.sourceVolume) await this.cloneInto(v, v.sourceVolume, { 'com.sun:auto-snapshot': 'false' });
         else await this.createEmpty(v, { 'com.sun:auto-snapshot': 'false' });
-        await zfs('set', 'org.qubes:dirty=on', v.vid);
+        dirty = true;
       }
-      await zfs('set', `readonly=${v.rw ? 'off' : 'on'}`, v.vid);
+      // The driver sets dirty=on, then (at the end of start) readonly=<not rw>: one zfs set here.
+      await this.setProps(v.vid, { ...(dirty ? { 'org.qubes:dirty': 'on' } : {}), readonly: v.rw ? 'off' : 'on' });
     }
     q.state = state;
     await this.onStateChange(name, state);
@@ -308,12 +323,13 @@ export class QubesSim implements QubesModel {
     // cannot observe the gap, so the state changes first, then the storage stops.
     q.state = 'Halted';
     await this.onStateChange(name, 'Halted');
+    await this.loadView();
     for (const v of q.volumes) {
       if (v.driver !== 'zfs') continue;
       if (!v.saveOnStop) {
         await this.removeVolumeAndDerived(v);
-      } else if ((await this.exists(v.vid)) && (await this.isDirty(v.vid))) {
-        await zfs('set', 'org.qubes:dirty=off', v.vid);
+      } else if (this.exists(v.vid) && this.isDirty(v.vid)) {
+        await this.setProps(v.vid, { 'org.qubes:dirty': 'off' });
         await this.markClean(v);
       }
     }
@@ -333,21 +349,77 @@ export class QubesSim implements QubesModel {
   }
 
   // ---- the driver's primitives ----
-  private async exists(ds: string): Promise<boolean> {
-    return (await zfsTry('list', '-H', '-o', 'name', ds)).exit === 0;
+  // Each public operation (create, start, stop) first reads the state of every zfs-pool container
+  // with ONE `zfs list`, then keeps that picture up to date as it runs its commands: the same
+  // decisions as the driver's per-call checks, for a fraction of the zfs processes (each costs a few
+  // hundred milliseconds in the emulated VM).
+  private view = new Map<string, { dirty: boolean; snaps: SnapInfo[] }>();
+  private nextTxg = 0n;
+
+  private async loadView(): Promise<void> {
+    this.view = new Map();
+    const containers = [...new Set([...this.zfsPools.values()].map((p) => p.container))];
+    if (containers.length === 0) return;
+    const out = await zfs('list', '-H', '-p', '-t', 'filesystem,volume,snapshot', '-o', 'name,createtxg,defer_destroy,org.qubes:dirty', '-s', 'createtxg', '-r', ...containers);
+    let max = 0n;
+    for (const line of out.split('\n')) {
+      if (!line) continue;
+      const [name = '', txg = '0', deferred = 'off', dirty = '-'] = line.split('\t');
+      const t = BigInt(txg);
+      if (t > max) max = t;
+      const at = name.indexOf('@');
+      if (at < 0) {
+        const e = this.view.get(name);
+        if (e) e.dirty = dirty === 'on';
+        else this.view.set(name, { dirty: dirty === 'on', snaps: [] });
+      } else {
+        const ds = name.slice(0, at);
+        let e = this.view.get(ds);
+        if (!e) this.view.set(ds, (e = { dirty: false, snaps: [] }));
+        e.snaps.push({ snap: name.slice(at + 1), txg: t, deferred: deferred === 'on' });
+      }
+    }
+    this.nextTxg = max + 1n;
   }
 
-  private async isDirty(ds: string): Promise<boolean> {
-    const r = await zfsTry('get', '-H', '-o', 'value', 'org.qubes:dirty', ds);
-    return r.exit === 0 && r.stdout.trim() === 'on';
+  private exists(ds: string): boolean {
+    return this.view.has(ds);
+  }
+
+  private isDirty(ds: string): boolean {
+    return this.view.get(ds)?.dirty ?? false;
+  }
+
+  private snapshots(ds: string): SnapInfo[] {
+    return this.view.get(ds)?.snaps ?? [];
+  }
+
+  private async setProps(ds: string, props: Record<string, string>): Promise<void> {
+    await zfs('set', ...Object.entries(props).map(([k, v]) => `${k}=${v}`), ds);
+    const e = this.view.get(ds);
+    if (e && props['org.qubes:dirty'] !== undefined) e.dirty = props['org.qubes:dirty'] === 'on';
+  }
+
+  private async snapshot(ds: string, snap: string): Promise<void> {
+    await zfs('snapshot', `${ds}@${snap}`);
+    this.view.get(ds)?.snaps.push({ snap, txg: this.nextTxg++, deferred: false });
+  }
+
+  /** zfs destroy -d -r DS@SNAP (deferred: a snapshot that is a clone's origin stays, marked). */
+  private async destroySnapshotDeferred(ds: string, snap: string): Promise<void> {
+    await zfs('destroy', '-d', '-r', `${ds}@${snap}`);
+    const e = this.view.get(ds);
+    if (e) e.snaps = e.snaps.filter((x) => x.snap !== snap);
+  }
+
+  private async removeIfExists(ds: string): Promise<void> {
+    if (!this.exists(ds)) return;
+    await zfs('destroy', '-r', ds);
+    for (const k of [...this.view.keys()]) if (k === ds || k.startsWith(`${ds}/`)) this.view.delete(k);
   }
 
   private tmpName(v: SimVolume): string {
     return `${this.containerOf(v.pool)}/.tmp/${v.vid.replace(/\//g, '_')}`;
-  }
-
-  private async removeIfExists(ds: string): Promise<void> {
-    if (await this.exists(ds)) await zfs('destroy', '-r', ds);
   }
 
   private async removeVolumeAndDerived(v: SimVolume): Promise<void> {
@@ -363,49 +435,37 @@ export class QubesSim implements QubesModel {
     await this.removeIfExists(v.vid);
     const o = Object.entries(options).flatMap(([k, val]) => ['-o', `${k}=${val}`]);
     await zfs('create', '-p', '-s', '-V', v.size, ...o, v.vid);
-    await waitForDevice(`/dev/zvol/${v.vid}`);
+    this.view.set(v.vid, { dirty: false, snaps: [] });
   }
 
-  /** Snapshots of one volume: name (after @), createtxg as bigint, defer_destroy. */
-  private async snapshots(ds: string): Promise<{ snap: string; txg: bigint; deferred: boolean }[]> {
-    const out = await zfs('list', '-H', '-p', '-t', 'snapshot', '-d', '1', '-o', 'name,createtxg,defer_destroy', ds);
-    return out
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => {
-        const [n = '', txg = '0', d = 'off'] = l.split('\t');
-        return { snap: n.slice(n.indexOf('@') + 1), txg: BigInt(txg), deferred: d === 'on' };
-      });
-  }
-
-  private async latestClean(ds: string): Promise<string | undefined> {
-    const snaps = (await this.snapshots(ds)).filter((s) => s.snap.startsWith('qubes-clean-') && !s.deferred);
+  private latestClean(ds: string): string | undefined {
+    const snaps = this.snapshots(ds).filter((s) => s.snap.startsWith('qubes-clean-') && !s.deferred);
     snaps.sort((a, b) => (a.txg < b.txg ? -1 : a.txg > b.txg ? 1 : 0));
     const last = snaps[snaps.length - 1];
     return last ? `${ds}@${last.snap}` : undefined;
   }
 
   private async createRevision(v: SimVolume, cause: string): Promise<void> {
-    if (v.revisionsToKeep > 0) await zfs('snapshot', `${v.vid}@${revisionName(cause)}`);
+    if (v.revisionsToKeep > 0) await this.snapshot(v.vid, revisionName(cause));
     // _purge_old_revisions: keep the newest revisions_to_keep revisions (by their timestamp).
-    const revs = (await this.snapshots(v.vid))
+    const revs = this.snapshots(v.vid)
       .filter((s) => s.snap.startsWith('qubes:') && !s.deferred)
       .map((s) => ({ snap: s.snap, ts: Number(s.snap.split(':')[2] ?? '0') }))
       .sort((a, b) => b.ts - a.ts);
-    for (const r of revs.slice(Math.max(0, v.revisionsToKeep))) await zfs('destroy', '-d', '-r', `${v.vid}@${r.snap}`);
+    for (const r of revs.slice(Math.max(0, v.revisionsToKeep))) await this.destroySnapshotDeferred(v.vid, r.snap);
   }
 
   private async markClean(v: SimVolume): Promise<void> {
-    const existing = (await this.snapshots(v.vid)).filter((s) => s.snap.startsWith('qubes-clean'));
-    await zfs('snapshot', `${v.vid}@${cleanName()}`);
-    for (const old of existing) await zfs('destroy', '-d', '-r', `${v.vid}@${old.snap}`);
+    const existing = this.snapshots(v.vid).filter((s) => s.snap.startsWith('qubes-clean'));
+    await this.snapshot(v.vid, cleanName());
+    for (const old of existing) await this.destroySnapshotDeferred(v.vid, old.snap);
   }
 
   /** _wipe_and_clone_from for a same-pool ZFS source: clone via .tmp, then rename onto the vid. */
   private async cloneInto(v: SimVolume, source: SimVolume, options: Record<string, string>): Promise<void> {
-    let src = await this.latestClean(source.vid);
+    let src = this.latestClean(source.vid);
     if (!src) {
-      const revs = (await this.snapshots(source.vid)).filter((s) => s.snap.startsWith('qubes:') && !s.deferred);
+      const revs = this.snapshots(source.vid).filter((s) => s.snap.startsWith('qubes:') && !s.deferred);
       const last = revs[revs.length - 1];
       if (!last) throw new Error(`${source.vid} has no qubes-clean snapshot or revision to clone from`);
       src = `${source.vid}@${last.snap}`;
@@ -414,9 +474,8 @@ export class QubesSim implements QubesModel {
     await this.removeIfExists(tmp);
     const o = Object.entries(options).flatMap(([k, val]) => ['-o', `${k}=${val}`]);
     await zfs('clone', '-p', ...o, src, tmp);
-    await waitForDevice(`/dev/zvol/${tmp}`);
     await this.removeIfExists(v.vid);
     await zfs('rename', '-p', tmp, v.vid);
-    await waitForDevice(`/dev/zvol/${v.vid}`);
+    this.view.set(v.vid, { dirty: false, snaps: [] });
   }
 }
