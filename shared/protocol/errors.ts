@@ -24,6 +24,7 @@ export const ProtocolErrorCode = {
   PEER_CLOSED: 'PROTOCOL_PEER_CLOSED',
 } as const;
 
+/** One of the ProtocolErrorCode values. */
 export type ProtocolErrorCodeValue = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
 
 /** A fatal protocol failure with one of the codes above. */

@@ -15,6 +15,7 @@ export const FrameType = {
   ABORT: 0x04,
 } as const;
 
+/** One of the FrameType tags. */
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
 /** One decoded frame; `payload` may share memory with the input chunk it came from. */

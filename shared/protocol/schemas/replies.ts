@@ -141,6 +141,7 @@ export const replySchemas = {
   error: errorReply,
 } as const;
 
+// Static types of the replies, inferred from the schemas above (one per message kind).
 export type HelloReply = z.infer<typeof helloReply>;
 export type DatasetInfo = z.infer<typeof datasetInfo>;
 export type PointInfo = z.infer<typeof pointInfo>;
@@ -151,6 +152,8 @@ export type ReceivedReply = z.infer<typeof receivedReply>;
 export type ReceiveFailedReply = z.infer<typeof receiveFailedReply>;
 export type AbortedReply = z.infer<typeof abortedReply>;
 export type ErrorReply = z.infer<typeof errorReply>;
+/** One of AGENT_ERROR_CODES. */
 export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
+/** Any message the agent may send. */
 export type Reply =
   | HelloReply | InventoryBatch | InventoryEnd | ReceiveReady | ReceivedReply | ReceiveFailedReply | AbortedReply | ErrorReply;

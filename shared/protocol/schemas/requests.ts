@@ -47,8 +47,10 @@ export const requestSchemas = {
   abort: abortRequest,
 } as const;
 
+// Static types of the requests, inferred from the schemas above (one per message kind).
 export type HelloRequest = z.infer<typeof helloRequest>;
 export type InventoryRequest = z.infer<typeof inventoryRequest>;
 export type ReceiveRequest = z.infer<typeof receiveRequest>;
 export type AbortRequest = z.infer<typeof abortRequest>;
+/** Any message dom0 may send. */
 export type Request = HelloRequest | InventoryRequest | ReceiveRequest | AbortRequest;
