@@ -71,11 +71,17 @@ export interface ChainResult {
 export function buildChain(input: ChainInput): ChainResult {
   const { ds, targetLabel, since, progressive } = input;
   const targetName = ds.name + targetLabel;
-  const target = findSnapshot(ds, targetName);
+  const sinceName = since === 'beginning' ? null : ds.name + since;
+  // One pass finds both the target and the since snapshot.
+  let target: ZfsSnapshot | undefined;
+  let snap: ZfsSnapshot | undefined;
+  for (const s of ds.snapshots) {
+    if (s.name === targetName) target = s;
+    else if (s.name === sinceName) snap = s;
+  }
   let base: Base | null = null;
   let bookmarkOnly = false;
   if (since !== 'beginning') {
-    const snap = findSnapshot(ds, ds.name + since);
     if (snap) {
       base = { name: snap.name, createtxg: snap.createtxg, bookmark: false };
     } else {

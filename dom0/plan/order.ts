@@ -25,45 +25,62 @@ function datasetOf(snapshot: string): string {
   return at < 0 ? snapshot : snapshot.slice(0, at);
 }
 
+interface Frame {
+  name: string;
+  deps: ['parent' | 'origin', string][];
+  next: number;
+  /** Kind of the edge followed out of this frame most recently. */
+  via: 'parent' | 'origin' | null;
+}
+
 // Orders the plans; on a cycle (only possible through an origin edge) names the clone to demote.
+// Iterative depth-first search, so long clone-of-clone chains cannot overflow the call stack.
 export function orderPlans(plans: ReadonlyMap<string, DatasetPlan>): Ordering {
   const names = [...plans.keys()].sort(compareNames);
   const state = new Map<string, 1 | 2>();
   const order: DatasetPlan[] = [];
   const cycleClones = new Set<string>();
-  // Stack of [dataset, kind of the edge we followed out of it].
-  const stack: { name: string; via: 'parent' | 'origin' | null }[] = [];
+  const stack: Frame[] = [];
+  const onStack = new Map<string, number>();
 
-  const visit = (name: string): void => {
+  const push = (name: string): void => {
     const plan = plans.get(name)!;
-    state.set(name, 1);
-    const frame: { name: string; via: 'parent' | 'origin' | null } = { name, via: null };
-    stack.push(frame);
-    const deps: ['parent' | 'origin', string][] = [];
+    const deps: Frame['deps'] = [];
     const parent = plannedParent(plans, name);
     if (parent !== null) deps.push(['parent', parent]);
     if (plan.cloneOf !== null) {
       const o = datasetOf(plan.cloneOf);
       if (plans.has(o) && o !== name) deps.push(['origin', o]);
     }
-    for (const [kind, dep] of deps) {
-      frame.via = kind;
-      const st = state.get(dep);
-      if (st === 2) continue;
-      if (st === 1) {
-        // Back edge: the cycle is the stack from `dep` up to here; demote the first clone on it.
-        const from = stack.findIndex((f) => f.name === dep);
-        const clone = stack.slice(from).find((f) => f.via === 'origin');
-        if (clone) cycleClones.add(clone.name);
-        continue;
-      }
-      visit(dep);
-    }
-    stack.pop();
-    state.set(name, 2);
-    order.push(plan);
+    state.set(name, 1);
+    onStack.set(name, stack.length);
+    stack.push({ name, deps, next: 0, via: null });
   };
 
-  for (const n of names) if (!state.has(n)) visit(n);
+  for (const root of names) {
+    if (state.has(root)) continue;
+    push(root);
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      if (frame.next < frame.deps.length) {
+        const [kind, dep] = frame.deps[frame.next++]!;
+        frame.via = kind;
+        const st = state.get(dep);
+        if (st === 2) continue;
+        if (st === 1) {
+          // Back edge: the cycle is the stack from `dep` up to here; demote the first clone on it.
+          const clone = stack.slice(onStack.get(dep)!).find((f) => f.via === 'origin');
+          if (clone) cycleClones.add(clone.name);
+          continue;
+        }
+        push(dep);
+        continue;
+      }
+      stack.pop();
+      onStack.delete(frame.name);
+      state.set(frame.name, 2);
+      order.push(plans.get(frame.name)!);
+    }
+  }
   return { order, cycleClones: [...cycleClones].sort(compareNames) };
 }

@@ -2,6 +2,7 @@
 // 250,000 snapshots, Qubes layout with clones), against a baseline measured in the same run: one plain
 // copy of the same inventory. Budget: the whole plan in under 1 s.
 // Run: node --import tsx test/bench/plan.bench.ts [datasets] [snapshotsPerDataset]
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Job } from '../../dom0/job/types.ts';
 import type { Qube, QubesInventory, QubesVolume, ZfsDataset, ZfsInventory } from '../../dom0/inventory/types.ts';
@@ -144,6 +145,7 @@ function median(xs: number[]): number {
 
 const sys = generate();
 const snapshotCount = sys.zfs.datasets.reduce((n, d) => n + d.snapshots.length, 0);
+console.log(`machine: ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)} (absolute times scale with load; the ratio is steadier)`);
 console.log(`inventory: ${sys.zfs.datasets.length} datasets, ${snapshotCount} snapshots, ${sys.qubes.qubes.length} qubes`);
 
 const base: number[] = [];
