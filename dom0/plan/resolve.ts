@@ -71,8 +71,8 @@ export function resolveWith(job: Job, index: DatasetIndex, layout: QubesLayout):
   // With no include member at all the job loader already reports NO_INCLUDE; here it is about the system.
   if (maps.include.size === 0 && members.some((m) => m.designation === 'include')) findings.push(noInclude(job));
   findings.push(...receiverFindings(job, index, layout, maps, members));
-  const selection = selectTargetDatasets(index, layout, maps);
-  findings.push(...voidWithoutEffect(job, index, layout, maps, designations, selection));
+  // The target datasets are only needed to see whether a void holds an origin: computed on demand.
+  findings.push(...voidWithoutEffect(job, index, layout, maps, designations, () => selectTargetDatasets(index, layout, maps)));
   findings.push(...undesignatedFindings(job, index, layout, maps, members));
   return { designations, findings };
 }

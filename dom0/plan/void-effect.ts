@@ -23,9 +23,13 @@ function voidsHoldingOrigins(job: Job, index: DatasetIndex, maps: DesignationMap
       const ds = origin.slice(0, origin.indexOf('@') < 0 ? origin.length : origin.indexOf('@'));
       if (walked.has(ds)) break;
       walked.add(ds);
-      const v = nearestIn(maps.void, ds, true);
+      let v = nearestIn(maps.void, ds, true);
       if (v !== null) {
-        hit.add(v);
+        // Every void around the origin cuts the chain (the outermost is the one that matters).
+        while (v !== null) {
+          hit.add(v);
+          v = nearestIn(maps.void, v, false);
+        }
         break;
       }
       origin = index.byName.get(ds)?.origin ?? null;
@@ -41,18 +45,22 @@ export function voidWithoutEffect(
   layout: QubesLayout,
   maps: DesignationMaps,
   designations: readonly ResolvedDesignation[],
-  selection: TargetSelection,
+  selection: () => TargetSelection,
 ): Finding[] {
   const out: Finding[] = [];
-  const holding = voidsHoldingOrigins(job, index, maps, selection);
+  let holding: Set<string> | undefined;
+  const holdsOrigin = (name: string): boolean => {
+    holding ??= voidsHoldingOrigins(job, index, maps, selection());
+    return holding.has(name);
+  };
   for (const d of designations) {
     if (d.designation !== 'void' || maps.void.get(d.dataset) !== d) continue;
-    if (holding.has(d.dataset)) continue;
     let why: string | null = null;
     const outerVoid = nearestIn(maps.void, d.dataset, false);
     if (outerVoid !== null) {
       why = `it already lies inside the void designation ${outerVoid}. Remove it from group ${d.group}.`;
     } else if (nearestIn(maps.include, d.dataset, true) === null) {
+      if (job.scope.honourOrigins && holdsOrigin(d.dataset)) continue;
       why =
         `it is not inside any included dataset` +
         (job.scope.honourOrigins ? ' and holds no origin of a backed-up clone' : '') +

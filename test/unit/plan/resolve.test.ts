@@ -284,6 +284,21 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'nested voids around an origin: only the inner one is reported (inside another void)',
+    system: `
+      qube fedora TemplateVM
+      qube work AppVM template=fedora
+      qube work2 AppVM template=fedora cloneof=work`,
+    job: {
+      include: { q: 'qubes: work2' },
+      forgo: { t: 'qubes: fedora' },
+      void: { v: 'datasets: tank/qubes/work tank/qubes/work/private' },
+      honourOrigins: true,
+    },
+    findings: ['VOID_WITHOUT_EFFECT/warning'],
+    check: (r) => assert.equal(only(r.res.findings, 'VOID_WITHOUT_EFFECT').subject, 'tank/qubes/work/private'),
+  },
+  {
     name: 'RECEIVER_QUBE_NOT_FOUND suggests the close name (dom0 is left to the loader)',
     system: HALTED_DESKTOP,
     job: { include: { q: 'qubes: work vault', d: 'datasets: tank/dom0' }, forgo: { t: 'qubes: fedora' }, receiver: 'bakup' },
