@@ -9,6 +9,7 @@ import type { ResolvedDesignation, Target } from '../plan/types.ts';
 import { qubeRoots } from '../snapshot/owners.ts';
 import type { Context } from './context.ts';
 
+// What the job means on this system, with every finding.
 export interface Analysis {
   job: Job | null;
   findings: Finding[];

@@ -7,10 +7,12 @@ import type { SendType, TargetKind, TargetState } from '../plan/types.ts';
 import { analyseJob } from './analyse.ts';
 import type { Context } from './context.ts';
 
+// Options of `calc`.
 export interface CalcOptions {
   name: string;
 }
 
+// One target as `calc` reports it (the --json element).
 export interface CalcTarget {
   dataset: string;
   snapshot: string;
@@ -24,6 +26,7 @@ export interface CalcTarget {
   recordedGuid?: string;
 }
 
+// What `calc` returns.
 export interface CalcResult {
   ok: boolean;
   job: string;

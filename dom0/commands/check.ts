@@ -6,11 +6,13 @@ import { analyseJob, summariseTargets, type TargetSummary } from './analyse.ts';
 import type { Context } from './context.ts';
 import { resolveJobSource, type JobSource } from './source.ts';
 
+// Options of `check`.
 export interface CheckOptions {
   /** A job file path or an imported job's name. */
   job: string;
 }
 
+// What `check` returns (rendered by dom0/output/check.ts).
 export interface CheckResult {
   ok: boolean;
   job: string | null;

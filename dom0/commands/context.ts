@@ -20,6 +20,7 @@ export interface SystemAdapters {
   listSnapshots(names: readonly string[]): Promise<ZfsSnapshot[]>;
 }
 
+// Everything a command function gets.
 export interface Context {
   core: Core;
   system: SystemAdapters;

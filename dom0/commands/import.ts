@@ -10,11 +10,13 @@ import { analyseJob } from './analyse.ts';
 import type { Context } from './context.ts';
 import { readJobFile } from './source.ts';
 
+// Options of `import`.
 export interface ImportOptions {
   file: string;
   replace: boolean;
 }
 
+// What `import` returns (also its --json document).
 export interface ImportResult {
   ok: boolean;
   job: string | null;

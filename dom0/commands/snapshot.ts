@@ -11,11 +11,13 @@ import { quoteArgv } from '../zfs/runner.ts';
 import { analyseJob } from './analyse.ts';
 import type { Context } from './context.ts';
 
+// Options of `snapshot`.
 export interface SnapshotOptions {
   name: string;
   dryRun: boolean;
 }
 
+// A created or verified snapshot in the result.
 export interface SnapshotRecordOut {
   snapshot: string;
   guid: string;
@@ -23,6 +25,7 @@ export interface SnapshotRecordOut {
   qube: string | null;
 }
 
+// What `snapshot` returns, with the exit status it implies.
 export interface SnapshotResult {
   job: string;
   label: string | null;

@@ -7,6 +7,7 @@ import { MetadataStore } from '../metadata/store.ts';
 import { requireMetadataDir } from '../metadata/dir.ts';
 import type { Context } from './context.ts';
 
+// Where a job text came from, and its bytes.
 export interface JobSource {
   kind: 'file' | 'imported';
   /** The file path, or the job directory's job.yaml. */

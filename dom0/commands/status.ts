@@ -5,10 +5,12 @@ import { MetadataStore, progressOf } from '../metadata/store.ts';
 import type { TargetRecord, TargetStatus } from '../metadata/types.ts';
 import type { Context } from './context.ts';
 
+// Options of `status`.
 export interface StatusOptions {
   name?: string | undefined;
 }
 
+// One job in `status`.
 export interface JobStatus {
   name: string;
   importedAt: string;
@@ -18,6 +20,7 @@ export interface JobStatus {
   targets?: TargetRecord[];
 }
 
+// What `status` returns (also its --json document).
 export interface StatusResult {
   metadataDir: string;
   jobs: JobStatus[];

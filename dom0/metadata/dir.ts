@@ -9,6 +9,7 @@ import { QzbError } from '../../shared/errors.ts';
 /** Environment variable that overrides the default metadata directory. */
 export const METADATA_DIR_ENV = 'QUBES_ZFS_BACKUP_METADATA_DIR';
 
+// The inputs that choose the metadata directory.
 export interface MetadataDirSource {
   /** The --metadata-dir flag, if given (wins over everything). */
   flag?: string | undefined;

@@ -7,6 +7,7 @@ import { QzbError } from '../../shared/errors.ts';
 import { fsyncDir } from './atomic.ts';
 import path from 'node:path';
 
+// What a lock file records about its holder.
 export interface LockOwner {
   pid: number;
   /** The process start time from /proc/<pid>/stat (clock ticks since boot), '' when unknown. */
@@ -15,6 +16,7 @@ export interface LockOwner {
   since: string;
 }
 
+// A held lock.
 export interface JobLock {
   file: string;
   /** Set when a stale lock was taken over (for a notice to the user). */

@@ -29,6 +29,7 @@ const jobStateSchema = z.object({
   }).passthrough()),
 }).passthrough();
 
+// An imported job as read back from the store.
 export interface StoredJob {
   name: string;
   dir: string;

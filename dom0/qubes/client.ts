@@ -32,6 +32,7 @@ export class AdminApiError extends QzbError {
   }
 }
 
+// Per-call options (socket path, --verbose hook, timeout).
 export interface AdminCallOptions {
   socketPath?: string;
   /** Write each call as a copy-pasteable line before making it (--verbose). */

@@ -1,6 +1,7 @@
 // Pure parsers for Admin API payloads (formats from qubes-core-admin qubes/api/admin.py).
 import { QzbError } from '../../shared/errors.ts';
 
+// One line of admin.vm.List.
 export interface VmListEntry {
   name: string;
   klass: string;

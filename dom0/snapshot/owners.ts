@@ -3,6 +3,7 @@
 import { isSameOrDescendant, parentOf } from '../../shared/zfs-names.ts';
 import type { Qube, QubesInventory, ZfsInventory } from '../inventory/types.ts';
 
+// A qube and its root datasets.
 export interface QubeRoots {
   qube: Qube;
   /** Dataset names of the qube's root datasets (one per ZFS pool holding its volumes). */

@@ -10,6 +10,7 @@ import type { JobState } from '../metadata/types.ts';
 import type { Target } from '../plan/types.ts';
 import { ownerOf, qubeRoots } from './owners.ts';
 
+// Everything the planner decides from: collected before it runs.
 export interface SnapshotPlanInput {
   targets: readonly Target[];
   snapshotCreation: boolean;
@@ -18,6 +19,7 @@ export interface SnapshotPlanInput {
   state: JobState;
 }
 
+// A target snapshot that exists with the expected GUID.
 export interface VerifiedSnapshot {
   snapshot: string;
   dataset: string;
@@ -28,6 +30,7 @@ export interface VerifiedSnapshot {
   newlyRecorded: boolean;
 }
 
+// One atomic `zfs snapshot` command.
 export interface SnapshotBatch {
   /** The owning qube, or null for dom0 datasets (snapshotted live). */
   qube: string | null;
@@ -36,8 +39,10 @@ export interface SnapshotBatch {
   snapshots: string[];
 }
 
+// Why a snapshot waits.
 export type PendingReason = 'qube-running' | 'volume-dirty' | 'blocked-by-error';
 
+// A snapshot left for a later run.
 export interface PendingSnapshot {
   snapshot: string;
   dataset: string;
@@ -47,6 +52,7 @@ export interface PendingSnapshot {
   message: string;
 }
 
+// The planner's decision: verify these, create these batches, leave these, report these errors.
 export interface SnapshotPlan {
   verified: VerifiedSnapshot[];
   create: SnapshotBatch[];

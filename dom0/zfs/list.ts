@@ -80,6 +80,7 @@ export function parseDatasetList(stdout: string): ZfsDataset[] {
   });
 }
 
+// The snapshot/bookmark listing, split by kind.
 export interface SnapshotListing {
   snapshots: ZfsSnapshot[];
   bookmarks: ZfsBookmark[];
