@@ -1,6 +1,6 @@
 // The `snapshot` command's decisions as a pure function (SPEC §5): for every `target` of the job,
 // verify an existing `@label` (and its recorded GUID), or create it when allowed and its qube is
-// not in use. Creations are batched into one atomic `zfs snapshot` per qube per pool (a qube is
+// not in use. Intermediate and origin snapshots are verified and recorded the same way, never created. Creations are batched into one atomic `zfs snapshot` per qube per pool (a qube is
 // never half-snapshotted); dom0's own datasets are snapshotted live, batched per pool.
 import { poolOf } from '../../shared/zfs-names.ts';
 import type { Finding } from '../job/findings.ts';
@@ -100,17 +100,17 @@ export function planSnapshots(input: SnapshotPlanInput): SnapshotPlan {
       continue;
     }
     const existing = dataset.snapshots.find((s) => s.name === t.snapshot);
-    if (t.kind !== 'target') {
-      // Intermediate and origin snapshots are never created by this tool: they must already exist.
-      if (!existing) fail('REQUIRED_SNAPSHOT_MISSING', `${t.snapshot} (${t.kind} snapshot) no longer exists; the backup needs it. Run \`calc\` to see the current targets`);
-      continue;
-    }
     if (existing) {
       if (recorded?.guid !== undefined && recorded.guid !== existing.guid.toString()) {
         fail('SNAPSHOT_GUID_CHANGED', `${t.snapshot} now has GUID ${existing.guid} but GUID ${recorded.guid} was recorded when it was first snapshotted: the dataset or snapshot was replaced (for example by qvm-volume import, or by destroying and re-creating it). This tool will not silently start over; re-import the job with \`import FILE --replace\` to begin this backup again`);
         continue;
       }
       plan.verified.push({ snapshot: t.snapshot, dataset: t.dataset, guid: existing.guid, qube: owner?.name ?? null, newlyRecorded: recorded?.guid === undefined });
+      continue;
+    }
+    if (recorded?.guid === undefined && t.kind !== 'target') {
+      // Intermediate and origin snapshots are never created by this tool: they must already exist.
+      fail('REQUIRED_SNAPSHOT_MISSING', `${t.snapshot} (${t.kind} snapshot) no longer exists; the backup needs it. Run \`calc\` to see the current targets`);
       continue;
     }
     if (recorded?.guid !== undefined) {

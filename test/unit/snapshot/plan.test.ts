@@ -81,3 +81,12 @@ test('intermediate/origin snapshots are never created; missing ones are errors',
   assert.deepEqual(plan.errors.map((e) => e.code), ['REQUIRED_SNAPSHOT_MISSING']);
   assert.equal(plan.create.length, 0);
 });
+
+test('existing intermediate/origin snapshots are verified and recorded like targets', () => {
+  const zfs = zfsOf([ds('tank/dom0', 'filesystem', { snapshots: [['old', 77n]] })]);
+  const plan = planSnapshots({
+    targets: [{ dataset: 'tank/dom0', snapshot: 'tank/dom0@old', kind: 'intermediate', send: { type: 'full' }, exists: true, guid: 77n }],
+    snapshotCreation: true, zfs, qubes: qubesOf(), state: emptyState(),
+  });
+  assert.deepEqual(plan.verified.map((v) => [v.snapshot, v.guid]), [['tank/dom0@old', 77n]]);
+});
