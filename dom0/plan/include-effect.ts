@@ -17,8 +17,8 @@ const WHY: Record<ExclusionReason, string> = {
   'partial-receive': 'it is partial receive state (%recv), not a dataset',
 };
 
-// One warning per include designation with no target dataset, except disposables (DISPOSABLE_QUBE
-// already says so) and nested designations (NESTED_DESIGNATION already says so).
+// One warning per dataset-member include designation with no target dataset, except nested ones
+// (NESTED_DESIGNATION already says so).
 export function includeWithoutTargets(
   designations: readonly ResolvedDesignation[],
   maps: DesignationMaps,
@@ -29,7 +29,9 @@ export function includeWithoutTargets(
   const out: Finding[] = [];
   for (const d of designations) {
     if (d.designation !== 'include' || maps.include.get(d.dataset) !== d || contributing.has(d.dataset)) continue;
-    if (d.objectType === 'qube' && layout.qubeByName.get(d.object)?.klass === 'DispVM') continue;
+    // A qube's root dataset in a pool that holds only its transient volumes (say, an app qube whose root
+    // lives in another pool than its private) is expected to add nothing; disposables get DISPOSABLE_QUBE.
+    if (d.objectType === 'qube') continue;
     if (nearestIn(maps.all, d.dataset, false) !== null) continue;
     const reason = structuralExclusion(layout, d.dataset);
     const why = reason !== null ? WHY[reason] : 'everything in it is void or a transient qube volume';

@@ -58,6 +58,20 @@ const cases: Case[] = [
     designations: ['include aux/vms/games', 'include tank/qubes/games', 'include tank/qubes/work', 'forgo tank/qubes/fedora'],
   },
   {
+    name: "an app qube whose transient root lives in another pool: two designations, no noise, private backed up",
+    system: `
+      pool main zfs tank/qubes
+      pool aux zfs aux/vms
+      qube fedora TemplateVM root=aux
+      qube work AppVM template=fedora root=aux volatile=aux state=Running`,
+    job: { include: { q: 'qubes: work' }, forgo: { t: 'qubes: fedora' } },
+    designations: ['include aux/vms/work', 'include tank/qubes/work', 'forgo aux/vms/fedora', 'forgo tank/qubes/fedora'],
+    check: (r) => {
+      assert.deepEqual(codes(r.findings), ['QUBE_IN_USE/warning', 'TARGET_SNAPSHOT_PENDING/info']);
+      assert.deepEqual(r.tgt.targets.map((t) => t.snapshot), ['tank/qubes/work@bk', 'tank/qubes/work/private@bk']);
+    },
+  },
+  {
     name: 'dom0 or a malformed name in a qubes group is left to the job loader (DOM0_IN_QUBES_GROUP, INVALID_QUBE_NAME)',
     system: HALTED_DESKTOP,
     job: { include: { q: 'qubes: dom0 Domain-0 tank/qubes/x work vault', d: 'datasets: tank/dom0' }, forgo: { rest: 'qubes: fedora' } },
