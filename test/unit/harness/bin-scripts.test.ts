@@ -1,0 +1,151 @@
+// The bash pieces of the harness, run on the host with stand-ins for the real binaries: the zfs/zpool
+// views (test/harness/bin/zfs-view) and the qrexec-client launcher (test/harness/bin/qrexec-client).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../harness/bin/', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'qzb-bin-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+// A stand-in for /sbin/zfs: prints its argv, one <arg> each.
+const fakeZfs = join(tmp, 'fake-zfs');
+writeFileSync(fakeZfs, '#!/bin/sh\nfor a in "$@"; do printf "<%s>" "$a"; done; echo\n', { mode: 0o755 });
+
+function view(kind: 'zfs' | 'zpool', ...args: string[]): { out: string; err: string; code: number | null } {
+  const r = spawnSync('bash', [join(BIN, 'zfs-view'), ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QZB_VIEW_KIND: kind, QZB_VIEW_POOLS: 'mainpool auxpool', QZB_VIEW_REAL: fakeZfs },
+    encoding: 'utf8',
+  });
+  return { out: r.stdout, err: r.stderr, code: r.status };
+}
+
+test('zfs-view: listings without operands get the view pools (and -r)', () => {
+  assert.equal(view('zfs', 'list').out, '<list><-r><mainpool><auxpool>\n');
+  assert.equal(view('zfs', 'list', '-Hpo', 'name,guid', '-t', 'all').out, '<list><-r><-Hpo><name,guid><-t><all><mainpool><auxpool>\n');
+  assert.equal(view('zfs', 'list', '-d', '1').out, '<list><-d><1><mainpool><auxpool>\n');
+  assert.equal(view('zfs', 'get', '-H', 'guid').out, '<get><-r><-H><guid><mainpool><auxpool>\n');
+  assert.equal(view('zpool', 'list', '-H', '-o', 'name').out, '<list><-H><-o><name><mainpool><auxpool>\n');
+  assert.equal(view('zpool', 'get', 'feature@async_destroy').out, '<get><feature@async_destroy><mainpool><auxpool>\n');
+});
+
+test('zfs-view: visible operands pass straight through', () => {
+  assert.equal(view('zfs', 'list', '-r', 'mainpool/qubes').out, '<list><-r><mainpool/qubes>\n');
+  assert.equal(view('zfs', 'snapshot', 'mainpool/a b@x', 'auxpool/c@x').out, '<snapshot><mainpool/a b@x><auxpool/c@x>\n');
+  assert.equal(view('zfs', 'send', '-i', '@a', 'mainpool/x@b').out, '<send><-i><@a><mainpool/x@b>\n');
+  assert.equal(view('zfs', 'set', 'org.qubes:dirty=on', 'mainpool/q').out, '<set><org.qubes:dirty=on><mainpool/q>\n');
+  assert.equal(view('zfs', 'bookmark', 'mainpool/x@a', 'mainpool/x#a').out, '<bookmark><mainpool/x@a><mainpool/x#a>\n');
+});
+
+test('zfs-view: hidden datasets fail as if missing', () => {
+  let r = view('zfs', 'destroy', '-r', 'backuppool/b');
+  assert.deepEqual([r.code, r.out, r.err], [1, '', "cannot open 'backuppool/b': dataset does not exist\n"]);
+  r = view('zfs', 'snapshot', 'mainpool/a@x', 'backuppool/b@x');
+  assert.deepEqual([r.code, r.out], [1, '']);
+  r = view('zfs', 'send', '-i', 'backuppool/x@a', 'mainpool/x@b');
+  assert.deepEqual([r.code, r.err], [1, "cannot open 'backuppool/x@a': dataset does not exist\n"]);
+  r = view('zfs', 'get', '-Hpo', 'value', 'guid', 'backuppool/x#bm');
+  assert.deepEqual([r.code, r.out, r.err], [1, '', "cannot open 'backuppool/x#bm': dataset does not exist\n"]);
+  r = view('zpool', 'status', 'backuppool');
+  assert.deepEqual([r.code, r.err], [1, "cannot open 'backuppool': no such pool\n"]);
+  // `mainpoolx` is not `mainpool`
+  assert.equal(view('zfs', 'list', 'mainpoolx').code, 1);
+});
+
+test('zfs-view: list/get show the visible operands and still exit 1', () => {
+  const r = view('zfs', 'list', '-H', 'mainpool/dom0', 'backuppool', 'auxpool');
+  assert.deepEqual([r.code, r.out, r.err], [1, '<list><-H><mainpool/dom0><auxpool>\n', "cannot open 'backuppool': dataset does not exist\n"]);
+});
+
+// The qrexec launcher with a shell script standing in for the agent bundle.
+const scn = join(tmp, 'scn');
+mkdirSync(join(scn, 'qubes-state'), { recursive: true });
+mkdirSync(join(scn, 'channel'), { recursive: true });
+writeFileSync(join(scn, 'qubes-state', 'backups-disp'), 'Running');
+writeFileSync(join(scn, 'qubes-state', 'work'), 'Running');
+writeFileSync(join(scn, 'qubes-state', 'vault'), 'Halted');
+const agent = join(tmp, 'agent.sh');
+writeFileSync(agent, [
+  'env | grep -E "^(QREXEC|QZB|PATH=|HOME=|USER=)" | sort',
+  'echo "argv:$#:$*"',
+  'echo "to the journal" >&2',
+  'cat',
+  'exit 7',
+].join('\n'));
+
+function qrexec(args: string[], input = ''): { out: string; err: string; code: number | null } {
+  const r = spawnSync('bash', [join(BIN, 'qrexec-client'), ...args], {
+    input,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      QZB_SCN_DIR: scn, QZB_RECEIVER_QUBE: 'backups-disp', QZB_AGENT: agent, QZB_NODE: '/bin/sh',
+      QZB_AGENT_ZFS: '/x/receiver-zfs', QZB_AGENT_ZPOOL: '/x/receiver-zpool', QZB_ZFS: '/dom0/view/must/not/leak',
+    },
+    encoding: 'utf8',
+  });
+  return { out: r.stdout, err: r.stderr, code: r.status };
+}
+
+test('qrexec-client: runs the agent with a qrexec service environment, stdio as the channel', () => {
+  const r = qrexec(['-d', 'backups-disp', 'root:QUBESRPC qubes.ZfsBackupReceive dom0'], 'hello\n');
+  assert.equal(r.code, 7);
+  assert.equal(r.err, '');
+  assert.equal(
+    r.out,
+    [
+      'HOME=/root',
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'QREXEC_REMOTE_DOMAIN=dom0',
+      'QREXEC_REQUESTED_TARGET_TYPE=',
+      'QREXEC_SERVICE_FULL_NAME=qubes.ZfsBackupReceive',
+      'QZB_ZFS=/x/receiver-zfs',
+      'QZB_ZPOOL=/x/receiver-zpool',
+      'USER=root',
+      'argv:0:',
+      'hello',
+      '',
+    ].join('\n'),
+  );
+  assert.match(readFileSync(join(scn, 'receiver-journal.log'), 'utf8'), /qubes\.ZfsBackupReceive from dom0\nto the journal\n/);
+});
+
+test('qrexec-client: a service argument is argv[1] and QREXEC_SERVICE_ARGUMENT', () => {
+  const r = qrexec(['-d', 'backups-disp', 'root:QUBESRPC qubes.ZfsBackupReceive+v1 dom0']);
+  assert.match(r.out, /QREXEC_SERVICE_ARGUMENT=v1\n/);
+  assert.match(r.out, /QREXEC_SERVICE_FULL_NAME=qubes\.ZfsBackupReceive\+v1\n/);
+  assert.match(r.out, /argv:1:v1\n/);
+});
+
+test('qrexec-client: halted or unknown qubes cannot be reached (exit 125), others lack the service (127)', () => {
+  const r = qrexec(['-d', 'vault', 'root:QUBESRPC qubes.ZfsBackupReceive dom0']);
+  assert.equal(r.code, 125);
+  assert.match(r.err, /connect \/var\/run\/qubes\/qrexec\.vault: No such file or directory/);
+  assert.equal(qrexec(['-d', 'nosuch', 'root:QUBESRPC qubes.ZfsBackupReceive dom0']).code, 125);
+  assert.equal(qrexec(['-d', 'work', 'root:QUBESRPC qubes.ZfsBackupReceive dom0']).code, 127);
+  assert.equal(qrexec(['-d', 'backups-disp', 'root:QUBESRPC qubes.Other dom0']).code, 127);
+});
+
+test('qrexec-client: the remote command must be one argument', () => {
+  const r = qrexec(['-d', 'backups-disp', 'root:QUBESRPC', 'qubes.ZfsBackupReceive', 'dom0']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /uses only 'root:QUBESRPC'/);
+  assert.equal(qrexec(['root:QUBESRPC qubes.ZfsBackupReceive dom0']).code, 1);
+});
+
+test('qrexec-client: a watched channel is counted; a truncated one ends early', () => {
+  writeFileSync(join(scn, 'channel', 'count'), '');
+  let r = qrexec(['-d', 'backups-disp', 'root:QUBESRPC qubes.ZfsBackupReceive dom0'], 'x'.repeat(10000));
+  assert.equal(r.code, 7);
+  assert.equal(readFileSync(join(scn, 'channel', 'count')).length, 10000);
+  assert.ok(r.out.endsWith('x'.repeat(10000)));
+  assert.match(readFileSync(join(scn, 'channel', 'agent.pid'), 'utf8'), /^\d+\n$/);
+  writeFileSync(join(scn, 'channel', 'count'), '');
+  writeFileSync(join(scn, 'channel', 'truncate'), '100');
+  r = qrexec(['-d', 'backups-disp', 'root:QUBESRPC qubes.ZfsBackupReceive dom0'], 'y'.repeat(10000));
+  assert.equal(r.code, 7);
+  assert.ok(r.out.endsWith(`argv:0:\n${'y'.repeat(100)}`), r.out.slice(-200));
+});
