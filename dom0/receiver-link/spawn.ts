@@ -54,6 +54,8 @@ export interface ReceiverLink {
   stderrTail(): string[];
   /** Resolves when the child has exited, with its exit code (null: killed by a signal). */
   exited: Promise<number | null>;
+  /** The child's process id (for diagnostics and tests). */
+  pid: number | undefined;
 }
 
 /** Spawns the qrexec call to `qube` and returns a client over it (call hello() next, close() at the end). */
@@ -76,6 +78,7 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
   return {
     client,
     exited,
+    pid: child.pid,
     stderrTail: () => tail.split('\n').filter(Boolean).slice(-20).map((l) => toSafeText(l, 300)),
   };
 }

@@ -102,8 +102,9 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
     }
   } catch (error) {
     // Bad frames or a broken connection: cut the stream (partial state is kept), wait, pass it on.
+    ctx.log(`receive: stopped after ${bytes} bytes (${error instanceof Error ? error.message : String(error)}); closing the stream so ZFS keeps resumable state`);
     proc.stdin.destroy();
-    await done;
+    ctx.log(`receive: zfs exited (${describe(await done)})`);
     throw error;
   }
 }

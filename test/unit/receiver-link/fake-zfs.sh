@@ -10,5 +10,9 @@ case "$*" in
   "get -H -p -o property,value all backup") printf 'size\t1\nfeature@extensible_dataset\tactive\n' ;;
   "list -H -p -r -t filesystem,volume "*) printf 'backup/qzb\tfilesystem\t5\t2\t-\toff\t-\t-\t-\n' ;;
   "list -H -p -r -t snapshot,bookmark "*) ;;
+  "receive -s -u "*) exec cat > /dev/null ;;
+  "create -o canmount=off "*) ;;
+  "get -H -p -o value type "*) exit 1 ;;
+  "get -H -p -o value receive_resume_token "*) echo '1-abc-10-789c' ;;
   *) echo "fake zfs: unexpected $*" >&2; exit 2 ;;
 esac

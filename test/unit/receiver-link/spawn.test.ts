@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectReceiver, receiverCommand, receiverEnv } from '../../../dom0/receiver-link/spawn.ts';
@@ -54,4 +55,25 @@ test('a real agent process behind the launcher: hello and inventory over its std
   const seen = readFileSync(log, 'utf8');
   assert.ok(!seen.includes('SECRET_TOKEN') && !seen.includes('HOME'), 'zfs sees neither dom0 secrets nor HOME');
   assert.match(seen, /^LC_ALL PATH $/m, seen);
+});
+
+test('SIGTERM to the agent mid-receive: it closes zfs stdin, waits for zfs, and exits 0', async () => {
+  const link = connectReceiver('backup-vm', {
+    env: { PATH: process.env.PATH, QZB_QREXEC_CLIENT: path.join(here, '../receiver/local-qrexec-client.sh'), QZB_ZFS: path.join(here, 'fake-zfs.sh'), QZB_ZPOOL: path.join(here, 'fake-zfs.sh') },
+  });
+  await link.client.hello('backup/qzb');
+  const source = new PassThrough();
+  let sent = 0n;
+  const pending = link.client.receive({ dataset: 'backup/qzb/a/b', snapshot: 's', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false }, source, { onProgress: (b) => (sent = b) }).catch((e: unknown) => e);
+  source.write(Buffer.alloc(300_000, 1));
+  while (sent < 300_000n) await new Promise((r) => setTimeout(r, 10));
+  process.kill(link.pid!, 'SIGTERM');
+  const outcome = await pending;
+  assert.ok(outcome instanceof Error, String(outcome));
+  assert.equal(await link.exited, 0);
+  const tail = link.stderrTail().join('\n');
+  assert.match(tail, /SIGTERM: stopping/, tail);
+  assert.match(tail, /closing the stream so ZFS keeps resumable state|the input stream broke/);
+  assert.match(tail, /session ended: disconnected/);
+  await link.client.close();
 });
