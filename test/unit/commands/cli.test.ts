@@ -55,6 +55,7 @@ case "$*" in
 esac
 `);
   chmodSync(fakeZfs, 0o755);
+  writeFileSync(zfsLog, '');
   writeFileSync(path.join(dir, 'backup1.yaml'), JOB);
   writeFileSync(path.join(dir, 'broken.yaml'), 'name: [unclosed\n');
   qubesd = await startFakeQubesd((c) => {
@@ -114,7 +115,10 @@ test('check with qubesd unreachable: exit 1 and a clear finding', async () => {
 
 test('check → import → calc → snapshot --dry-run on recorded real zfs output', async () => {
   mkdirSync(metadata, { recursive: true });
+  const before = readFileSync(zfsLog, 'utf8').split('\n').length;
   const c = await cli(['check', 'backup1.yaml', '--json', '--verbose']);
+  // Two zfs calls per command, whatever the number of datasets.
+  assert.equal(readFileSync(zfsLog, 'utf8').split('\n').length - before, 2);
   const j = JSON.parse(c.stdout) as { ok: boolean; findings: { code: string; message: string }[]; designations: { dataset: string; designation: string }[] };
   assert.equal(j.ok, true, JSON.stringify(j.findings));
   assert.equal(c.code, 0);
