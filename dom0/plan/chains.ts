@@ -17,6 +17,7 @@ export interface Step {
   snap: ZfsSnapshot | null;
 }
 
+/** One dataset's part of the plan: its base, its steps, and how the first step is sent. */
 export interface DatasetPlan {
   name: string;
   ds: ZfsDataset;
@@ -58,6 +59,7 @@ export interface ChainInput {
   progressive: boolean;
 }
 
+/** What buildChain found for one target dataset. */
 export interface ChainResult {
   base: Base | null;
   steps: Step[];

@@ -2,6 +2,7 @@
 // comparing every dataset with every other (planning must stay fast at thousands of datasets).
 import type { ZfsDataset, ZfsInventory } from '../inventory/types.ts';
 
+/** The inventory's datasets sorted by name, and by name. */
 export interface DatasetIndex {
   /** Datasets sorted by name in UTF-16 code-unit order (the order subtree ranges rely on). */
   readonly sorted: readonly ZfsDataset[];

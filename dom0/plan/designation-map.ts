@@ -1,6 +1,7 @@
 // Designations keyed by dataset, per type: the lookups every nesting and exclusion rule needs.
 import type { ResolvedDesignation } from './types.ts';
 
+/** Designations by dataset: all of them, and the first of each type. */
 export interface DesignationMaps {
   /** Every designation of each dataset, in resolution order. */
   all: ReadonlyMap<string, readonly ResolvedDesignation[]>;

@@ -3,6 +3,7 @@
 import { compareNames } from './dataset-index.ts';
 import type { DatasetPlan } from './chains.ts';
 
+/** The plans in send order, or the clones that must be demoted to break a cycle. */
 export interface Ordering {
   order: DatasetPlan[];
   /** Clones whose origin edge closes a cycle: they must be sent in full instead. */

@@ -6,11 +6,13 @@ import { parentOf } from '../../shared/zfs-names.ts';
 /** The driver's work datasets directly under a pool's container (SPEC §4.3). */
 export const DRIVER_WORK_DATASETS = ['.tmp', '.exported', '.importing'] as const;
 
+/** The qube and volume a vid belongs to. */
 export interface VolumeOwner {
   qube: Qube;
   volume: QubesVolume;
 }
 
+/** The Qubes inventory indexed for the planner. */
 export interface QubesLayout {
   qubeByName: ReadonlyMap<string, Qube>;
   /** Pools whose driver is `zfs`, by pool name. */

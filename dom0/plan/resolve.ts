@@ -18,6 +18,7 @@ import { undesignatedFindings } from './undesignated.ts';
 import { voidWithoutEffect } from './void-effect.ts';
 import type { ResolvedDesignation } from './types.ts';
 
+/** resolveDesignations' result. */
 export interface DesignationResolution {
   /** One per (dataset, designation), in job order: include groups, then forgo, then void. */
   designations: ResolvedDesignation[];

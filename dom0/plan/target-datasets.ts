@@ -8,12 +8,14 @@ import type { QubesLayout } from './qubes-layout.ts';
 import { isDriverWorkDataset, isPartialReceive, isTransient } from './qubes-layout.ts';
 import type { ExcludedDataset, ExclusionReason } from './types.ts';
 
+/** A dataset that gets backed up, with the include designation that brought it in. */
 export interface TargetDataset {
   dataset: ZfsDataset;
   /** The nearest include designation above (or at) the dataset. */
   designation: string;
 }
 
+/** The target datasets, and the datasets inside includes that the rules left out. */
 export interface TargetSelection {
   /** Target datasets, each designation subtree in name order (parents before children). */
   selected: TargetDataset[];

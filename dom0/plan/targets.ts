@@ -19,6 +19,7 @@ import { targetFindings } from './target-findings.ts';
 import type { ChainFacts } from './target-findings.ts';
 import type { ExcludedDataset, ResolvedDesignation, SendType, Target } from './types.ts';
 
+/** computeTargets' result. */
 export interface TargetComputation {
   /** Every snapshot to send, in send order. */
   targets: Target[];

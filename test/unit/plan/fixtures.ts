@@ -27,6 +27,7 @@ import type {
   ZfsSnapshot,
 } from '../../../dom0/inventory/types.ts';
 
+/** Both inventories of a fixture system. */
 export interface System {
   qubes: QubesInventory;
   zfs: ZfsInventory;
@@ -258,6 +259,7 @@ export function sys(text: string, options: { addReceiver?: boolean } = {}): Syst
  *  when names contain spaces. */
 export type GroupSpec = string | [GroupType, string[]];
 
+/** A compact job description for mkJob (defaults: target @bk, since beginning, all flags no but snapshot-creation). */
 export interface JobSpec {
   include?: Record<string, GroupSpec>;
   forgo?: Record<string, GroupSpec>;

@@ -9,6 +9,7 @@ import type { Target } from '../../../dom0/plan/types.ts';
 import type { JobSpec } from './fixtures.ts';
 import { mkJob, sys } from './fixtures.ts';
 
+/** Both planning steps' results and all their findings. */
 export interface Run {
   res: DesignationResolution;
   tgt: TargetComputation;
