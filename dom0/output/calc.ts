@@ -21,7 +21,9 @@ export function renderCalc(r: CalcResult, style: Style): string {
     }
     out.push(...columns(rows));
   }
-  if (r.findings.length > 0) out.push('', style.bold('Findings'), ...renderFindings(r.findings, null, style));
+  // Notes belong to `check`; calc shows what could change the targets.
+  const shown = r.findings.filter((f) => f.severity !== 'info');
+  if (shown.length > 0) out.push('', style.bold('Findings'), ...renderFindings(shown, null, style));
   if (!r.ok) out.push('', style.red(`${countFindings(r.findings)}: run check ${r.job} for details.`));
   return out.join('\n') + '\n';
 }
