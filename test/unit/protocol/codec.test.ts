@@ -7,7 +7,7 @@ import { checkPlainMsgpack } from '../../../shared/protocol/msgpack-subset.ts';
 import { requestSchemas, type Request } from '../../../shared/protocol/schemas/requests.ts';
 import { replySchemas, type Reply } from '../../../shared/protocol/schemas/replies.ts';
 import { isProtocolError } from '../../../shared/protocol/errors.ts';
-import { MAX_LIST_LENGTH, MAX_MESSAGE_DEPTH, MAX_STDERR_LINES, MAX_TEXT_LENGTH } from '../../../shared/protocol/limits.ts';
+import { MAX_LIST_LENGTH, MAX_MAP_KEYS, MAX_MESSAGE_DEPTH, MAX_STDERR_LINES, MAX_TEXT_LENGTH } from '../../../shared/protocol/limits.ts';
 
 const packr = new Packr({ useRecords: false });
 const payloadOf = (frame: Buffer): Buffer => frame.subarray(5);
@@ -95,6 +95,13 @@ test('the msgpack subset: extensions, bin, 0xc1, records, bad lengths, trailing 
   assert.equal(badCode(() => checkPlainMsgpack(packr.pack(deep))), 'PROTOCOL_BAD_MESSAGE');
   assert.equal(badCode(() => checkPlainMsgpack(packr.pack(new Array(MAX_LIST_LENGTH + 1).fill(0)))), 'PROTOCOL_BAD_MESSAGE');
   checkPlainMsgpack(packr.pack(new Array(MAX_LIST_LENGTH).fill(0)));
+  const keys = (n: number): Record<string, number> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+  checkPlainMsgpack(packr.pack(keys(MAX_MAP_KEYS)));
+  assert.equal(badCode(() => checkPlainMsgpack(packr.pack(keys(MAX_MAP_KEYS + 1)))), 'PROTOCOL_BAD_MESSAGE');
+  let nested: unknown = 1;
+  for (let i = 0; i < MAX_MESSAGE_DEPTH; i++) nested = [nested];
+  checkPlainMsgpack(packr.pack(nested)); // exactly MAX_MESSAGE_DEPTH containers deep
+  assert.equal(badCode(() => checkPlainMsgpack(packr.pack([nested]))), 'PROTOCOL_BAD_MESSAGE');
   checkPlainMsgpack(packr.pack({ a: [1, -1, 1.5, 2 ** 40, -(2 ** 40), 'x'.repeat(70000), null, true, false, {}] }));
 });
 
@@ -151,7 +158,9 @@ test('64-bit values travel as decimal strings of at most 2^64-1', () => {
 test('reply text is bounded and free of control characters', () => {
   const err = (message: string, stderr: string[] = []): unknown => ({ kind: 'error', code: 'ZFS_COMMAND_FAILED', message, stderr });
   decodeMessage(replySchemas, packr.pack(err('tab\tis fine')));
+  decodeMessage(replySchemas, packr.pack(err('x'.repeat(MAX_TEXT_LENGTH))));
   rejectsReply(err('x'.repeat(MAX_TEXT_LENGTH + 1)));
+  decodeMessage(replySchemas, packr.pack(err('ok', new Array(MAX_STDERR_LINES).fill('line'))));
   rejectsReply(err('escape \u001b[31m'));
   rejectsReply(err('newline\n'));
   rejectsReply(err('bidi \u202e'));
