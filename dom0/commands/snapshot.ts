@@ -101,10 +101,19 @@ export async function snapshot(options: SnapshotOptions, ctx: Context): Promise<
       }
     }
     if (created.length > 0) {
-      const listed = new Map((await ctx.system.listSnapshots(created.map((c) => c.snapshot))).map((s) => [s.name, s.guid]));
+      let listed = new Map<string, bigint>();
+      let listFailed = false;
+      try {
+        listed = new Map((await ctx.system.listSnapshots(created.map((c) => c.snapshot))).map((s) => [s.name, s.guid]));
+      } catch (e) {
+        if (!isQzbError(e)) throw e;
+        listFailed = true;
+        result.findings.push(finding('SNAPSHOT_GUID_UNREAD', 'error', `created ${created.length} snapshot(s) but could not read their GUIDs back (${e.message}); run snapshot again to verify and record them`));
+      }
       for (const c of created) {
         const guid = listed.get(c.snapshot);
         if (guid === undefined) {
+          if (listFailed) continue;
           result.findings.push(finding('SNAPSHOT_FAILED', 'error', `${c.snapshot} was created but is not listed by zfs afterwards; run snapshot again`, { subject: c.snapshot }));
           continue;
         }

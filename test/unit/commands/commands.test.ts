@@ -143,3 +143,13 @@ test('snapshot holds the job lock: a second run is refused naming the holder', a
     await lock.release();
   }
 });
+
+test('snapshot: GUIDs that cannot be read back after creation are an error, not a crash', async () => {
+  const { ctx } = setup();
+  await importJob({ file: 'backup1.yaml', replace: false }, ctx);
+  ctx.system.listSnapshots = async () => { throw new QzbError('ZFS_COMMAND_FAILED', 'zfs list failed'); };
+  const r = await snapshot({ name: 'j1', dryRun: false }, ctx);
+  assert.equal(r.exitCode, 1);
+  assert.deepEqual(r.findings.map((f) => f.code), ['SNAPSHOT_GUID_UNREAD']);
+  ctx.system.listSnapshots = async () => [];
+});
