@@ -174,23 +174,19 @@ function toTargets(order: readonly DatasetPlan[], layout: QubesLayout): Target[]
   const out: Target[] = [];
   for (const plan of order) {
     const qube = qubeOf(layout, plan.name);
-    plan.steps.forEach((step, i) => {
-      const t: Target = {
-        dataset: plan.name,
-        snapshot: step.name,
-        kind: step.kind,
-        send: sendOf(plan, i),
-        exists: step.snap !== null,
-        designation: plan.designation,
-      };
-      if (step.snap !== null) {
-        t.guid = step.snap.guid;
-        t.createtxg = step.snap.createtxg;
-      }
+    const steps = plan.steps;
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      const snap = step.snap;
+      // Fields in one fixed order (one object shape for existing snapshots): this list can be large.
+      const t: Target =
+        snap !== null
+          ? { dataset: plan.name, snapshot: step.name, kind: step.kind, send: sendOf(plan, i), exists: true, guid: snap.guid, designation: plan.designation, createtxg: snap.createtxg }
+          : { dataset: plan.name, snapshot: step.name, kind: step.kind, send: sendOf(plan, i), exists: false, designation: plan.designation };
       if (qube !== undefined) t.qube = qube;
       if (i === 0 && plan.note !== undefined) t.note = plan.note;
       out.push(t);
-    });
+    }
   }
   return out;
 }

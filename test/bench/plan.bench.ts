@@ -4,6 +4,8 @@
 // Run: node --import tsx test/bench/plan.bench.ts [datasets] [snapshotsPerDataset]
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { Job } from '../../dom0/job/types.ts';
 import type { Qube, QubesInventory, QubesVolume, ZfsDataset, ZfsInventory } from '../../dom0/inventory/types.ts';
 import { resolveDesignations } from '../../dom0/plan/resolve.ts';
@@ -132,7 +134,12 @@ function baseline(zfs: ZfsInventory): number {
   return n;
 }
 
+// A full collection before each timed section, so no section pays for another's garbage.
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
 function timeIt<T>(f: () => T): { ms: number; value: T } {
+  gc();
   const t0 = performance.now();
   const value = f();
   return { ms: performance.now() - t0, value };
