@@ -89,7 +89,12 @@ export async function runScenarioFiles(files: string[], opts: RunOptions): Promi
     target: 'node18.18',
     logLevel: 'warning',
   });
-  const plan: Plan = { repo: REPO, outDir, scenarios };
+  // The programs under test: a copy of the bundles as built now, so a rebuild of dist/ while the VM
+  // runs (another terminal, another run) cannot swap them half-way.
+  const distDir = join(outDir, 'dist');
+  await mkdir(distDir, { recursive: true });
+  for (const f of ['qubes-zfs-backup.mjs', 'qubes-zfs-backup-receiver.mjs', 'SHA256SUMS']) await copyFile(join(REPO, 'dist', f), join(distDir, f));
+  const plan: Plan = { repo: REPO, distDir, outDir, scenarios };
   await writeFile(join(outDir, 'plan.json'), JSON.stringify(plan, null, 1));
   for (const [i, f] of files.entries()) await copyFile(f, join(outDir, `s${i}-${basename(f)}`));
 

@@ -17,6 +17,9 @@ import type { ProcResult } from './proc.ts';
 
 export interface Plan {
   repo: string;
+  /** Where the two bundles are: a copy of dist/ taken when the run started (a rebuild of dist/
+   *  during a long run, by anyone, cannot change the programs under test half-way). */
+  distDir: string;
   outDir: string;
   scenarios: NScenario[];
 }
@@ -75,7 +78,7 @@ class ScenarioRun {
       'receiver-zpool': view('zpool', ZPOOL, recvPools),
       'qrexec-client':
         `#!/bin/sh\nQZB_SCN_DIR=${q(this.dir)} QZB_RECEIVER_QUBE=${q(this.s.receiver?.qube ?? '')} ` +
-        `QZB_AGENT=${q(join(this.plan.repo, 'dist/qubes-zfs-backup-receiver.mjs'))} QZB_NODE=${q(process.execPath)} ` +
+        `QZB_AGENT=${q(join(this.plan.distDir, 'qubes-zfs-backup-receiver.mjs'))} QZB_NODE=${q(process.execPath)} ` +
         `QZB_AGENT_ZFS=${q(join(bin, 'receiver-zfs'))} QZB_AGENT_ZPOOL=${q(join(bin, 'receiver-zpool'))} ` +
         `exec /bin/bash ${q(join(harnessBin, 'qrexec-client'))} "$@"\n`,
     };
@@ -213,7 +216,7 @@ class ScenarioRun {
           let channel: { result: Rec } | undefined;
           await this.withChannel(step, async (hooks) => {
             channel = hooks;
-            outcome = await run([process.execPath, join(this.plan.repo, 'dist/qubes-zfs-backup.mjs'), ...step.argv], {
+            outcome = await run([process.execPath, join(this.plan.distDir, 'qubes-zfs-backup.mjs'), ...step.argv], {
               env: { ...this.cliEnv, ...step.env },
               cwd: join(this.dir, 'work'),
               timeoutMs: step.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
