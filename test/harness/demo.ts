@@ -3,7 +3,7 @@
 // command line and the tool's own output. Exit 0 when the VM ran the whole demo (the tool's exit
 // statuses are shown, not judged), 1 when the VM could not run it.
 import { join } from 'node:path';
-import { REPO, runScenarioFiles } from './run-scenarios.ts';
+import { REPO, runScenarioFiles, withHint } from './run-scenarios.ts';
 import { quoteArgv } from '../../dom0/zfs/runner.ts';
 
 const file = join(REPO, 'test/harness/demo-scenario.yaml');
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   console.log(dim('dom0 dataset mainpool/dom0; receiver qube backups-disp with pool backuppool. Job file: backup1.yaml (the seed\'s).'));
   const summary = await runScenarioFiles([file], { onRecord: show, log: (l) => console.error(dim(l)) });
   if (summary.vmUnavailable) {
-    console.error(`demo: the ZFS test VM is not available: ${summary.vmError} (run npm run vm:provision)`);
+    console.error(`demo: the ZFS test VM is not available: ${withHint(summary.vmError)}`);
     return 1;
   }
   if (summary.vmError) {

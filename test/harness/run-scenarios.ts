@@ -43,17 +43,24 @@ export interface RunSummary {
 /** Reads and validates every file; throws ScenarioError listing the problems of the first bad one. */
 export async function loadAll(files: string[]): Promise<NScenario[]> {
   const out: NScenario[] = [];
-  const errors: string[] = [];
+  const errors: ScenarioError[] = [];
   for (const f of files) {
     try {
       out.push(await loadScenario(f));
     } catch (e) {
-      if (e instanceof ScenarioError) errors.push(e.message);
+      if (e instanceof ScenarioError) errors.push(e);
       else throw e;
     }
   }
-  if (errors.length) throw new ScenarioError(files.length === 1 ? files[0]! : `${errors.length} scenario file(s)`, errors);
+  if (errors.length === 1) throw errors[0]!;
+  if (errors.length) throw new ScenarioError(`${errors.length} scenario files`, errors.map((e) => e.message));
   return out;
+}
+
+/** A reason with the provisioning hint appended once. */
+export function withHint(why: string | undefined): string {
+  const w = why ?? 'VM not available';
+  return w.includes('vm:provision') ? w : `${w} (run npm run vm:provision)`;
 }
 
 function stamp(): string {
@@ -164,7 +171,7 @@ async function main(): Promise<number> {
       },
     });
     if (summary.vmUnavailable) {
-      process.stderr.write(`scenario: the ZFS test VM is not available: ${summary.vmError} (run npm run vm:provision)\n`);
+      process.stderr.write(`scenario: the ZFS test VM is not available: ${withHint(summary.vmError)}\n`);
       return 1;
     }
     if (summary.vmError) process.stderr.write(`scenario: ${summary.vmError}\n`);

@@ -5,7 +5,7 @@
 // (in CI, CI=true, as a failure; elsewhere as a loud "VM suite NOT RUN").
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { REPO, runScenarioFiles } from './run-scenarios.ts';
+import { REPO, runScenarioFiles, withHint } from './run-scenarios.ts';
 import { ScenarioError } from './scenario.ts';
 
 async function main(): Promise<number> {
@@ -43,8 +43,8 @@ async function main(): Promise<number> {
     throw e;
   }
   if (summary.vmUnavailable) {
-    if (process.env.CI === 'true') console.error(`VM suite FAILED: the ZFS test VM is not available in CI: ${summary.vmError}`);
-    else console.error(`VM suite NOT RUN: ${summary.vmError} (run npm run vm:provision)`);
+    if (process.env.CI === 'true') console.error(`VM suite FAILED: the ZFS test VM is not available in CI: ${withHint(summary.vmError)}`);
+    else console.error(`VM suite NOT RUN: ${withHint(summary.vmError)}`);
     console.log(`0 passed, ${files.length} failed`);
     return 1;
   }
