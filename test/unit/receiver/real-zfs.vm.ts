@@ -1,5 +1,6 @@
 // Real-ZFS check of the receiver agent (not a unit test: it needs the test VM).
 //   node --import tsx test/unit/receiver/real-zfs.vm.ts        (host: boots the VM, runs itself inside)
+//   ZFS_SERIES=2.1 node --import tsx test/unit/receiver/real-zfs.vm.ts   (an older OpenZFS, if provisioned)
 // Inside the VM it builds two pools, then drives the real agent handlers with the real zfs runner
 // through the in-process client→agent pipe (createLinkedPair): full, incremental, volume, clone,
 // raw encrypted, a name with a space, a truncated stream (token → resume), abort of full and
@@ -19,8 +20,12 @@ function check(what: string, ok: boolean, detail = ''): void {
 }
 const sh = (script: string): string => execFileSync('sh', ['-c', script], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
 const prop = (name: string, p: string): string => sh(`zfs get -H -p -o value '${p}' '${name}'`).trim();
+const sends: string[] = [];
 const zfsSend = (args: string[]): Readable => {
-  const child = spawn('zfs', ['send', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('zfs', ['send', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.on('exit', (code, signal) => sends.push(`zfs send ${args.join(' ')} → ${code ?? signal}${err ? `: ${err.trim()}` : ''}`));
   return child.stdout;
 };
 /** Passes through the first `limit` bytes of `source`, then ends (a truncated stream). */
@@ -83,7 +88,7 @@ async function guest(): Promise<void> {
     zfs snapshot src/enc@e
   `);
 
-  const logs: string[] = [];
+  const logs = agentLog;
   let pair = createLinkedPair(createZfsRunner(process.env), { log: (l) => logs.push(l) });
   let client = pair.client;
   const hello = await client.hello(ROOT);
@@ -166,8 +171,25 @@ async function guest(): Promise<void> {
   check('separate agent process: hello + inventory', h2.receiveRoot.exists && inv.datasets.has(`${ROOT}/src/gone`), `${inv.datasets.size} datasets`);
   const gone = await client.receive({ ...bigHeader, dataset: `${ROOT}/src/gone`, snapshot: 'g', resume: true }, zfsSend(['-t', prop(`${ROOT}/src/gone`, 'receive_resume_token')]));
   check('separate agent process: resume after dom0 vanished, GUID matches', gone.guid === BigInt(prop('src/gone@g', 'guid')));
+  // SIGTERM to the agent process mid-receive: it closes zfs's stdin, waits, exits 0; token left.
+  sh(`zfs create src/sig && dd if=/dev/urandom of=/tmp/mnt/src/sig/x bs=1M count=24 status=none && zfs snapshot src/sig@s`);
+  let killed = false;
+  const sig = await client.receive({ ...bigHeader, dataset: `${ROOT}/src/sig`, snapshot: 's' }, zfsSend(['src/sig@s']), {
+    onProgress: (b) => {
+      if (b > 4n * 1024n * 1024n && !killed) {
+        killed = true;
+        process.kill(link.pid!, 'SIGTERM');
+      }
+    },
+  }).catch((e: unknown) => e);
+  const sigExit = await link.exited;
+  check('SIGTERM to the agent mid-receive: link fails, agent exits 0, resume token left', sig instanceof Error && sigExit === 0 && prop(`${ROOT}/src/sig`, 'receive_resume_token') !== '-', `${(sig as Error).message}; exit ${sigExit}; ${link.stderrTail().filter((l) => /receive:/.test(l)).slice(-2).join(' | ')}`);
   await client.close();
-  check('separate agent process: clean exit after close', (await link.exited) === 0, `exit ${await link.exited}; ${link.stderrTail().slice(-2).join(' | ')}`);
+  const link2 = connectReceiver('backup-vm', { env: { ...process.env, QZB_QREXEC_CLIENT: launcher } });
+  await link2.client.hello(ROOT);
+  check('…and abort clears it', (await link2.client.abort(`${ROOT}/src/sig`)).hadState);
+  await link2.client.close();
+  check('separate agent process: clean exit after close', (await link2.exited) === 0, `exit ${await link2.exited}; ${link2.stderrTail().slice(-2).join(' | ')}`);
   pair = createLinkedPair(createZfsRunner(process.env));
   await pair.client.hello(ROOT);
   const finalInv = await pair.client.inventory();
@@ -180,10 +202,25 @@ async function guest(): Promise<void> {
 
 async function host(): Promise<void> {
   const { runInVm } = await import('../../vm/vm.ts');
-  const r = await runInVm({ command: ['node', '--import', 'tsx', 'test/unit/receiver/real-zfs.vm.ts'], timeoutMs: 15 * 60 * 1000, onStdoutLine: (l) => console.log(l) });
+  const r = await runInVm({
+    command: ['node', '--import', 'tsx', 'test/unit/receiver/real-zfs.vm.ts'],
+    timeoutMs: 20 * 60 * 1000,
+    onStdoutLine: (l) => console.log(l),
+    ...(process.env.ZFS_SERIES ? { zfsSeries: process.env.ZFS_SERIES } : {}),
+  });
   if (r.stderr) process.stderr.write(r.stderr);
   console.log(`[vm] zfs ${r.zfsVersion}; boot ${r.bootMs} ms; total ${r.totalMs} ms; exit ${r.exitCode}`);
   process.exitCode = r.exitCode;
 }
 
-await (process.env.QZB_VM === '1' ? guest() : host());
+const agentLog: string[] = [];
+if (process.env.QZB_VM === '1') {
+  await guest().catch((error: unknown) => {
+    console.log(`FAIL unexpected: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    console.log(`zfs send processes:\n  ${sends.join('\n  ')}`);
+    console.log(`agent log:\n  ${agentLog.join('\n  ')}`);
+    process.exitCode = 1;
+  });
+} else {
+  await host();
+}
