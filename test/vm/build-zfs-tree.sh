@@ -57,6 +57,7 @@ echo "build-zfs-tree: building OpenZFS $version kernel modules for $kver (takes 
   make -s -C module -j"$(nproc)" >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
 )
 find "$src/module" -name '*.ko' -exec cp {} "$work/modules/" \;
+strip --strip-debug "$work"/modules/*.ko   # as DKMS does; 10x smaller, faster to load over 9p
 rm -rf "$src" "$work/root/usr/src"
 
 # Load order: kernel modules they need (loaded with modprobe), then ours in dependency order.
