@@ -1,4 +1,5 @@
-// Run one command as root in a fresh real-OpenZFS test VM and relay its stdout, stderr and exit code.
+// Run one command as root in a fresh real-OpenZFS test VM and relay its stdout, stderr (both streamed)
+// and exit code.
 //   node --import tsx test/vm/exec.ts [--timeout SECONDS] [--cwd DIR] [--out DIR] [--env K=V]... [--series 2.1|2.3] [-v] -- <command...>
 // Exit code: the command's; 70 when the VM itself failed (boot, ZFS load, timeout: see stderr).
 import { runInVm, VmError } from './vm.ts';
@@ -59,8 +60,8 @@ async function main(): Promise<number> {
       ...(outDir !== undefined ? { outDir } : {}),
       ...(zfsSeries !== undefined ? { zfsSeries } : {}),
       onStdoutLine: (line) => process.stdout.write(`${line}\n`),
+      onStderrLine: (line) => process.stderr.write(`${line}\n`),
     });
-    process.stderr.write(r.stderr);
     if (verbose) {
       process.stderr.write(`[vm] zfs ${r.zfsVersion}; boot ${r.bootMs} ms; total ${r.totalMs} ms; exit ${r.exitCode}; out ${r.outDir}\n`);
       process.stderr.write(`[vm] stages (ms since qemu start): ${Object.entries(r.stages).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
@@ -69,7 +70,6 @@ async function main(): Promise<number> {
     return r.exitCode;
   } catch (e) {
     if (e instanceof VmError) {
-      if (e.stderr) process.stderr.write(e.stderr);
       process.stderr.write(`${e.message}\n`);
       if (verbose) process.stderr.write(`--- console ---\n${e.console}\n`);
       return 70;

@@ -26,6 +26,8 @@ export interface VmRunOptions {
   outDir?: string;
   /** Called with each complete stdout line of the command while it runs (~0.2 s latency). */
   onStdoutLine?: (line: string) => void;
+  /** Same for stderr lines. */
+  onStderrLine?: (line: string) => void;
   /** OpenZFS series to run, e.g. "2.1" or "2.3". Default: $ZFS_SERIES, else the system's
    *  (DKMS) OpenZFS. A series other than the system's must have been provisioned side by side
    *  (ZFS_SERIES=2.1 npm run vm:provision); otherwise runInVm throws a VmError (stage "host"). */
@@ -327,7 +329,7 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
     await writeFile(join(ctl, 'stdout'), '');
     const release = await acquireSlot();
     try {
-      return await boot(kernel, initrd, ctl, outDir, timeoutMs, opts.onStdoutLine);
+      return await boot(kernel, initrd, ctl, outDir, timeoutMs, opts.onStdoutLine, opts.onStderrLine);
     } finally {
       release();
     }
@@ -343,6 +345,7 @@ async function boot(
   outDir: string,
   timeoutMs: number,
   onStdoutLine: ((line: string) => void) | undefined,
+  onStderrLine: ((line: string) => void) | undefined,
 ): Promise<VmRunResult> {
   const mem = process.env.QZB_VM_MEM || '3072';
   const smp = process.env.QZB_VM_SMP || '2';
@@ -406,41 +409,17 @@ async function boot(
     if (qemuStderr.length < 100_000) qemuStderr += d;
   });
 
-  // Stream the command's stdout: poll the file in the control share.
+  // Stream the command's stdout/stderr: poll the files in the control share.
   const stdoutPath = join(ctl, 'stdout');
-  let streamed = 0;
-  let partial = '';
-  let polling = false;
-  const poll = async (final: boolean): Promise<void> => {
-    if (!onStdoutLine || polling) return;
-    polling = true;
-    try {
-      const fh = await open(stdoutPath, 'r');
-      try {
-        for (;;) {
-          const buf = Buffer.alloc(65536);
-          const { bytesRead } = await fh.read(buf, 0, buf.length, streamed);
-          if (bytesRead <= 0) break;
-          streamed += bytesRead;
-          partial += buf.subarray(0, bytesRead).toString('latin1');
-        }
-      } finally {
-        await fh.close();
-      }
-      const lines = partial.split('\n');
-      partial = lines.pop() ?? '';
-      if (final && partial !== '') {
-        lines.push(partial);
-        partial = '';
-      }
-      for (const l of lines) onStdoutLine(Buffer.from(l, 'latin1').toString('utf8'));
-    } catch {
-      /* file not there yet */
-    } finally {
-      polling = false;
-    }
-  };
-  const poller = onStdoutLine ? setInterval(() => void poll(false), 200) : undefined;
+  const stderrPath = join(ctl, 'stderr');
+  let callbackError: unknown;
+  const tails = [
+    { path: stdoutPath, cb: onStdoutLine },
+    { path: stderrPath, cb: onStderrLine },
+  ]
+    .filter((t): t is { path: string; cb: (line: string) => void } => t.cb !== undefined)
+    .map((t) => lineTailer(t.path, t.cb, (e) => (callbackError ??= e)));
+  const poller = tails.length ? setInterval(() => tails.forEach((t) => void t.poll(false)), 200) : undefined;
 
   const killer = setTimeout(() => {
     timedOut = true;
@@ -457,8 +436,7 @@ async function boot(
   if (consolePending) onConsoleLine(consolePending);
   const totalMs = Date.now() - t0;
 
-  while (polling) await new Promise((r) => setTimeout(r, 20));
-  await poll(true);
+  for (const t of tails) await t.poll(true);
 
   const readOr = async (p: string): Promise<string> => {
     try {
@@ -481,5 +459,51 @@ async function boot(
     const how = exit.signal ? `qemu killed by ${exit.signal}` : `qemu exited with ${exit.code}`;
     throw new VmError(stage, `${stageDescription(stage)}; ${how}${qemuStderr ? `: ${qemuStderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`, details);
   }
+  if (callbackError !== undefined) throw callbackError;
   return { exitCode: Number(exitText), stdout, stderr, bootMs, totalMs, outDir, console: consoleText, zfsVersion, stages };
+}
+
+/** Follows a growing file, calling `cb` for each complete line (and the last partial one when
+ *  `final`). Polls never overlap: a poll while one runs waits for it. */
+function lineTailer(path: string, cb: (line: string) => void, onCallbackError: (e: unknown) => void): { poll: (final: boolean) => Promise<void> } {
+  let offset = 0;
+  let partial = '';
+  let running: Promise<void> = Promise.resolve();
+  const once = async (final: boolean): Promise<void> => {
+    try {
+      const fh = await open(path, 'r');
+      try {
+        for (;;) {
+          const buf = Buffer.alloc(65536);
+          const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+          if (bytesRead <= 0) break;
+          offset += bytesRead;
+          partial += buf.subarray(0, bytesRead).toString('latin1');
+        }
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      /* not there yet */
+    }
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    if (final && partial !== '') {
+      lines.push(partial);
+      partial = '';
+    }
+    for (const l of lines) {
+      try {
+        cb(Buffer.from(l, 'latin1').toString('utf8'));
+      } catch (e) {
+        onCallbackError(e);
+      }
+    }
+  };
+  return {
+    poll: (final) => {
+      running = running.then(() => once(final));
+      return running;
+    },
+  };
 }
