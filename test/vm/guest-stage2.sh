@@ -59,9 +59,14 @@ if [ "$(readfile "$C/udev")" != 0 ]; then
   mark udev
 fi
 
+# The hostid is the host's /etc/hostid (read-only here); without one, give spl a fixed one so
+# pools get a stable, non-zero hostid.
+hostid_param=
+[ -s /etc/hostid ] || hostid_param=spl_hostid=0x51e7e500
 tree=$(readfile "$C/zfstree")
 if [ -z "$tree" ]; then
   # The system's OpenZFS: DKMS modules under /lib/modules/<kver>/updates/dkms, host userland.
+  modprobe spl $hostid_param || fail zfs "modprobe spl failed (kernel $(uname -r))"
   modprobe zfs || fail zfs "modprobe zfs failed (kernel $(uname -r))"
 else
   # A side-by-side OpenZFS tree (build-zfs-tree.sh): overlay its userland on the host's
@@ -76,7 +81,9 @@ else
   while read -r how what; do
     case $how in
       modprobe) modprobe "$what" || fail zfs "modprobe $what failed" ;;
-      insmod) insmod "$tree/modules/$what" || fail zfs "insmod $tree/modules/$what failed" ;;
+      insmod)
+        if [ "$what" = spl.ko ]; then set -- $hostid_param; else set --; fi
+        insmod "$tree/modules/$what" "$@" || fail zfs "insmod $tree/modules/$what failed" ;;
     esac
   done < "$tree/load-order"
 fi

@@ -203,7 +203,11 @@ function scriptHash(): string {
 /** Path of the cached initramfs for `kver`, building it if missing. */
 export async function ensureInitramfs(kver: string, opts: { force?: boolean; log?: (s: string) => void } = {}): Promise<string> {
   const dir = cacheDir();
-  await mkdir(dir, { recursive: true });
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new VmError('initramfs', `cannot create the cache directory ${dir} (set QZB_VM_CACHE?): ${e instanceof Error ? e.message : String(e)}`);
+  }
   const file = join(dir, `initramfs-${kver}-${scriptHash()}.cpio.gz`);
   if (!opts.force) {
     try {
