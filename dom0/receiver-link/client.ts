@@ -122,9 +122,29 @@ export class ReceiverClient {
    * the source is done. If the agent reports a result early (zfs exited), forwarding stops and
    * `source` is destroyed (closing the pipe's read end); the caller stops its `zfs send`.
    * Resolves with the GUID read back on the receiver; throws ReceiveFailedError when zfs failed.
+   *
+   * `source` may be a function that returns the stream: it is called once the agent is ready, so
+   * `zfs send` starts only then. A Readable passed directly gets a reader attached at once: Node
+   * discards a child's unread stdout when the child exits, which loses small streams (an
+   * incremental of an unchanged dataset) that `zfs send` finishes before the agent is ready.
    */
-  receive(header: ReceiveHeader, source: Readable, options: ReceiveOptions = {}): Promise<ReceiveResult> {
+  receive(header: ReceiveHeader, source: Readable | (() => Readable), options: ReceiveOptions = {}): Promise<ReceiveResult> {
+    const early = typeof source === 'function' ? null : holdUnread(source);
     return this.exchange(async () => {
+      try {
+        return await this.receiveStream(header, early?.stream ?? null, source as () => Readable, options);
+      } catch (error) {
+        // Refused or failed before the stream was used up: nobody will read it any more.
+        if (early && !early.stream.readableEnded) early.stream.destroy();
+        throw error;
+      } finally {
+        early?.release();
+      }
+    });
+  }
+
+  private async receiveStream(header: ReceiveHeader, given: Readable | null, open: () => Readable, options: ReceiveOptions): Promise<ReceiveResult> {
+    {
       const root = this.requireRoot();
       if (!isBelowRoot(header.dataset, root)) throw new QzbError('RECEIVER_USAGE', `${header.dataset} is not below the receive root ${root}`);
       if (header.origin !== null && pointDatasetWithinRoot(header.origin, '@', root) === null) {
@@ -133,6 +153,7 @@ export class ReceiverClient {
       await this.send({ kind: 'receive', ...header });
       const ready = await this.expect('receive-ready');
       this.checkNames(ready, header);
+      const source = given ?? open();
 
       const result = this.next();
       result.catch(() => {});
@@ -180,7 +201,7 @@ export class ReceiverClient {
       this.checkNames(reply, header);
       if (sourceError !== null) throw sourceFailed(header, sourceError);
       throw new ReceiveFailedError(reply.dataset, reply.snapshot, reply.exitCode, reply.stderr, reply.resumeToken, bytes);
-    });
+    }
   }
 
   /** Discards the partial receive state of `dataset` (`zfs receive -A`); hadState false if there was none. */
@@ -320,6 +341,13 @@ export class ReceiverClient {
     }
     return this.failure;
   }
+}
+
+/** Attaches a no-op 'readable' listener so Node keeps a child's stdout when the child exits unread. */
+function holdUnread(stream: Readable): { stream: Readable; release: () => void } {
+  const noop = (): void => {};
+  stream.on('readable', noop);
+  return { stream, release: () => stream.off('readable', noop) };
 }
 
 function sourceFailed(header: ReceiveHeader, error: unknown): QzbError {

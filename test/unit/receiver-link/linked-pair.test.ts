@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { createLinkedPair } from '../../../dom0/receiver-link/linked-pair.ts';
 import { ReceiveFailedError } from '../../../dom0/receiver-link/errors.ts';
 import type { ReceiveHeader } from '../../../dom0/receiver-link/types.ts';
@@ -109,4 +110,28 @@ test('one request at a time; hello first', async () => {
   await a;
   await client.close();
   await assert.rejects(client.inventory(), { code: 'RECEIVER_CLOSED' });
+});
+
+test('a small zfs send that exits before the agent is ready is not lost (Node drops unread child stdout)', async () => {
+  const zfs = new FakeZfs(ROOT);
+  zfs.delayMs = 150; // placeholder checks make the agent slow to answer receive-ready
+  const { client, agent } = createLinkedPair(zfs);
+  await client.hello(ROOT);
+  const child = spawn('sh', ['-c', 'head -c 40000 /dev/zero'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((r) => child.once('exit', r));
+  const pending = client.receive(HEADER, child.stdout);
+  await exited;
+  const result = await pending;
+  assert.equal(result.bytes, 40000n);
+  assert.equal(zfs.receivedBytes().length, 40000);
+  // The factory form starts the source only once the agent is ready.
+  let opened = 0;
+  const second = await client.receive({ ...HEADER, dataset: `${HEADER.dataset}2` }, () => {
+    opened++;
+    return Readable.from([Buffer.from('abc')]);
+  });
+  assert.equal(opened, 1);
+  assert.equal(second.bytes, 3n);
+  await client.close();
+  assert.equal(await agent, 'closed');
 });

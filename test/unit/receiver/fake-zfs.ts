@@ -44,8 +44,12 @@ export class FakeZfs implements AgentZfs {
     if (root.includes('/')) this.datasets.set(root, { type: 'filesystem', guid: '12', createtxg: '2' });
   }
 
+  /** Milliseconds each zfs() call takes (to widen races). */
+  delayMs = 0;
+
   async zfs(args: string[]): Promise<ZfsOutput> {
     this.calls.push(['zfs', ...args]);
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const [cmd, ...rest] = args;
     const last = rest[rest.length - 1] ?? '';
     if (cmd === 'version') return ok('zfs-2.3.2-1\nzfs-kmod-2.3.2-1\n');
