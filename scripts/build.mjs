@@ -25,8 +25,10 @@ const banner = [
   'const require = __qzbCreateRequire(import.meta.url);',
 ].join('\n');
 
-await rm(dist, { recursive: true, force: true });
+// Replace only our own outputs: dist/metadata/ (the default metadata directory when the program runs
+// from dist/) holds users' job state and must survive a rebuild.
 await mkdir(dist, { recursive: true });
+for (const f of [...entries.map((e) => e.out), 'SHA256SUMS']) await rm(path.join(dist, f), { force: true });
 const sums = [];
 for (const { entry, out } of entries) {
   const outfile = path.join(dist, out);
