@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { access, mkdir, mkdtemp, open, readFile, realpath, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, open, readFile, realpath, rm, rmdir, stat, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,8 @@ export interface VmRunOptions {
   /** Host-side limit for the whole run (boot + command); qemu is killed after it. Default 10 min. */
   timeoutMs?: number;
   /** Host directory shared writable with the guest, mounted in the guest at the same absolute
-   *  path (also in $QZB_VM_OUT). Default: a fresh temporary directory (left in place). */
+   *  path (also in $QZB_VM_OUT). Default: a fresh temporary directory, left in place unless the
+   *  command left it empty. */
   outDir?: string;
   /** Called with each complete stdout line of the command while it runs (~0.2 s latency). */
   onStdoutLine?: (line: string) => void;
@@ -339,6 +340,8 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
     }
   } finally {
     if (process.env.QZB_VM_KEEP !== '1') await rm(ctl, { recursive: true, force: true });
+    // A temporary out dir the command left empty is not worth keeping (rmdir fails if not empty).
+    if (!opts.outDir) await rmdir(outDir).catch(() => undefined);
   }
 }
 
