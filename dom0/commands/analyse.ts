@@ -1,12 +1,10 @@
 // Shared by check, import, calc and snapshot: job text → findings, and when a job was built and
 // the system could be read, designations and targets (collect first, then the pure core once).
 import { isQzbError } from '../../shared/errors.ts';
-import { isSameOrDescendant, parentOf } from '../../shared/zfs-names.ts';
 import { finding, type Finding } from '../job/findings.ts';
 import type { Job } from '../job/types.ts';
 import type { QubesInventory, ZfsInventory } from '../inventory/types.ts';
 import type { ResolvedDesignation, Target } from '../plan/types.ts';
-import { qubeRoots } from '../snapshot/owners.ts';
 import type { Context } from './context.ts';
 
 // What the job means on this system, with every finding.
@@ -44,32 +42,20 @@ export async function analyseJob(text: string, ctx: Context): Promise<Analysis> 
   const computed = ctx.core.computeTargets(loaded.job, resolved.designations, qubes, zfs);
   out.targets = computed.targets;
   out.findings.push(...computed.findings);
-  out.undesignated = undesignated(loaded.job, resolved.designations, qubes, zfs);
+  out.undesignated = undesignated(resolved.findings);
   return out;
 }
 
-/** The Qubes zfs driver's work datasets under a container. */
-const DRIVER_WORK_DATASETS = ['.tmp', '.exported', '.importing'];
-
-// Qubes no group mentions (but the receiver), and the top-most datasets outside every designation (not a qube's).
-export function undesignated(job: Job, designations: readonly ResolvedDesignation[], qubes: QubesInventory, zfs: ZfsInventory): { qubes: string[]; datasets: string[] } {
-  const mentioned = new Set(job.groups.filter((g) => g.type === 'qubes').flatMap((g) => g.members.map((m) => m.value)));
-  mentioned.add(job.receiver.qube); // the receiver is where the backup goes, not a source
-  const qubeNames = qubes.qubes.map((q) => q.name).filter((n) => !mentioned.has(n)).sort();
-  const roots = qubeRoots(qubes, zfs).flatMap((r) => r.roots);
-  const containers = qubes.pools.map((p) => p.container).filter((c): c is string => c !== undefined);
-  const work = containers.flatMap((c) => DRIVER_WORK_DATASETS.map((w) => `${c}/${w}`));
-  const designated = designations.map((d) => d.dataset);
-  const outside = (name: string): boolean =>
-    !designated.some((d) => isSameOrDescendant(name, d) || isSameOrDescendant(d, name))
-    && !roots.some((r) => isSameOrDescendant(name, r) || isSameOrDescendant(r, name))
-    && !work.some((w) => isSameOrDescendant(name, w));
-  const datasets = zfs.datasets.map((d) => d.name).filter((name) => {
-    if (!outside(name)) return false;
-    const parent = parentOf(name);
-    return parent === null || !outside(parent);
-  });
-  return { qubes: qubeNames, datasets };
+// The omission lists, taken from the planner's own findings so that `check` shows one truth:
+// qubes no group mentions (QUBE_UNDESIGNATED) and the top-most dataset subtrees outside every
+// designation (DATASET_UNDESIGNATED, plus undesignated parents of designations).
+export function undesignated(findings: readonly Finding[]): { qubes: string[]; datasets: string[] } {
+  const list = (code: string, key: string): string[] => {
+    const value = findings.find((f) => f.code === code)?.details?.[key];
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  };
+  const datasets = [...list('DATASET_UNDESIGNATED', 'datasets'), ...list('DATASET_UNDESIGNATED', 'undesignatedParents')];
+  return { qubes: list('QUBE_UNDESIGNATED', 'qubes'), datasets: [...new Set(datasets)].sort() };
 }
 
 /** Counts for the target summary. */

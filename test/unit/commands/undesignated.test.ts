@@ -1,19 +1,18 @@
-// What check lists as "not designated": unmentioned qubes (not the receiver) and the top-most
-// datasets outside every designation that belong to no qube and are not the driver's work datasets.
+// What check lists as "not designated": the planner's QUBE_UNDESIGNATED and DATASET_UNDESIGNATED lists.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { undesignated, summariseTargets } from '../../../dom0/commands/analyse.ts';
-import { ds, qubesOf, targetsOf, zfsOf } from '../snapshot/fixtures.ts';
-import { jobFromText } from './helpers.ts';
+import { ds, targetsOf, zfsOf } from '../snapshot/fixtures.ts';
+import { finding } from '../../../dom0/job/findings.ts';
 
-test('undesignated: top-most subtrees only, qube datasets and driver work datasets left out', () => {
-  const zfs = zfsOf([ds('tank/scratch', 'filesystem'), ds('tank/scratch/a', 'filesystem'), ds('tank/qubes/.tmp', 'filesystem'), ds('tank/qubes/.tmp/x', 'volume')]);
-  const qubes = qubesOf();
-  qubes.qubes.push({ name: 'backups', klass: 'DispVM', state: 'Running', volumes: [] }, { name: 'other', klass: 'AppVM', state: 'Halted', volumes: [] });
-  const job = jobFromText('name: j\n');
-  const r = undesignated(job, [{ dataset: 'tank/qubes/work', designation: 'include', object: 'work', objectType: 'qube', group: 'g' }], qubes, zfs);
-  assert.deepEqual(r.qubes, ['other']);
-  assert.deepEqual(r.datasets, ['aux/dom0', 'tank/dom0', 'tank/scratch']);
+test('undesignated: the lists come from the planner\'s omission findings, parents merged and sorted', () => {
+  const findings = [
+    finding('QUBE_UNDESIGNATED', 'warning', 'm', { details: { qubes: ['other', 'vault'], notOnZfs: [] } }),
+    finding('DATASET_UNDESIGNATED', 'info', 'm', { details: { datasets: ['tank/scratch', 'aux/dom0'], undesignatedParents: ['tank/dom0'] } }),
+    finding('GROUP_UNUSED', 'warning', 'm', { details: { qubes: ['not-this'] } }),
+  ];
+  assert.deepEqual(undesignated(findings), { qubes: ['other', 'vault'], datasets: ['aux/dom0', 'tank/dom0', 'tank/scratch'] });
+  assert.deepEqual(undesignated([]), { qubes: [], datasets: [] });
 });
 
 test('target summary counts kinds and pending snapshots', () => {
