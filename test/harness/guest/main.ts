@@ -116,6 +116,11 @@ class ScenarioRun {
 
   async build(): Promise<void> {
     const s = this.s;
+    let t = Date.now();
+    const phase = (name: string): void => {
+      note(`${s.file}: ${name} ${Date.now() - t} ms`);
+      t = Date.now();
+    };
     for (const p of s.pools) await this.createPool(p.name, p.size, join(this.dir, 'mnt'));
     for (const d of s.datasets) {
       const opts: string[] = [];
@@ -129,9 +134,12 @@ class ScenarioRun {
         if (snap) await zfs('snapshot', `${d.name}${snap}`);
       }
     }
+    phase('pools and dom0 datasets');
     await this.sim.setupPools();
-    for (const qube of s.qubes) await this.sim.createQube(qube);
-    for (const qube of s.qubes) if (qube.state !== 'Halted' && qube.state !== 'NA') await this.sim.start(qube.name, qube.state);
+    await this.sim.createQubes(s.qubes);
+    phase(`${s.qubes.length} qubes created`);
+    await this.sim.startQubes(s.qubes.filter((x) => x.state !== 'Halted' && x.state !== 'NA'));
+    phase('qubes started');
     if (s.receiver) {
       const r = s.receiver;
       await this.createPool(r.pool, r.poolSize, join(this.dir, 'receiver-mnt'));

@@ -13,9 +13,9 @@
 //               destroy -r the old volume, zfs rename -p onto the vid, dirty=on; every volume ends
 //               with readonly=<not rw>.
 //   stop        volatile and snap_on_start: destroy -r; save_on_stop with dirty=on: dirty=off, _mark_clean.
-//   clone-of    (qvm-clone, same pool) create as above, then import_volume: clone the source's latest
-//               clean snapshot into .tmp, destroy -r the new volume, rename -p, @qubes:after-import-volume:<ts>,
-//               purge, _mark_clean.
+//   clone-of    (qvm-clone, same pool) import_volume: clone the source's latest clean snapshot into
+//               .tmp, rename -p onto the vid, @qubes:after-import-volume:<ts>, purge, _mark_clean (the
+//               driver first creates the volume empty and destroys it here; nothing of it survives).
 // Scenario `data:` is written into a new persistent volume right after `zfs create`, before its
 // first snapshot, so the creation snapshots hold it.
 import { randomInt } from 'node:crypto';
@@ -150,24 +150,49 @@ export class QubesSim implements QubesModel {
   pools(): FakePool[] {
     return this.poolList;
   }
+  // Live values for admin.vm.volume.Info (usage, is_outdated) come from ONE `zfs list` of every
+  // container, shared by the calls of the next second: the CLI asks for every volume of every qube,
+  // and a zfs process per call costs a few hundred milliseconds in the emulated VM.
+  private live?: { at: number; data: Promise<Map<string, { usage: string; origin: string; latestClean?: string }>> };
+
+  private liveState(): Promise<Map<string, { usage: string; origin: string; latestClean?: string }>> {
+    if (this.live && Date.now() - this.live.at < 1000) return this.live.data;
+    const containers = [...new Set([...this.zfsPools.values()].map((p) => p.container))];
+    const data = (async () => {
+      const map = new Map<string, { usage: string; origin: string; latestClean?: string }>();
+      if (containers.length === 0) return map;
+      const r = await zfsTry('list', '-H', '-p', '-t', 'volume,snapshot', '-o', 'name,logicalreferenced,origin,defer_destroy', '-s', 'createtxg', '-r', ...containers);
+      for (const line of r.stdout.split('\n')) {
+        const [name = '', usage = '0', origin = '-', deferred = 'off'] = line.split('\t');
+        const at = name.indexOf('@');
+        if (at < 0) {
+          if (name) map.set(name, { usage, origin });
+        } else if (name.slice(at + 1).startsWith('qubes-clean-') && deferred === 'off') {
+          const e = map.get(name.slice(0, at));
+          if (e) e.latestClean = name;
+        }
+      }
+      return map;
+    })();
+    this.live = { at: Date.now(), data };
+    return data;
+  }
+
   async volumeUsage(_q: FakeQube, v: FakeVolume): Promise<string> {
     if ((v as SimVolume).driver !== 'zfs') return '0';
-    const r = await zfsTry('get', '-H', '-p', '-o', 'value', 'logicalreferenced', v.vid);
-    return r.exit === 0 ? r.stdout.trim() : '0';
+    return (await this.liveState()).get(v.vid)?.usage ?? '0';
   }
+
+  /** is_outdated: a snap_on_start volume whose origin is no longer its source's newest clean snapshot. */
   async volumeOutdated(_q: FakeQube, v: FakeVolume): Promise<boolean> {
     const sv = v as SimVolume;
     if (sv.driver !== 'zfs' || !sv.sourceVolume) return false;
-    const r = await zfsTry('get', '-H', '-o', 'value', 'origin', v.vid);
-    if (r.exit !== 0) return false;
-    const clean = await zfsTry('list', '-H', '-p', '-t', 'snapshot', '-o', 'name,defer_destroy', '-s', 'createtxg', sv.sourceVolume.vid);
-    const latest = clean.stdout
-      .split('\n')
-      .filter((l) => l.includes('@qubes-clean-') && l.endsWith('\toff'))
-      .map((l) => l.split('\t')[0])
-      .pop();
-    return latest !== undefined && r.stdout.trim() !== latest;
+    const live = await this.liveState();
+    const mine = live.get(v.vid);
+    const latest = live.get(sv.sourceVolume.vid)?.latestClean;
+    return mine !== undefined && latest !== undefined && mine.origin !== latest;
   }
+
   async poolSizeUsage(pool: FakePool): Promise<{ size: string; usage: string } | undefined> {
     const cfg = this.zfsPools.get(pool.name);
     if (!cfg) return undefined;
@@ -253,8 +278,14 @@ export class QubesSim implements QubesModel {
     return vols;
   }
 
-  /** qvm-create (and qvm-clone for clone-of): the qube exists, Halted, with its persistent volumes. */
-  async createQube(q: NQube): Promise<void> {
+  /** qvm-create (and qvm-clone for clone-of) of every scenario qube, in order; one look at ZFS first. */
+  async createQubes(qubes: NQube[]): Promise<void> {
+    await this.loadView();
+    for (const q of qubes) await this.createQube(q);
+  }
+
+  /** One qube: it exists, Halted, with its persistent volumes (the view must be loaded). */
+  private async createQube(q: NQube): Promise<void> {
     const qube: SimQube = {
       name: q.name,
       klass: q.class,
@@ -266,33 +297,40 @@ export class QubesSim implements QubesModel {
     };
     qube.volumes = this.makeVolumes(q);
     this.qubesByName.set(q.name, qube);
-    await this.loadView();
     const src = q.cloneOf ? this.qubesByName.get(q.cloneOf) : undefined;
     for (const v of qube.volumes) {
       if (v.driver !== 'zfs' || !v.saveOnStop) continue;
-      await this.createEmpty(v, {});
       const data = q.data[v.name];
-      if (data && !src) await writeRandom(v.vid, data, 0, `data-${this.writeCounter++}`);
-      await this.createRevision(v, 'after-create');
-      await this.markClean(v);
-      if (src) {
-        const sv = src.volumes.find((x) => x.name === v.name);
-        if (sv && sv.driver === 'zfs' && sv.pool === v.pool && sv.saveOnStop) {
-          await this.cloneInto(v, sv, {});
-          if (data) await writeRandom(v.vid, data, 0, `data-${this.writeCounter++}`);
-          await this.createRevision(v, 'after-import-volume');
-          await this.markClean(v);
-        }
+      const sv = src?.volumes.find((x) => x.name === v.name);
+      if (sv && sv.driver === 'zfs' && sv.pool === v.pool && sv.saveOnStop) {
+        // qvm-clone: the driver first creates the volume as below, then import_volume replaces it
+        // (destroy -r, clone of the source's newest clean snapshot renamed onto the vid). Nothing of
+        // the first volume survives, so the harness goes straight to the import.
+        await this.cloneInto(v, sv, {});
+        if (data) await writeRandom(v.vid, data, 0, this.nextFileTag());
+        await this.createRevision(v, 'after-import-volume');
+        await this.markClean(v);
+      } else {
+        await this.createEmpty(v, {});
+        if (data) await writeRandom(v.vid, data, 0, this.nextFileTag());
+        await this.createRevision(v, 'after-create');
+        await this.markClean(v);
       }
     }
     await this.onStateChange(q.name, 'Halted');
   }
 
-  async start(name: string, state = 'Running'): Promise<void> {
+  /** Starts the qubes a scenario lists as not Halted, in order; one look at ZFS first. */
+  async startQubes(qubes: NQube[]): Promise<void> {
+    await this.loadView();
+    for (const q of qubes) await this.start(q.name, q.state, false);
+  }
+
+  async start(name: string, state = 'Running', reload = true): Promise<void> {
     const q = this.qubesByName.get(name);
     if (!q) throw new Error(`no such qube ${name}`);
     if (q.state !== 'Halted') throw new Error(`QubesVMNotHaltedError: domain ${name} is not halted (${q.state})`);
-    await this.loadView();
+    if (reload) await this.loadView();
     for (const v of q.volumes) {
       if (v.driver !== 'zfs') continue;
       let dirty = false;
@@ -358,6 +396,7 @@ export class QubesSim implements QubesModel {
 
   private async loadView(): Promise<void> {
     this.view = new Map();
+    this.live = undefined;
     const containers = [...new Set([...this.zfsPools.values()].map((p) => p.container))];
     if (containers.length === 0) return;
     const out = await zfs('list', '-H', '-p', '-t', 'filesystem,volume,snapshot', '-o', 'name,createtxg,defer_destroy,org.qubes:dirty', '-s', 'createtxg', '-r', ...containers);
