@@ -26,14 +26,17 @@ if (!avail.ok) {
 const { kernel } = vm.findZfsKernel();
 console.log(`prepare: kernel ${kernel.kver} (${kernel.vmlinuz}), zfs module ${kernel.zfsModule}`);
 const t0 = Date.now();
-const initrd = await vm.ensureInitramfs(kernel.kver, { force: args.has('--rebuild'), log: (s) => console.log(s) });
+const initrd = await vm.ensureInitramfs(kernel, { force: args.has('--rebuild'), log: (s) => console.log(s) });
 console.log(`prepare: initramfs ${initrd} (${Date.now() - t0} ms)`);
+const t1 = Date.now();
+const vmlinux = await vm.ensureVmlinux(kernel);
+console.log(vmlinux ? `prepare: vmlinux for PVH boot ${vmlinux} (${Date.now() - t1} ms)` : `prepare: no PVH vmlinux (booting ${kernel.vmlinuz} through the firmware)`);
 
-// Drop initramfs files of older script versions or kernels that are gone (not used for an hour).
+// Drop initramfs/vmlinux files of older script versions or kernels (not touched for an hour).
 const dir = vm.cacheDir();
 for (const f of await readdir(dir)) {
   const p = join(dir, f);
-  if (p === initrd || !/^initramfs-.*\.cpio\.gz(\.tmp\..*)?$/.test(f)) continue;
+  if (p === initrd || p === vmlinux || !/^(initramfs-.*\.cpio\.gz|vmlinux-[^/]*)(\.tmp\..*)?$/.test(f)) continue;
   try {
     if (Date.now() - (await stat(p)).mtimeMs > 3600_000) {
       await rm(p, { force: true });
