@@ -64,10 +64,13 @@ export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs 
       });
       // EPIPE after zfs exits is expected; the session sees the exit through `done`.
       child.stdin!.on('error', () => {});
-      const done = child.then(
-        (r) => ({ exitCode: r.exitCode ?? null, signal: r.signal ?? null, stdout: '', stderr }),
-        (error: unknown) => ({ exitCode: null, signal: null, stdout: '', stderr: stderr || String(error) }),
-      );
+      // The exit status comes from 'close', not from execa's result: execa drops the exit code
+      // when stdin fails with EPIPE, which is normal here when zfs exits before the stream ends.
+      const done = new Promise<ZfsOutput>((resolve) => {
+        child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ exitCode: code, signal, stdout: '', stderr }));
+        child.once('error', (error: Error) => resolve({ exitCode: null, signal: null, stdout: '', stderr: stderr || String(error) }));
+      });
+      child.catch(() => {});
       return { stdin: child.stdin!, done };
     },
   };

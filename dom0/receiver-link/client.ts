@@ -25,6 +25,8 @@ const MAX_QUEUED_REPLIES = 16;
 export interface ReceiverClientOptions {
   /** Stops the transport (e.g. the qrexec child) after the output has been ended; awaited by close(). */
   stopTransport?: () => Promise<void>;
+  /** Says why the peer closed (exit status, qrexec's message), for the PROTOCOL_PEER_CLOSED error. */
+  describeClose?: () => Promise<string | null>;
 }
 
 /** Options for receive(). */
@@ -258,7 +260,14 @@ export class ReceiverClient {
   }
 
   private async send(request: Request): Promise<void> {
-    await this.writer.writeFrame(encodeMessage(requestSchemas, request));
+    const frame = encodeMessage(requestSchemas, request);
+    try {
+      await this.writer.writeFrame(frame);
+    } catch (error) {
+      // The reader usually knows more (the agent's last message, the child's exit status).
+      await Promise.race([this.reader, new Promise((r) => setTimeout(r, 1000))]);
+      throw this.failure ?? this.failWith(error);
+    }
   }
 
   /** The next reply, which must be of one of `kinds` (an error reply is thrown as such). */
@@ -316,7 +325,8 @@ export class ReceiverClient {
           this.spaceWaiter = null;
         }
       }
-      this.failWith(new ProtocolError(ProtocolErrorCode.PEER_CLOSED, 'the receiver closed the connection'));
+      const detail = this.closing ? null : await this.options.describeClose?.().catch(() => null);
+      this.failWith(new ProtocolError(ProtocolErrorCode.PEER_CLOSED, `the receiver closed the connection${detail ? ` (${detail})` : ''}`));
     } catch (error) {
       this.failWith(error);
     } finally {

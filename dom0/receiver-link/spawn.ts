@@ -72,9 +72,30 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
     tail = (tail + text).slice(-MAX_STDERR_TAIL);
   });
   child.stdin!.on('error', () => {}); // EPIPE when the child is gone; the client reports the closed link.
-  const exited = child.then((r) => r.exitCode ?? null, () => null);
+  // From 'exit', not execa's result, which loses the exit code after an EPIPE on stdin.
+  let spawnError: string | null = null;
+  let signalled: string | null = null;
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code: number | null, signal: string | null) => {
+      signalled = signal;
+      resolve(code);
+    });
+    child.once('error', (error: Error) => {
+      spawnError = error.message;
+      resolve(null);
+    });
+  });
+  child.catch(() => {});
   const stopTransport = (): Promise<void> => stopChild(child, exited, options.graceMs ?? 10_000, options.termMs ?? 3_000);
-  const client = new ReceiverClient(child.stdout!, child.stdin!, { stopTransport });
+  // Why the connection closed: the child's exit status and its last stderr line (sanitised).
+  const describeClose = async (): Promise<string | null> => {
+    const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 500))]);
+    if (spawnError !== null) return `cannot run ${file}: ${toSafeText(spawnError, 200)}`;
+    if (code === 'running') return null;
+    const last = tail.split('\n').filter(Boolean).at(-1);
+    return `${file} exited ${code === null ? `by ${signalled ?? 'a signal'}` : `with status ${code}`}${last ? `: ${toSafeText(last, 200)}` : ''}`;
+  };
+  const client = new ReceiverClient(child.stdout!, child.stdin!, { stopTransport, describeClose });
   return {
     client,
     exited,

@@ -77,3 +77,12 @@ test('SIGTERM to the agent mid-receive: it closes zfs stdin, waits for zfs, and 
   assert.match(tail, /session ended: disconnected/);
   await link.client.close();
 });
+
+test('a qrexec client that cannot run or exits at once: the error says why', async () => {
+  const missing = connectReceiver('backup-vm', { env: { PATH: process.env.PATH, QZB_QREXEC_CLIENT: '/nonexistent/qrexec-client' } });
+  await assert.rejects(missing.client.hello('backup/qzb'), (e: Error & { code?: string }) => e.code === 'PROTOCOL_PEER_CLOSED' && /cannot run \/nonexistent\/qrexec-client/.test(e.message));
+  await missing.client.close();
+  const refused = connectReceiver('backup-vm', { env: { PATH: process.env.PATH, QZB_QREXEC_CLIENT: path.join(here, 'refusing-qrexec-client.sh') } });
+  await assert.rejects(refused.client.hello('backup/qzb'), (e: Error & { code?: string }) => e.code === 'PROTOCOL_PEER_CLOSED' && /exited with status 126: Request refused/.test(e.message));
+  await refused.client.close();
+});
