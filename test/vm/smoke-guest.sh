@@ -46,6 +46,11 @@ echo "SUM dst/b/fs:a $(sha256sum < "/tmp/mnt$fsdir/a" | cut -d' ' -f1)"
 echo "SUM dst/b/fs:b $(sha256sum < "/tmp/mnt$fsdir/b" | cut -d' ' -f1)"
 udevadm settle --timeout=30
 [ -b /dev/zvol/dst/b/vol ] || { echo "no /dev/zvol/dst/b/vol after udevadm settle" >&2; exit 1; }
+if [ "${SMOKE_CORRUPT:-}" = 1 ]; then
+  # Self-test of the host-side checks (smoke.ts --corrupt): change the received zvol.
+  zfs set readonly=off dst/b/vol
+  printf 'X' | dd of=/dev/zvol/dst/b/vol bs=1 seek=4096 conv=notrunc,fsync status=none
+fi
 echo "SUM src/vol $(sha256sum < /dev/zvol/src/vol | cut -d' ' -f1)"
 echo "SUM dst/b/vol $(sha256sum < /dev/zvol/dst/b/vol | cut -d' ' -f1)"
 if [ -n "${QZB_VM_OUT:-}" ]; then zfs list -H -p -o name,guid,used -t all -r src dst > "$QZB_VM_OUT/smoke-list.txt"; fi

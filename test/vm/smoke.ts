@@ -1,7 +1,7 @@
 // Smoke test of the real-OpenZFS test VM: boots it, makes pools on sparse files, a filesystem and a
 // zvol (through /dev/zvol), full + incremental send/receive, then checks on the host that every
 // snapshot GUID and every content checksum matches between sender and receiver.
-//   node --import tsx test/vm/smoke.ts [-v]
+//   node --import tsx test/vm/smoke.ts [-v] [--corrupt]
 // Exit 0 on success, 1 on any mismatch or failure (VM failures included), 2 on bad usage.
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,8 @@ import { rm } from 'node:fs/promises';
 import { runInVm, VmError } from './vm.ts';
 
 const verbose = process.argv.includes('-v') || process.argv.includes('--verbose');
+// --corrupt: the guest changes one byte of the received zvol; the run must then FAIL (self-test).
+const corrupt = process.argv.includes('--corrupt');
 const guestScript = join(dirname(fileURLToPath(import.meta.url)), 'smoke-guest.sh');
 
 function fail(msg: string): never {
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
     r = await runInVm({
       command: ['sh', guestScript],
       cwd: '/tmp',
+      env: corrupt ? { SMOKE_CORRUPT: '1' } : {},
       timeoutMs: 5 * 60 * 1000,
       onStdoutLine: verbose ? (l) => process.stderr.write(`[guest] ${l}\n`) : undefined,
     });
