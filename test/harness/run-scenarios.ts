@@ -6,6 +6,7 @@
 // Also the library behind `npm run demo` and the VM suite: runScenarioFiles() validates, builds
 // dist/, bundles the guest executor, boots the VM and streams the records back.
 import { spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,6 +117,7 @@ export async function runScenarioFiles(files: string[], opts: RunOptions): Promi
       // TCG is slow: 10 minutes plus 5 per scenario file, unless the caller says otherwise.
       timeoutMs: opts.timeoutMs ?? (10 + 5 * scenarios.length) * 60 * 1000,
       onStdoutLine: (line) => {
+        appendFileSync(join(outDir, 'records.ndjson'), `${line}\n`);
         let rec: Record<string, unknown>;
         try {
           rec = JSON.parse(line) as Record<string, unknown>;
