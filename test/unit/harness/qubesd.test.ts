@@ -131,3 +131,21 @@ test('the request is answered only after the client shuts down its write side', 
     });
     assert.equal(got, '0\0zfs-main\nlinux-kernel\n');
   }));
+
+test('R4.3: admin.vm.List lines end in uuid=…', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qzb-qubesd-'));
+  const path = join(dir, 'qubesd.sock');
+  const srv = await startQubesd(path, { ...model, release: '4.3' });
+  try {
+    assert.equal((await call(path, 'admin.vm.List dom0 name work\0')).toString(), '0\0work class=AppVM state=Running uuid=u-work\n');
+  } finally {
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('admin.vm.property.Get answers template in the qubesd property format', () =>
+  withServer(async (p) => {
+    assert.equal((await call(p, 'admin.vm.property.Get+template dom0 name work\0')).toString(), '0\0default=False type=vm fedora-41');
+    assert.match((await call(p, 'admin.vm.property.Get+template dom0 name fedora-41\0')).toString(), /^2\0QubesNoSuchPropertyError\0/);
+  }));
