@@ -39,8 +39,8 @@ function show(rec: Record<string, unknown>): void {
   } else if (rec['qube']) {
     console.log(`\n${bold(`[${n}] qube ${String(rec['qube'])}`)}${rec['ok'] ? '' : `  FAILED: ${String(rec['error'])}`}`);
   } else {
-    const kind = ['zfs', 'zpool', 'receiver-zfs'].find((k) => k in rec) ?? 'step';
-    const who = kind === 'receiver-zfs' ? '(in the receiver qube) zfs' : kind;
+    const kind = ['zfs', 'zpool', 'receiver-zfs', 'receiver-zpool'].find((k) => k in rec) ?? 'step';
+    const who = kind.startsWith('receiver-') ? `(in the receiver qube) ${kind.slice('receiver-'.length)}` : kind;
     console.log(`\n${bold(`[${n}] $ ${who} ${quoteArgv((rec[kind] as string[]) ?? [])}`)}`);
     if (rec['stdout']) console.log(indent(String(rec['stdout'])));
     if (rec['stderr']) console.log(dim(indent(String(rec['stderr']))));

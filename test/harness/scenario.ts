@@ -162,6 +162,7 @@ const stepSchema = z.union([
   z.object({ zfs: argvField, expect: expectSchema.optional() }).strict(),
   z.object({ zpool: argvField, expect: expectSchema.optional() }).strict(),
   z.object({ 'receiver-zfs': argvField, expect: expectSchema.optional() }).strict(),
+  z.object({ 'receiver-zpool': argvField, expect: expectSchema.optional() }).strict(),
 ]);
 
 export const scenarioSchema = z
@@ -195,7 +196,7 @@ export type NStep =
   | { kind: 'run'; argv: string[]; env: Record<string, string>; expect?: Expect; interrupt?: { afterBytes: number; signal: string }; fault?: { killAgentAfterBytes?: number; truncateStreamAt?: number; receiverPoolFull?: boolean }; timeoutMs?: number }
   | { kind: 'qube'; action: 'start' | 'stop'; qube: string; expect?: Expect }
   | { kind: 'write'; qube?: string; volume?: string; dataset?: string; bytes: number; offset: number; expect?: Expect }
-  | { kind: 'zfs' | 'zpool' | 'receiver-zfs'; argv: string[]; expect?: Expect };
+  | { kind: 'zfs' | 'zpool' | 'receiver-zfs' | 'receiver-zpool'; argv: string[]; expect?: Expect };
 
 export interface NScenario {
   file: string;
@@ -226,7 +227,7 @@ function formatIssues(error: z.ZodError): string[] {
     const where = i.path.length ? i.path.join('.') : '(top level)';
     if (i.code === z.ZodIssueCode.unrecognized_keys) return `${where}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     if (i.code === z.ZodIssueCode.invalid_union && where.startsWith('steps.')) {
-      return `${where}: not a valid step (one of run, qube, write, zfs, zpool, receiver-zfs, with expect/interrupt/fault/env where allowed): ${i.unionErrors
+      return `${where}: not a valid step (one of run, qube, write, zfs, zpool, receiver-zfs, receiver-zpool, with expect/interrupt/fault/env where allowed): ${i.unionErrors
         .map((u) => u.issues[0])
         .filter((x) => x && !(x.code === z.ZodIssueCode.unrecognized_keys || (x.code === z.ZodIssueCode.invalid_type && x.received === 'undefined')))
         .map((x) => `${x!.path.join('.')}: ${x!.message}`)
@@ -340,8 +341,8 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
         if ('qube' in w && !qubes.some((q) => q.name === w.qube)) problems.push(`steps.${i}: qube ${w.qube} is not in system.qubes`);
         steps.push({ kind: 'write', ...w, ...(st.expect ? { expect: st.expect } : {}) });
       } else {
-        const kind = 'zfs' in st ? 'zfs' : 'zpool' in st ? 'zpool' : 'receiver-zfs';
-        const v = 'zfs' in st ? st.zfs : 'zpool' in st ? st.zpool : st['receiver-zfs'];
+        const kind = 'zfs' in st ? 'zfs' : 'zpool' in st ? 'zpool' : 'receiver-zfs' in st ? 'receiver-zfs' : 'receiver-zpool';
+        const v = 'zfs' in st ? st.zfs : 'zpool' in st ? st.zpool : 'receiver-zfs' in st ? st['receiver-zfs'] : st['receiver-zpool'];
         const argv = toArgv(v);
         if (argv.length === 0) problems.push(`steps.${i}: empty ${kind} command`);
         steps.push({ kind, argv, ...(st.expect ? { expect: st.expect } : {}) });

@@ -12,7 +12,7 @@ import { checkExpect } from '../expect.ts';
 import { startQubesd } from '../qubesd.ts';
 import type { QubesdServer } from '../qubesd.ts';
 import { QubesSim, writeRandom } from './qubes-sim.ts';
-import { BASE_PATH, must, run, ZFS, zfs, zfsTry, ZPOOL, zpool } from './proc.ts';
+import { BASE_PATH, must, optionArgs, run, ZFS, zfs, zfsTry, ZPOOL, zpool } from './proc.ts';
 import type { ProcResult } from './proc.ts';
 
 export interface Plan {
@@ -123,8 +123,7 @@ class ScenarioRun {
     };
     for (const p of s.pools) await this.createPool(p.name, p.size, join(this.dir, 'mnt'));
     for (const d of s.datasets) {
-      const opts: string[] = [];
-      for (const [k, v] of Object.entries(d.properties)) opts.push('-o', `${k}=${v}`);
+      const opts = optionArgs(d.properties);
       if (d.encrypted) opts.push('-o', 'encryption=on', '-o', 'keyformat=passphrase', '-o', `keylocation=file://${await this.keyFile(d.name)}`);
       if (d.type === 'volume') await zfs('create', '-p', ...opts, '-V', String(d.size), d.name);
       else await zfs('create', '-p', ...opts, d.name);
@@ -250,7 +249,7 @@ class ScenarioRun {
           break;
         }
         default: {
-          const bin = join(this.dir, 'bin', step.kind === 'receiver-zfs' ? 'receiver-zfs' : step.kind);
+          const bin = join(this.dir, 'bin', step.kind);
           rec[step.kind] = step.argv;
           outcome = await run([bin, ...step.argv], { env: { PATH: BASE_PATH, LC_ALL: 'C' }, cwd: join(this.dir, 'work') });
           rec = { ...rec, exit: outcome.exit, stdout: outcome.stdout, stderr: outcome.stderr, ms: outcome.ms };

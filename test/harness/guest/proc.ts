@@ -79,3 +79,8 @@ export async function must(argv: string[], opts: ProcOptions = {}): Promise<stri
 export const zfs = (...args: string[]): Promise<string> => must([ZFS, ...args]);
 export const zfsTry = (...args: string[]): Promise<ProcResult> => run([ZFS, ...args]);
 export const zpool = (...args: string[]): Promise<string> => must([ZPOOL, ...args]);
+
+/** `-o k=v` arguments for zfs create/clone. */
+export function optionArgs(options: Record<string, string>): string[] {
+  return Object.entries(options).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
+}

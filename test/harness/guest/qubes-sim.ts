@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { NQube, NScenario, QubeClass } from '../scenario.ts';
 import type { FakePool, FakeQube, FakeVolume, QubesModel } from '../qubesd.ts';
-import { BASE_PATH, must, zfs, zfsTry, ZPOOL } from './proc.ts';
+import { BASE_PATH, must, optionArgs, zfs, zfsTry, ZPOOL } from './proc.ts';
 
 export const KERNEL_POOL = 'linux-kernel';
 const KERNEL_VERSION = '6.6.63-1.qubes.fc37';
@@ -472,8 +472,7 @@ export class QubesSim implements QubesModel {
 
   private async createEmpty(v: SimVolume, options: Record<string, string>): Promise<void> {
     await this.removeIfExists(v.vid);
-    const o = Object.entries(options).flatMap(([k, val]) => ['-o', `${k}=${val}`]);
-    await zfs('create', '-p', '-s', '-V', v.size, ...o, v.vid);
+    await zfs('create', '-p', '-s', '-V', v.size, ...optionArgs(options), v.vid);
     this.view.set(v.vid, { dirty: false, snaps: [] });
   }
 
@@ -511,8 +510,7 @@ export class QubesSim implements QubesModel {
     }
     const tmp = this.tmpName(v);
     await this.removeIfExists(tmp);
-    const o = Object.entries(options).flatMap(([k, val]) => ['-o', `${k}=${val}`]);
-    await zfs('clone', '-p', ...o, src, tmp);
+    await zfs('clone', '-p', ...optionArgs(options), src, tmp);
     await this.removeIfExists(v.vid);
     await zfs('rename', '-p', tmp, v.vid);
     this.view.set(v.vid, { dirty: false, snaps: [] });
