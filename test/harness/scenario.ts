@@ -80,6 +80,7 @@ const qubeSchema = z
     data: z.record(volumeName, size).default({}),
     sizes: z.record(volumeName, size).default({}),
     'clone-of': qubeName.optional(),
+    'auto-cleanup': z.boolean().default(false),
   })
   .strict()
   .superRefine((q, ctx) => {
@@ -149,7 +150,7 @@ const stepSchema = z.union([
       'timeout-ms': z.number().int().positive().optional(),
     })
     .strict(),
-  z.object({ qube: z.string().regex(/^(start|stop) [a-zA-Z][a-zA-Z0-9_.-]*$/, 'qube: "start NAME" or "stop NAME"'), expect: expectSchema.optional() }).strict(),
+  z.object({ qube: z.string().regex(/^(start|stop|remove) [a-zA-Z][a-zA-Z0-9_.-]*$/, 'qube: "start NAME", "stop NAME" or "remove NAME"'), expect: expectSchema.optional() }).strict(),
   z
     .object({
       write: z.union([
@@ -188,13 +189,15 @@ export interface NQube {
   data: Record<string, number>;
   sizes: Record<string, number>;
   cloneOf?: string;
+  /** Removed from the inventory once stopped (dynamic disposables). */
+  autoCleanup?: boolean;
   /** Synthesised for the receiver qube (no volumes). */
   synthetic?: boolean;
 }
 
 export type NStep =
   | { kind: 'run'; argv: string[]; env: Record<string, string>; expect?: Expect; interrupt?: { afterBytes: number; signal: string }; fault?: { killAgentAfterBytes?: number; truncateStreamAt?: number; receiverPoolFull?: boolean }; timeoutMs?: number }
-  | { kind: 'qube'; action: 'start' | 'stop'; qube: string; expect?: Expect }
+  | { kind: 'qube'; action: 'start' | 'stop' | 'remove'; qube: string; expect?: Expect }
   | { kind: 'write'; qube?: string; volume?: string; dataset?: string; bytes: number; offset: number; expect?: Expect }
   | { kind: 'zfs' | 'zpool' | 'receiver-zfs' | 'receiver-zpool'; argv: string[]; expect?: Expect };
 
@@ -289,6 +292,7 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
       data: q.data as Record<string, number>,
       sizes: q.sizes as Record<string, number>,
       ...(q['clone-of'] ? { cloneOf: q['clone-of'] } : {}),
+      ...(q['auto-cleanup'] ? { autoCleanup: true } : {}),
     });
   }
   for (const [i, d] of sys.datasets.entries()) {
@@ -332,7 +336,7 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
         });
         if ((st.interrupt || st.fault) && !receiver) problems.push(`steps.${i}: interrupt/fault need system.receiver`);
       } else if ('qube' in st) {
-        const [action, name] = st.qube.split(' ') as ['start' | 'stop', string];
+        const [action, name] = st.qube.split(' ') as ['start' | 'stop' | 'remove', string];
         const q = qubes.find((x) => x.name === name);
         if (!q) problems.push(`steps.${i}: qube ${name} is not in system.qubes`);
         steps.push({ kind: 'qube', action, qube: name, ...(st.expect ? { expect: st.expect } : {}) });

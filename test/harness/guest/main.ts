@@ -50,7 +50,9 @@ class ScenarioRun {
     readonly index: number,
   ) {
     this.dir = `/tmp/qzb/s${index}`;
-    this.sim = new QubesSim(s, (qube, state) => writeFile(join(this.dir, 'qubes-state', qube), state));
+    this.sim = new QubesSim(s, (qube, state) =>
+      state === null ? rm(join(this.dir, 'qubes-state', qube), { force: true }) : writeFile(join(this.dir, 'qubes-state', qube), state),
+    );
   }
 
   get dom0Pools(): string[] {
@@ -239,7 +241,8 @@ class ScenarioRun {
         case 'qube': {
           rec['qube'] = `${step.action} ${step.qube}`;
           if (step.action === 'start') await this.sim.start(step.qube);
-          else await this.sim.stop(step.qube);
+          else if (step.action === 'stop') await this.sim.stop(step.qube);
+          else await this.sim.remove(step.qube);
           break;
         }
         case 'write': {

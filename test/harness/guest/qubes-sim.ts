@@ -13,6 +13,8 @@
 //               destroy -r the old volume, zfs rename -p onto the vid, dirty=on; every volume ends
 //               with readonly=<not rw>.
 //   stop        volatile and snap_on_start: destroy -r; save_on_stop with dirty=on: dirty=off, _mark_clean.
+//   remove      every volume destroy -r; "has dependent clones" → zfs promote the first clone of each
+//               snapshot that has one, destroy again (remove_volume_retried_async).
 //   clone-of    (qvm-clone, same pool) import_volume: clone the source's latest clean snapshot into
 //               .tmp, rename -p onto the vid, @qubes:after-import-volume:<ts>, purge, _mark_clean (the
 //               driver first creates the volume empty and destroys it here; nothing of it survives).
@@ -119,7 +121,8 @@ export class QubesSim implements QubesModel {
 
   constructor(
     private readonly scenario: NScenario,
-    private readonly onStateChange: (qube: string, state: string) => Promise<void>,
+    /** Called with the new power state, or null when the qube was removed. */
+    private readonly onStateChange: (qube: string, state: string | null) => Promise<void>,
   ) {
     this.release = scenario.release;
     for (const p of scenario.qubesPools) {
@@ -371,6 +374,23 @@ export class QubesSim implements QubesModel {
         await this.markClean(v);
       }
     }
+    // A disposable with auto_cleanup (the dynamic disp1234 kind) is removed once it has stopped.
+    if (q.spec.autoCleanup) await this.remove(name);
+  }
+
+  /** qvm-remove: every zfs volume removed (with the driver's promote of dependent clones); the
+   *  qube leaves the inventory. The per-qube filesystem stays, as with the driver ("FIXME: if the
+   *  last volume of the VM is removed, then the parent dataset should be removed too"). */
+  async remove(name: string): Promise<void> {
+    const q = this.qubesByName.get(name);
+    if (!q) throw new Error(`no such qube ${name}`);
+    if (q.state !== 'Halted') throw new Error(`QubesVMNotHaltedError: domain ${name} is not halted (${q.state})`);
+    const users = [...this.qubesByName.values()].filter((x) => x.spec.template === name).map((x) => x.name);
+    if (users.length) throw new Error(`QubesVMInUseError: ${name} is the template of ${users.join(', ')}`);
+    await this.loadView();
+    for (const v of q.volumes) if (v.driver === 'zfs') await this.removeVolumeAndDerived(v);
+    this.qubesByName.delete(name);
+    await this.onStateChange(name, null);
   }
 
   /** The dataset behind a qube's volume (zfs pools only). */
@@ -451,9 +471,26 @@ export class QubesSim implements QubesModel {
     if (e) e.snaps = e.snaps.filter((x) => x.snap !== snap);
   }
 
+  /** _remove_volume_if_exists → remove_volume_retried_async: zfs destroy -r; on "has dependent
+   *  clones", promote the first clone of each snapshot that has any (so the snapshots up to it move
+   *  to that clone), then destroy again. */
   private async removeIfExists(ds: string): Promise<void> {
     if (!this.exists(ds)) return;
-    await zfs('destroy', '-r', ds);
+    const r = await zfsTry('destroy', '-r', ds);
+    if (r.exit !== 0) {
+      if (!/dependent clones/.test(r.stderr)) throw new Error(`zfs destroy -r ${ds} failed (exit ${r.exit}): ${r.stderr.trim()}`);
+      const promoted = new Set<string>([ds]);
+      const out = await zfs('list', '-H', '-t', 'snapshot', '-d', '1', '-s', 'createtxg', '-o', 'name,clones', ds);
+      for (const line of out.split('\n').filter(Boolean)) {
+        const clones = (line.split('\t')[1] ?? '').split(',').filter((c) => c && c !== '-');
+        const first = clones.find((c) => !promoted.has(c));
+        if (!first) continue;
+        await zfs('promote', first);
+        promoted.add(first);
+      }
+      await zfs('destroy', '-r', ds);
+      await this.loadView();
+    }
     for (const k of [...this.view.keys()]) if (k === ds || k.startsWith(`${ds}/`)) this.view.delete(k);
   }
 
