@@ -150,7 +150,12 @@ const stepSchema = z.union([
       'timeout-ms': z.number().int().positive().optional(),
     })
     .strict(),
-  z.object({ qube: z.string().regex(/^(start|stop|remove) [a-zA-Z][a-zA-Z0-9_.-]*$/, 'qube: "start NAME", "stop NAME" or "remove NAME"'), expect: expectSchema.optional() }).strict(),
+  z
+    .object({
+      qube: z.string().regex(/^((start|stop|remove) [a-zA-Z][a-zA-Z0-9_.-]*|revert [a-zA-Z][a-zA-Z0-9_.-]*:(root|private))$/, 'qube: "start NAME", "stop NAME", "remove NAME" or "revert NAME:VOLUME"'),
+      expect: expectSchema.optional(),
+    })
+    .strict(),
   z
     .object({
       write: z.union([
@@ -197,7 +202,7 @@ export interface NQube {
 
 export type NStep =
   | { kind: 'run'; argv: string[]; env: Record<string, string>; expect?: Expect; interrupt?: { afterBytes: number; signal: string }; fault?: { killAgentAfterBytes?: number; truncateStreamAt?: number; receiverPoolFull?: boolean }; timeoutMs?: number }
-  | { kind: 'qube'; action: 'start' | 'stop' | 'remove'; qube: string; expect?: Expect }
+  | { kind: 'qube'; action: 'start' | 'stop' | 'remove' | 'revert'; qube: string; volume?: string; expect?: Expect }
   | { kind: 'write'; qube?: string; volume?: string; dataset?: string; bytes: number; offset: number; expect?: Expect }
   | { kind: 'zfs' | 'zpool' | 'receiver-zfs' | 'receiver-zpool'; argv: string[]; expect?: Expect };
 
@@ -336,10 +341,11 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
         });
         if ((st.interrupt || st.fault) && !receiver) problems.push(`steps.${i}: interrupt/fault need system.receiver`);
       } else if ('qube' in st) {
-        const [action, name] = st.qube.split(' ') as ['start' | 'stop' | 'remove', string];
+        const [action, target = ''] = st.qube.split(' ') as ['start' | 'stop' | 'remove' | 'revert', string];
+        const [name = '', volume] = target.split(':');
         const q = qubes.find((x) => x.name === name);
         if (!q) problems.push(`steps.${i}: qube ${name} is not in system.qubes`);
-        steps.push({ kind: 'qube', action, qube: name, ...(st.expect ? { expect: st.expect } : {}) });
+        steps.push({ kind: 'qube', action, qube: name, ...(volume ? { volume } : {}), ...(st.expect ? { expect: st.expect } : {}) });
       } else if ('write' in st) {
         const w = st.write;
         if ('qube' in w && !qubes.some((q) => q.name === w.qube)) problems.push(`steps.${i}: qube ${w.qube} is not in system.qubes`);

@@ -239,10 +239,11 @@ class ScenarioRun {
           break;
         }
         case 'qube': {
-          rec['qube'] = `${step.action} ${step.qube}`;
+          rec['qube'] = `${step.action} ${step.qube}${step.volume ? `:${step.volume}` : ''}`;
           if (step.action === 'start') await this.sim.start(step.qube);
           else if (step.action === 'stop') await this.sim.stop(step.qube);
-          else await this.sim.remove(step.qube);
+          else if (step.action === 'remove') await this.sim.remove(step.qube);
+          else rec['reverted-to'] = await this.sim.revert(step.qube, step.volume!);
           break;
         }
         case 'write': {

@@ -393,6 +393,28 @@ export class QubesSim implements QubesModel {
     await this.onStateChange(name, null);
   }
 
+  /** qvm-volume revert QUBE:VOLUME (to the newest revision): refused while the volume is dirty;
+   *  zfs rollback -r to the revision (destroying every later snapshot and bookmark), the revision
+   *  itself destroyed (DELETE_REVISION_UPON_REVERT), then _mark_clean. */
+  async revert(qube: string, volume: string): Promise<string> {
+    const q = this.qubesByName.get(qube);
+    const v = q?.volumes.find((x) => x.name === volume);
+    if (!q || !v) throw new Error(`qube ${qube} has no volume ${volume}`);
+    if (v.driver !== 'zfs' || !v.saveOnStop) throw new Error(`${qube}:${volume} has no revisions (not a persistent volume on a zfs pool)`);
+    await this.loadView();
+    if (this.isDirty(v.vid)) throw new Error(`StoragePoolException: Cannot revert dirty volume ${v.vid} - stop the qube first`);
+    const revs = this.snapshots(v.vid)
+      .filter((x) => x.snap.startsWith('qubes:') && !x.deferred)
+      .sort((a, b) => Number(a.snap.split(':')[2] ?? '0') - Number(b.snap.split(':')[2] ?? '0'));
+    const rev = revs[revs.length - 1];
+    if (!rev) throw new Error(`StoragePoolException: Cannot revert volume ${v.vid} with no revisions`);
+    await zfs('rollback', '-r', `${v.vid}@${rev.snap}`);
+    await this.loadView();
+    await this.destroySnapshotDeferred(v.vid, rev.snap);
+    await this.markClean(v);
+    return `${v.vid}@${rev.snap}`;
+  }
+
   /** The dataset behind a qube's volume (zfs pools only). */
   volumeDataset(qube: string, volume: string): string {
     const q = this.qubesByName.get(qube);

@@ -110,6 +110,23 @@ test('references are checked: templates, clone sources, pools, receiver pool', (
   assert.ok(problems(base('    - {name: t, class: TemplateVM}\n') + 'steps:\n  - qube: start nobody\n').some((x) => x.includes('qube nobody is not in system.qubes')));
 });
 
+test('qube steps: start, stop, remove, revert NAME:VOLUME', () => {
+  const s = parseScenarioText('q.yaml', `system:
+  pools: [{name: mainpool}]
+  qubes-pools: [{name: z, driver: zfs, container: mainpool/q}]
+  qubes: [{name: t, class: TemplateVM}, {name: d, class: DispVM, template: t, auto-cleanup: true}]
+steps:
+  - qube: remove d
+  - qube: revert t:root
+`);
+  assert.deepEqual(s.steps, [
+    { kind: 'qube', action: 'remove', qube: 'd' },
+    { kind: 'qube', action: 'revert', qube: 't', volume: 'root' },
+  ]);
+  assert.equal(s.qubes[1]!.autoCleanup, true);
+  assert.ok(problems('steps:\n  - qube: revert t\n').some((x) => x.includes('revert NAME:VOLUME')));
+});
+
 test('YAML syntax errors carry a position', () => {
   const p = problems('system: [\n');
   assert.ok(p.length > 0 && p[0]!.startsWith('YAML:'), p.join('\n'));
