@@ -152,7 +152,12 @@ const stepSchema = z.union([
     .strict(),
   z
     .object({
-      qube: z.string().regex(/^((start|stop|remove) [a-zA-Z][a-zA-Z0-9_.-]*|revert [a-zA-Z][a-zA-Z0-9_.-]*:(root|private))$/, 'qube: "start NAME", "stop NAME", "remove NAME" or "revert NAME:VOLUME"'),
+      qube: z
+        .string()
+        .regex(
+          /^((start|stop|remove) [a-zA-Z][a-zA-Z0-9_.-]*|(revert|import) [a-zA-Z][a-zA-Z0-9_.-]*:(root|private))$/,
+          'qube: "start NAME", "stop NAME", "remove NAME", "revert NAME:VOLUME" or "import NAME:VOLUME"',
+        ),
       expect: expectSchema.optional(),
     })
     .strict(),
@@ -202,7 +207,7 @@ export interface NQube {
 
 export type NStep =
   | { kind: 'run'; argv: string[]; env: Record<string, string>; expect?: Expect; interrupt?: { afterBytes: number; signal: string }; fault?: { killAgentAfterBytes?: number; truncateStreamAt?: number; receiverPoolFull?: boolean }; timeoutMs?: number }
-  | { kind: 'qube'; action: 'start' | 'stop' | 'remove' | 'revert'; qube: string; volume?: string; expect?: Expect }
+  | { kind: 'qube'; action: 'start' | 'stop' | 'remove' | 'revert' | 'import'; qube: string; volume?: string; expect?: Expect }
   | { kind: 'write'; qube?: string; volume?: string; dataset?: string; bytes: number; offset: number; expect?: Expect }
   | { kind: 'zfs' | 'zpool' | 'receiver-zfs' | 'receiver-zpool'; argv: string[]; expect?: Expect };
 
@@ -341,7 +346,7 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
         });
         if ((st.interrupt || st.fault) && !receiver) problems.push(`steps.${i}: interrupt/fault need system.receiver`);
       } else if ('qube' in st) {
-        const [action, target = ''] = st.qube.split(' ') as ['start' | 'stop' | 'remove' | 'revert', string];
+        const [action, target = ''] = st.qube.split(' ') as ['start' | 'stop' | 'remove' | 'revert' | 'import', string];
         const [name = '', volume] = target.split(':');
         const q = qubes.find((x) => x.name === name);
         if (!q) problems.push(`steps.${i}: qube ${name} is not in system.qubes`);

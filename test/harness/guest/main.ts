@@ -26,6 +26,8 @@ export interface Plan {
 
 type Rec = Record<string, unknown>;
 const DEFAULT_RUN_TIMEOUT_MS = 10 * 60 * 1000;
+/** Random bytes a `qube: import NAME:VOLUME` step writes into the new volume. */
+const IMPORT_BYTES = 256 * 1024;
 
 function emit(rec: Rec): void {
   process.stdout.write(`${JSON.stringify(rec)}\n`);
@@ -243,6 +245,7 @@ class ScenarioRun {
           if (step.action === 'start') await this.sim.start(step.qube);
           else if (step.action === 'stop') await this.sim.stop(step.qube);
           else if (step.action === 'remove') await this.sim.remove(step.qube);
+          else if (step.action === 'import') await this.sim.importData(step.qube, step.volume!, IMPORT_BYTES);
           else rec['reverted-to'] = await this.sim.revert(step.qube, step.volume!);
           break;
         }

@@ -415,6 +415,28 @@ export class QubesSim implements QubesModel {
     return `${v.vid}@${rev.snap}`;
   }
 
+  /** qvm-volume import QUBE:VOLUME (import_data + import_data_end): refused while dirty; a new zvol
+   *  `<container>/.importing/<vid_>` of the volume's size gets `bytes` random bytes, the old volume
+   *  is destroyed (promoting dependent clones), the new one renamed onto the vid (a new GUID), then
+   *  @qubes:after-import-data:<ts> and _mark_clean. */
+  async importData(qube: string, volume: string, bytes: number): Promise<void> {
+    const q = this.qubesByName.get(qube);
+    const v = q?.volumes.find((x) => x.name === volume);
+    if (!q || !v) throw new Error(`qube ${qube} has no volume ${volume}`);
+    if (v.driver !== 'zfs' || !v.saveOnStop) throw new Error(`${qube}:${volume} is not a persistent volume on a zfs pool`);
+    await this.loadView();
+    if (this.isDirty(v.vid)) throw new Error(`StoragePoolException: Cannot import data to dirty volume ${v.vid} - stop the qube using it first`);
+    const imp = `${this.containerOf(v.pool)}/.importing/${v.vid.replace(/\//g, '_')}`;
+    if (this.exists(imp)) throw new Error(`StoragePoolException: Import operation in progress on ${v.vid}`);
+    await zfs('create', '-p', '-s', '-V', v.size, imp);
+    await writeRandom(imp, bytes, 0, this.nextFileTag());
+    await this.removeIfExists(v.vid);
+    await zfs('rename', '-p', imp, v.vid);
+    this.view.set(v.vid, { dirty: false, snaps: [] });
+    await this.createRevision(v, 'after-import-data');
+    await this.markClean(v);
+  }
+
   /** The dataset behind a qube's volume (zfs pools only). */
   volumeDataset(qube: string, volume: string): string {
     const q = this.qubesByName.get(qube);
