@@ -12,9 +12,10 @@ import { replySchemas, type Reply } from '../../shared/protocol/schemas/replies.
 import { isProtocolError, ProtocolError, ProtocolErrorCode, type ProtocolErrorCodeValue } from '../../shared/protocol/errors.ts';
 import { isBelowRoot, pointDatasetWithinRoot } from '../../shared/protocol/confine.ts';
 import { datasetNameProblem, poolOf } from '../../shared/zfs-names.ts';
-import { isQzbError, QzbError } from '../../shared/errors.ts';
+import { QzbError } from '../../shared/errors.ts';
 import { VERSION } from '../../shared/version.ts';
 import { InventoryCollector } from './inventory.ts';
+import { forwardStream } from './forward.ts';
 import { ReceiveFailedError, ReceiverRequestError } from './errors.ts';
 import type { ReceiveHeader, ReceiveResult, ReceiverHello, ReceiverInventory } from './types.ts';
 
@@ -146,64 +147,33 @@ export class ReceiverClient {
   }
 
   private async receiveStream(header: ReceiveHeader, given: Readable | null, open: () => Readable, options: ReceiveOptions): Promise<ReceiveResult> {
-    {
-      const root = this.requireRoot();
-      if (!isBelowRoot(header.dataset, root)) throw new QzbError('RECEIVER_USAGE', `${header.dataset} is not below the receive root ${root}`);
-      if (header.origin !== null && pointDatasetWithinRoot(header.origin, '@', root) === null) {
-        throw new QzbError('RECEIVER_USAGE', `the origin ${header.origin} is not inside the receive root ${root}`);
-      }
-      await this.send({ kind: 'receive', ...header });
-      const ready = await this.expect('receive-ready');
-      this.checkNames(ready, header);
-      const source = given ?? open();
-
-      const result = this.next();
-      result.catch(() => {});
-      const early = result.then(() => null, () => null);
-      const cancelled = new Promise<'cancelled'>((resolve) => {
-        if (options.signal?.aborted) resolve('cancelled');
-        options.signal?.addEventListener('abort', () => resolve('cancelled'), { once: true });
-      });
-      const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-      let bytes = 0n;
-      let completed = false;
-      let sourceError: unknown = null;
-      try {
-        for (;;) {
-          const step = await Promise.race([iterator.next(), early, cancelled]);
-          if (step === null) break;
-          if (step === 'cancelled') throw this.cancel(source, header);
-          if (step.done) {
-            completed = true;
-            break;
-          }
-          const chunk = typeof step.value === 'string' ? Buffer.from(step.value) : step.value;
-          if (chunk.length === 0) continue;
-          if ((await Promise.race([this.writer.writeData(chunk), cancelled])) === 'cancelled') throw this.cancel(source, header);
-          bytes += BigInt(chunk.length);
-          options.onProgress?.(bytes);
-        }
-      } catch (error) {
-        if (isQzbError(error) && error.code === 'RECEIVER_CANCELLED') throw error;
-        if (this.failure === null && !isProtocolError(error)) sourceError = error;
-      }
-      if (!completed) source.destroy();
-      try {
-        await (completed && sourceError === null ? this.writer.writeEnd() : this.writer.writeAbort());
-      } catch {
-        // The link is gone; `result` rejects with the reason.
-      }
-      const reply = this.classify(await result, ['received', 'receive-failed']);
-      if (reply.kind === 'received') {
-        this.checkNames(reply, header);
-        if (sourceError !== null) throw sourceFailed(header, sourceError);
-        return { dataset: reply.dataset, snapshot: reply.snapshot, guid: BigInt(reply.guid), bytes };
-      }
-      if (reply.kind !== 'receive-failed') throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `unexpected ${reply.kind} after a receive`);
-      this.checkNames(reply, header);
-      if (sourceError !== null) throw sourceFailed(header, sourceError);
-      throw new ReceiveFailedError(reply.dataset, reply.snapshot, reply.exitCode, reply.stderr, reply.resumeToken, bytes);
+    const root = this.requireRoot();
+    if (!isBelowRoot(header.dataset, root)) throw new QzbError('RECEIVER_USAGE', `${header.dataset} is not below the receive root ${root}`);
+    if (header.origin !== null && pointDatasetWithinRoot(header.origin, '@', root) === null) {
+      throw new QzbError('RECEIVER_USAGE', `the origin ${header.origin} is not inside the receive root ${root}`);
     }
+    await this.send({ kind: 'receive', ...header });
+    this.checkNames(await this.expect('receive-ready'), header);
+    const source = given ?? open();
+
+    // The result may come before the stream ends (zfs exited): forwarding stops when it does.
+    const result = this.next();
+    result.catch(() => {});
+    const sent = await forwardStream(source, this.writer, result, options);
+    if (sent.cancelled) throw this.cancel(header);
+    try {
+      await (sent.completed && sent.sourceError === null ? this.writer.writeEnd() : this.writer.writeAbort());
+    } catch {
+      // The link is gone; `result` rejects with the reason.
+    }
+    const reply = this.classify(await result, ['received', 'receive-failed']);
+    if (reply.kind !== 'received' && reply.kind !== 'receive-failed') {
+      throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `unexpected ${reply.kind} after a receive`);
+    }
+    this.checkNames(reply, header);
+    if (sent.sourceError !== null) throw sourceFailed(header, sent.sourceError);
+    if (reply.kind === 'received') return { dataset: reply.dataset, snapshot: reply.snapshot, guid: BigInt(reply.guid), bytes: sent.bytes };
+    throw new ReceiveFailedError(reply.dataset, reply.snapshot, reply.exitCode, reply.stderr, reply.resumeToken, sent.bytes);
   }
 
   /** Discards the partial receive state of `dataset` (`zfs receive -A`); hadState false if there was none. */
@@ -231,8 +201,7 @@ export class ReceiverClient {
   }
 
   /** Fails the link because a receive was cancelled; returns the error to throw. */
-  private cancel(source: Readable, header: ReceiveHeader): Error {
-    source.destroy();
+  private cancel(header: ReceiveHeader): Error {
     return this.failWith(new QzbError('RECEIVER_CANCELLED', `the receive of ${header.dataset}@${header.snapshot} was cancelled`, {
       hint: 'the receiver keeps resumable partial state; run send again to resume',
     }));

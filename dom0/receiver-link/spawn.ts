@@ -71,6 +71,7 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
   child.stderr!.on('data', (text: string) => {
     tail = (tail + text).slice(-MAX_STDERR_TAIL);
   });
+  const stderrEnded = new Promise<void>((resolve) => child.stderr!.once('close', () => resolve()));
   child.stdin!.on('error', () => {}); // EPIPE when the child is gone; the client reports the closed link.
   // From 'exit', not execa's result, which loses the exit code after an EPIPE on stdin.
   let spawnError: string | null = null;
@@ -90,6 +91,7 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
   // Why the connection closed: the child's exit status and its last stderr line (sanitised).
   const describeClose = async (): Promise<string | null> => {
     const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 500))]);
+    await Promise.race([stderrEnded, new Promise((r) => setTimeout(r, 200))]);
     if (spawnError !== null) return `cannot run ${file}: ${toSafeText(spawnError, 200)}`;
     if (code === 'running') return null;
     const last = tail.split('\n').filter(Boolean).at(-1);
