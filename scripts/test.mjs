@@ -36,7 +36,7 @@ if (!onlyVm) {
   run('lint', 'npx', ['eslint', '--max-warnings', '0', '.']);
   run('build', 'node', ['scripts/build.mjs']);
   const files = [...findTests(path.join(root, 'test/unit')), ...findTests(path.join(root, 'test/bundle'))];
-  run('unit and bundle tests', 'node', ['--import', 'tsx', '--test', '--test-reporter', 'spec', ...files]);
+  run('unit and bundle tests', 'node', ['--import', 'tsx', '--test', '--test-timeout=300000', '--test-reporter', 'spec', ...files]);
 }
 if (!onlyUnit) {
   run('real-ZFS suite (test VM)', 'node', ['--import', 'tsx', 'test/harness/vm-suite.ts']);

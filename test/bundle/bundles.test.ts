@@ -3,10 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connectReceiver } from '../../dom0/receiver-link/spawn.ts';
+import { PROTOCOL_VERSION } from '../../shared/protocol/limits.ts';
 // @ts-expect-error plain .mjs helper without type declarations
 import { NODE_VERSIONS, nodeBinary } from '../../scripts/node-binaries.mjs';
 
@@ -56,10 +58,40 @@ for (const version of NODE_VERSIONS as string[]) {
       assert.equal(ver.status, 0, ver.stderr);
       const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
       assert.equal(ver.stdout.trim(), pkg.version);
-      // The receiver must at least load and parse on this Node (its protocol is tested elsewhere):
-      // with stdin closed at once it must exit without a crash or a syntax error.
+      // With stdin closed at once the receiver exits without a crash or a syntax error.
       const recv = spawnSync(node, [path.join(lonely, RECEIVER)], { cwd: lonely, env, encoding: 'utf8', input: '' });
       assert.doesNotMatch(recv.stderr, /SyntaxError|ReferenceError|Cannot find (module|package)/);
+    } finally {
+      rmSync(built, { recursive: true, force: true });
+      rmSync(lonely, { recursive: true, force: true });
+    }
+  });
+
+  test(`the receiver bundle answers a protocol hello on Node ${version}`, async () => {
+    const node = nodeBinary(version) as string;
+    const built = mkdtempSync(path.join(os.tmpdir(), 'qzb-build-'));
+    const lonely = mkdtempSync(path.join(os.tmpdir(), 'qzb-lonely-'));
+    try {
+      buildInto(built);
+      copyFileSync(path.join(built, RECEIVER), path.join(lonely, RECEIVER));
+      // No ZFS on this host: a zfs/zpool stand-in that answers like ZFS does for a missing dataset.
+      const stub = path.join(lonely, 'zfs-missing');
+      writeFileSync(stub, "#!/bin/sh\necho \"cannot open '$(eval echo \\$$#)': dataset does not exist\" >&2\nexit 1\n");
+      // A stand-in for qrexec-client: runs the bundle as the service would, with only qrexec's variables.
+      const launcher = path.join(lonely, 'qrexec-client');
+      writeFileSync(launcher, `#!/bin/sh\nexec env -i PATH=/usr/bin:/bin QREXEC_REMOTE_DOMAIN=dom0 QREXEC_SERVICE_FULL_NAME=qubes.ZfsBackupReceive QZB_ZFS=${stub} QZB_ZPOOL=${stub} ${node} ${path.join(lonely, RECEIVER)}\n`);
+      chmodSync(stub, 0o755);
+      chmodSync(launcher, 0o755);
+      const link = connectReceiver('backups-disp', { env: { PATH: '/usr/bin:/bin', QZB_QREXEC_CLIENT: launcher }, graceMs: 2000, termMs: 1000 });
+      try {
+        const hello = await link.client.hello('backuppool/backups/mydesktop');
+        assert.equal(hello.protocol, PROTOCOL_VERSION);
+        const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+        assert.equal(hello.agent, `qubes-zfs-backup-receiver ${pkg.version}`);
+        assert.equal(hello.receiveRoot.exists, false);
+      } finally {
+        await link.client.close();
+      }
     } finally {
       rmSync(built, { recursive: true, force: true });
       rmSync(lonely, { recursive: true, force: true });
