@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 export interface VmRunOptions {
   /** argv of the command to run as root inside the guest (no shell unless you pass one). */
   command: string[];
-  /** Working directory inside the guest; default /work/main. Host paths are visible read-only. */
+  /** Working directory inside the guest; default this checkout's root. Host paths are visible read-only. */
   cwd?: string;
   /** Extra environment for the command. The guest starts from a clean environment with
    *  PATH, HOME=/tmp, USER=root, LANG=C.UTF-8, QZB_VM=1 and QZB_VM_OUT=<outDir>. */
@@ -370,7 +370,8 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
   const vmlinux = await ensureVmlinux(kernel);
 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const cwd = opts.cwd ?? '/work/main';
+  // This checkout's root (wherever it was cloned): the host root is shared, so the path is the same inside.
+  const cwd = opts.cwd ?? resolve(dirname(fileURLToPath(import.meta.url)), '../..');
   let outDir: string;
   if (opts.outDir) {
     await mkdir(opts.outDir, { recursive: true });
