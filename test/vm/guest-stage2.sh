@@ -43,6 +43,14 @@ tmpfs 1777 shm /dev/shm
 $bb cp -a /etc/zfs/. /run/qzbvm/etc-zfs/ 2>/dev/null
 $bb mount --bind /run/qzbvm/etc-zfs /etc/zfs || fail mounts "bind mount on /etc/zfs"
 
+# The checkout, when the tmpfs mounts above hide it (a clone under /tmp): its own read-only share,
+# at the same absolute path as on the host. Mounted before the out share, which may lie inside it.
+repo=$(readfile "$C/repopath")
+if [ -n "$repo" ] && [ ! -e "$repo/package.json" ]; then
+  $bb mkdir -p "$repo" 2>/dev/null
+  $bb mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose qzbrepo "$repo" || fail mounts "cannot mount the checkout on $repo"
+fi
+
 # The out share, mounted at the same absolute path as on the host (the directory exists in the
 # read-only host root, or is created in a tmpfs such as /tmp).
 out=$(readfile "$C/outpath")

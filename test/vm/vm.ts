@@ -11,6 +11,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** This checkout's root, wherever it was cloned (the guest sees it at the same path). */
+const CHECKOUT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
 export interface VmRunOptions {
   /** argv of the command to run as root inside the guest (no shell unless you pass one). */
   command: string[];
@@ -370,8 +373,7 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
   const vmlinux = await ensureVmlinux(kernel);
 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  // This checkout's root (wherever it was cloned): the host root is shared, so the path is the same inside.
-  const cwd = opts.cwd ?? resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+  const cwd = opts.cwd ?? CHECKOUT;
   let outDir: string;
   if (opts.outDir) {
     await mkdir(opts.outDir, { recursive: true });
@@ -390,6 +392,7 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
     await Promise.all(Object.entries(opts.env ?? {}).map(([k, v]) => writeFile(join(ctl, 'env', k), v)));
     await writeFile(join(ctl, 'cwd'), cwd);
     await writeFile(join(ctl, 'outpath'), outDir);
+    await writeFile(join(ctl, 'repopath'), CHECKOUT);
     // Guest-side limit: a bit longer than the host's, only matters if the host process died.
     await writeFile(join(ctl, 'timeout'), String(Math.ceil(timeoutMs / 1000) + 30));
     await writeFile(join(ctl, 'udev'), process.env.QZB_VM_UDEV === '0' ? '0' : '1');
@@ -432,6 +435,9 @@ async function boot(
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-virtfs', `local,path=${ctl},mount_tag=qzbctl,security_model=none,multidevs=remap`,
     '-virtfs', `local,path=${outDir},mount_tag=qzbout,security_model=none,multidevs=remap`,
+    // The checkout again, on its own: a clone under /tmp (as CI may make) is hidden in the guest
+    // by its tmpfs on /tmp, so the guest mounts this share at the same path when it cannot see it.
+    '-virtfs', `local,path=${CHECKOUT},mount_tag=qzbrepo,security_model=none,readonly=on,multidevs=remap`,
   ];
 
   const t0 = Date.now();
