@@ -57,7 +57,7 @@ system_ok() {
 }
 base_ok() {
   local p
-  for p in qemu-system-x86 busybox-static cpio kmod xz-utils linux-image-amd64 linux-headers-amd64; do
+  for p in qemu-system-x86 busybox-static cpio kmod xz-utils udev linux-image-amd64 linux-headers-amd64; do
     have "$p" || return 1
   done
 }
@@ -73,7 +73,7 @@ if ! base_ok || ! system_ok; then
   if [ "$need_update" = 1 ] || [ -z "$(ls /var/lib/apt/lists/*backports* 2>/dev/null)" ]; then
     apt-get update -qq
   fi
-  apt-get install -y -qq --no-install-recommends qemu-system-x86 busybox-static cpio kmod xz-utils \
+  apt-get install -y -qq --no-install-recommends qemu-system-x86 busybox-static cpio kmod xz-utils udev \
     linux-image-amd64 linux-headers-amd64 dkms build-essential >/dev/null
   if ! system_ok; then
     apt-get install -y -qq --no-install-recommends -t bookworm-backports zfs-dkms zfsutils-linux >/dev/null
