@@ -202,14 +202,25 @@ async function guest(): Promise<void> {
 
 async function host(): Promise<void> {
   const { runInVm } = await import('../../vm/vm.ts');
+  const { mkdtempSync } = await import('node:fs');
+  const os = await import('node:os');
+  // The separate agent process runs the shipped bundle (what qrexec starts in a real qube), built
+  // into the VM's out share: cheaper and steadier under emulation than transpiling with tsx there.
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'qzb-real-zfs-'));
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+  execFileSync(process.execPath, ['scripts/build.mjs', '--outdir', path.join(outDir, 'dist')], { cwd: repo, stdio: 'ignore' });
   const r = await runInVm({
     command: ['node', '--import', 'tsx', 'test/unit/receiver/real-zfs.vm.ts'],
+    outDir,
+    env: { QZB_RECEIVER_BUNDLE: path.join(outDir, 'dist', 'qubes-zfs-backup-receiver.mjs') },
     timeoutMs: 20 * 60 * 1000,
     onStdoutLine: (l) => console.log(l),
     ...(process.env.ZFS_SERIES ? { zfsSeries: process.env.ZFS_SERIES } : {}),
   });
   if (r.stderr) process.stderr.write(r.stderr);
   console.log(`[vm] zfs ${r.zfsVersion}; boot ${r.bootMs} ms; total ${r.totalMs} ms; exit ${r.exitCode}`);
+  const { rmSync } = await import('node:fs');
+  rmSync(outDir, { recursive: true, force: true });
   process.exitCode = r.exitCode;
 }
 
