@@ -1,11 +1,6 @@
 // Every finding code the job-file loader emits, with its severity and a one-line meaning: the single
 // place the loader, its tests and the README table agree on.
-import type { Severity } from './findings.ts';
-
-interface CodeInfo {
-  severity: Severity;
-  meaning: string;
-}
+import type { CodeInfo } from './findings.ts';
 
 /** The loader's finding codes (SPEC §3 plus the file-only checks the spec leaves open). */
 export const JOB_CODES = {

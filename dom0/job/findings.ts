@@ -4,6 +4,12 @@ import type { Position } from './types.ts';
 
 export type Severity = 'error' | 'warning' | 'info';
 
+/** A catalogue entry for a finding code: its usual severity and a one-line meaning. */
+export interface CodeInfo {
+  severity: Severity;
+  meaning: string;
+}
+
 export interface Finding {
   /** Stable code from SPEC §3 (e.g. 'NESTED_DESIGNATION'); scripts match on it. */
   code: string;

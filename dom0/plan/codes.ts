@@ -1,14 +1,9 @@
 // Every finding code the planning core emits, with its severity and a one-line meaning: the place
 // the planner, its tests and the README table agree on (the job loader's codes are in job/codes.ts).
-import type { Severity } from '../job/findings.ts';
+import type { CodeInfo } from '../job/findings.ts';
 
-interface CodeInfo {
-  /** The usual severity; 'error' or 'warning' by designation where noted. */
-  severity: Severity;
-  meaning: string;
-}
-
-/** The planner's finding codes (SPEC §3 plus a few the spec leaves open). */
+/** The planner's finding codes (SPEC §3 plus a few the spec leaves open); `severity` is the usual
+ *  one: 'error' or 'warning' by designation where the meaning says so. */
 export const PLAN_CODES = {
   QUBE_NOT_FOUND: { severity: 'error', meaning: 'a qubes-group member that is not a qube on this system' },
   DATASET_NOT_FOUND: { severity: 'error', meaning: 'a datasets-group member that does not exist on this system' },
