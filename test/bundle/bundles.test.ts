@@ -1,6 +1,6 @@
 // The shipped bundles: reproducible bytes, self-contained (no node_modules beside them), and running
 // on the Node versions Qubes dom0 ships (18.18 on 4.2, 22 on 4.3), with exactly five runtime packages.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,19 @@ function buildInto(dir: string): string {
   execFileSync(process.execPath, ['scripts/build.mjs', '--outdir', dir], { cwd: root, stdio: 'pipe' });
   return readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8');
 }
+
+// One build serves every Node-version test (the reproducibility test makes its own two).
+let sharedBuild: string | undefined;
+function builtOnce(): string {
+  if (sharedBuild === undefined) {
+    sharedBuild = mkdtempSync(path.join(os.tmpdir(), 'qzb-build-'));
+    buildInto(sharedBuild);
+  }
+  return sharedBuild;
+}
+after(() => {
+  if (sharedBuild !== undefined) rmSync(sharedBuild, { recursive: true, force: true });
+});
 
 test('runtime dependencies are exactly yaml, zod, execa, msgpackr, commander', () => {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -45,10 +58,9 @@ test('two builds of the same source are byte-identical', () => {
 for (const version of NODE_VERSIONS as string[]) {
   test(`bundles run on Node ${version} with no node_modules beside them`, () => {
     const node = nodeBinary(version) as string;
-    const built = mkdtempSync(path.join(os.tmpdir(), 'qzb-build-'));
+    const built = builtOnce();
     const lonely = mkdtempSync(path.join(os.tmpdir(), 'qzb-lonely-'));
     try {
-      buildInto(built);
       for (const f of [DOM0, RECEIVER]) copyFileSync(path.join(built, f), path.join(lonely, f));
       const env = { PATH: '/usr/bin:/bin', HOME: lonely };
       const help = spawnSync(node, [path.join(lonely, DOM0), '--help'], { cwd: lonely, env, encoding: 'utf8' });
@@ -62,17 +74,15 @@ for (const version of NODE_VERSIONS as string[]) {
       const recv = spawnSync(node, [path.join(lonely, RECEIVER)], { cwd: lonely, env, encoding: 'utf8', input: '' });
       assert.doesNotMatch(recv.stderr, /SyntaxError|ReferenceError|Cannot find (module|package)/);
     } finally {
-      rmSync(built, { recursive: true, force: true });
       rmSync(lonely, { recursive: true, force: true });
     }
   });
 
   test(`the receiver bundle answers a protocol hello on Node ${version}`, async () => {
     const node = nodeBinary(version) as string;
-    const built = mkdtempSync(path.join(os.tmpdir(), 'qzb-build-'));
+    const built = builtOnce();
     const lonely = mkdtempSync(path.join(os.tmpdir(), 'qzb-lonely-'));
     try {
-      buildInto(built);
       copyFileSync(path.join(built, RECEIVER), path.join(lonely, RECEIVER));
       // No ZFS on this host: a zfs/zpool stand-in that answers like ZFS does for a missing dataset.
       const stub = path.join(lonely, 'zfs-missing');
@@ -93,7 +103,6 @@ for (const version of NODE_VERSIONS as string[]) {
         await link.client.close();
       }
     } finally {
-      rmSync(built, { recursive: true, force: true });
       rmSync(lonely, { recursive: true, force: true });
     }
   });
