@@ -145,9 +145,8 @@ export function planSend(input: SendPlanInput): SendPlan {
         continue;
       }
       const base = chooseBase(t, newest, sim, src, input);
-      if (typeof base === 'string') {
-        const [code, message] = base.split('\u0000') as [string, string];
-        fail(code, message);
+      if ('code' in base) {
+        fail(base.code, base.message);
         continue;
       }
       step.stream = 'incremental';
@@ -258,15 +257,19 @@ function hasSnapshots(d: ReceiverDatasetView | undefined): boolean {
   return d !== undefined && d.snapshots.length > 0;
 }
 
-// True when this job recorded `t` as sent (or verified) with the source's GUID.
+// True when this job recorded `t` as sent (or verified) with the source's GUID, or was sending it
+// when it stopped (a run killed between the receiver's confirmation and the state write).
 function recordedSent(input: SendPlanInput, t: Target): boolean {
   const r = input.state.targets[t.snapshot];
+  if (r !== undefined && input.state.inProgress?.snapshot === t.snapshot && r.guid === t.guid?.toString()) return true;
   return r !== undefined && (r.status === 'sent' || r.status === 'verified') && (r.receivedGuid ?? r.guid) === t.guid?.toString();
 }
 
 // True when this job sent a snapshot of `dataset` with this GUID (recorded in the state).
 function sentByThisJob(input: SendPlanInput, dataset: string, guid: bigint): boolean {
   const g = guid.toString();
+  const busy = input.state.inProgress?.snapshot;
+  if (busy?.startsWith(`${dataset}@`) && input.state.targets[busy]?.guid === g) return true;
   for (const r of Object.values(input.state.targets)) {
     if (r.snapshot.startsWith(`${dataset}@`) && (r.status === 'sent' || r.status === 'verified') && (r.receivedGuid ?? r.guid) === g) return true;
   }
@@ -280,8 +283,18 @@ function sourceRef(ds: ZfsDataset, guid: bigint): { name: string; guid: bigint; 
   return ds.bookmarks.find((b) => b.guid === guid) ?? null;
 }
 
-// The incremental base for a step onto a receiving dataset that has snapshots, or 'CODE\0message'.
-function chooseBase(t: Target, newest: SimSnapshot, sim: Sim, src: ZfsDataset, input: SendPlanInput): { name: string; guid: bigint } | string {
+/** Why a step cannot be planned: a finding code and its message. */
+interface Problem {
+  code: string;
+  message: string;
+}
+
+function problem(code: string, message: string): Problem {
+  return { code, message };
+}
+
+// The incremental base for a step onto a receiving dataset that has snapshots, or why there is none.
+function chooseBase(t: Target, newest: SimSnapshot, sim: Sim, src: ZfsDataset, input: SendPlanInput): { name: string; guid: bigint } | Problem {
   const receiving = `${input.receiver.root}/${t.dataset}`;
   const ours = newest.planned || sentByThisJob(input, t.dataset, newest.guid);
   if (t.send.type === 'incremental') {
@@ -291,19 +304,19 @@ function chooseBase(t: Target, newest: SimSnapshot, sim: Sim, src: ZfsDataset, i
       const at = sim.snapshots.findIndex((s) => s.guid === fromRef.guid);
       if (at >= 0) {
         const inTheWay = sim.snapshots.slice(at + 1).map((s) => `@${s.label}`);
-        return `SNAPSHOTS_IN_THE_WAY\u0000${t.snapshot} is incremental from ${from}, but on the receiver ${receiving} has newer snapshots after it: ${inTheWay.join(', ')}. ZFS can only add snapshots after the newest one. If those are old backups you no longer need, destroy them in the receiver qube; otherwise set since to the newest of them.`;
+        return problem('SNAPSHOTS_IN_THE_WAY', `${t.snapshot} is incremental from ${from}, but on the receiver ${receiving} has newer snapshots after it: ${inTheWay.join(', ')}. ZFS can only add snapshots after the newest one. If those are old backups you no longer need, destroy them in the receiver qube; otherwise set since to the newest of them.`);
       }
-      return `BASE_MISSING_ON_RECEIVER\u0000${t.snapshot} is incremental from ${from}, which is not on the receiver (${receiving}'s newest snapshot is @${newest.label}, GUID ${newest.guid}). Set since to the label of the backup this receiver holds, or send to a new receiver.dataset.`;
+      return problem('BASE_MISSING_ON_RECEIVER', `${t.snapshot} is incremental from ${from}, which is not on the receiver (${receiving}'s newest snapshot is @${newest.label}, GUID ${newest.guid}). Set since to the label of the backup this receiver holds, or send to a new receiver.dataset.`);
     }
   } else if (!ours) {
-    return `DESTINATION_EXISTS\u0000${t.snapshot} would be sent ${t.send.type === 'clone' ? 'as a clone' : 'in full'}, but ${receiving} already exists on the receiver with snapshots this job did not send (newest @${newest.label}). A full receive cannot go into it. Use since: <label of that backup> for an incremental, patching: yes if the receiver already holds these targets, or another receiver.dataset.`;
+    return problem('DESTINATION_EXISTS', `${t.snapshot} would be sent ${t.send.type === 'clone' ? 'as a clone' : 'in full'}, but ${receiving} already exists on the receiver with snapshots this job did not send (newest @${newest.label}). A full receive cannot go into it. Use since: <label of that backup> for an incremental, patching: yes if the receiver already holds these targets, or another receiver.dataset.`);
   }
   const ref = sourceRef(src, newest.guid);
   if (ref === null) {
-    return `BASE_NOT_ON_SOURCE\u0000${receiving}'s newest snapshot on the receiver, @${newest.label} (GUID ${newest.guid}), is neither a snapshot nor a bookmark of ${t.dataset} any more, so nothing can be sent incrementally onto it. Keep (or recreate from the receiver) the bookmark ${t.dataset}#${newest.label}; otherwise send to a new receiver.dataset.`;
+    return problem('BASE_NOT_ON_SOURCE', `${receiving}'s newest snapshot on the receiver, @${newest.label} (GUID ${newest.guid}), is neither a snapshot nor a bookmark of ${t.dataset} any more, so nothing can be sent incrementally onto it. Keep (or recreate from the receiver) the bookmark ${t.dataset}#${newest.label}; otherwise send to a new receiver.dataset.`);
   }
   if (t.createtxg !== undefined && ref.createtxg >= t.createtxg) {
-    return `BASE_NOT_OLDER\u0000${receiving}'s newest snapshot on the receiver, @${newest.label}, is not older than ${t.snapshot} on the source, so ${t.snapshot} cannot be added after it.`;
+    return problem('BASE_NOT_OLDER', `${receiving}'s newest snapshot on the receiver, @${newest.label}, is not older than ${t.snapshot} on the source, so ${t.snapshot} cannot be added after it.`);
   }
   return { name: ref.name, guid: ref.guid };
 }

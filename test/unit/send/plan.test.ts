@@ -225,3 +225,12 @@ test('partial state no step uses is left alone, with a warning', () => {
   assert.deepEqual(stepLines(p), ['skip tank/a@bk']);
   assert.deepEqual(p.findings.map((f) => `${f.code}/${f.severity}`), ['PARTIAL_STATE_LEFT/warning']);
 });
+
+test('a step a killed run completed before recording it counts as sent by this job', () => {
+  const w = world('ds tank/a @s1 @bk', { include: DS, progressive: true });
+  w.state.inProgress = { snapshot: 'tank/a@s1', receiving: `${ROOT}/tank/a`, startedAt: 'x', updatedAt: 'x', bytes: '0', resumed: false, pid: 1 };
+  const p = sendPlan(w, receiver(w, { 'tank/a': { labels: ['s1'] } }));
+  assert.deepEqual(stepLines(p), ['skip tank/a@s1', 'send tank/a@bk incremental tank/a@s1']);
+  assert.equal(p.steps[0]!.reason, 'already sent');
+  assert.deepEqual(errorCodes(p), []);
+});
