@@ -285,8 +285,9 @@ async function bookmarkSkipped(steps: readonly SendStep[], datasets: Parameters<
 
 function finish(result: SendResult, emit: (e: SendEvent) => void): SendResult {
   const errors = hasErrors(result.findings);
-  result.exitCode = result.interrupted ? 130 : errors ? 1 : result.steps.some((s) => s.action === 'pending') ? 3 : 0;
-  if (result.dryRun && result.exitCode === 0 && !errors) result.exitCode = result.steps.some((s) => s.action === 'pending') ? 3 : 0;
+  // A dry run ends with the status the real run's plan implies: only planned-pending steps wait.
+  const waiting = result.dryRun ? (result.plan?.steps ?? []).some((s) => s.action === 'pending') : result.steps.some((s) => s.action === 'pending');
+  result.exitCode = result.interrupted ? 130 : errors ? 1 : waiting ? 3 : 0;
   emit({ event: 'summary', exit: result.exitCode, bytes: result.bytes, steps: result.steps, findings: result.findings, interrupted: result.interrupted, verified: result.verified });
   return result;
 }
