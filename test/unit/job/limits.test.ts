@@ -115,3 +115,20 @@ test('an alias to a big list used many times counts all the work, not just the u
   assert.ok(ms < 10_000, `took ${ms} ms`);
   assert.ok(r.findings.some((f) => f.code === 'YAML_TOO_COMPLEX'), JSON.stringify(r.findings.slice(0, 3)));
 });
+
+// Issue 9 item 9: brackets inside quoted strings and comments are text, not nesting; and a quoted
+// bracket must not cancel a real one (`["]",` repeated nests for real).
+test('the bracket-depth guard counts real brackets only, not those in quotes or comments', () => {
+  for (const text of ['a: ' + '["]",'.repeat(100_000), "a: " + "[']',".repeat(100_000), 'a: ' + '["\\"]",'.repeat(50_000), 'a: ' + '[{"}": '.repeat(50_000)]) {
+    const r = loadJob(text);
+    checkInvariants(text, r);
+    assert.deepEqual(r.findings.map((f) => f.code), ['NESTING_TOO_DEEP'], text.slice(0, 40));
+    assert.deepEqual([r.findings[0]!.line, (r.findings[0]!.column ?? 0) > 3], [1, true]);
+  }
+  // Brackets in quoted text, in comments and in plain words are not nesting: the file loads.
+  const brackets = '['.repeat(200) + '{'.repeat(200);
+  const text = seed('name: mybackup1', `name: mybackup1 # ${brackets}\n# ${brackets}`).replace('    - video-editing', `    - video-editing\n    - "${brackets}"\n    - '${brackets}'`);
+  const r = loadJob(text);
+  assert.ok(!r.findings.some((f) => f.code === 'NESTING_TOO_DEEP'), JSON.stringify(r.findings));
+  assert.ok(r.findings.some((f) => f.code === 'INVALID_QUBE_NAME'));
+});
