@@ -94,3 +94,42 @@ test('job names that cannot be a directory are refused', () => {
   assert.notEqual(jobNameProblem('-x'), null);
   assert.throws(() => new MetadataStore('/m').jobDir('a/b'), /cannot be used as a job name/);
 });
+
+// Issue 9 item 9: a stale lock is taken over by exactly one of the runs that find it stale, and
+// release() removes only a lock its caller still owns.
+test('lock: concurrent takeovers of a stale lock leave exactly one holder', async () => {
+  const dir = tmp();
+  const file = path.join(dir, '.job.lock');
+  const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+  for (let trial = 0; trial < 40; trial++) {
+    writeFileSync(file, JSON.stringify({ pid: dead, startTime: '1', command: 'send', since: 'x' }));
+    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => acquireLock(file, `run${i}`)));
+    const held = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>> => r.status === 'fulfilled');
+    assert.equal(held.length, 1, `trial ${trial}: ${held.length} holders; ${results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'held')).join(' | ')}`);
+    for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof QzbError && r.reason.code === 'JOB_LOCKED', String(r.reason));
+    assert.equal(held[0]!.value.tookOverFrom?.pid, dead);
+    await held[0]!.value.release();
+    assert.equal(existsSync(file), false);
+    assert.deepEqual(readdirSync(dir), []);
+  }
+});
+
+test('lock: release() leaves alone a lock that is no longer its own', async () => {
+  const dir = tmp();
+  const file = path.join(dir, '.job.lock');
+  const lock = await acquireLock(file, 'snapshot');
+  // Someone else holds it now (e.g. took it over): its file must survive our release.
+  const other = JSON.stringify({ pid: process.pid, startTime: '', command: 'import', since: 'y', token: 'someone-else' });
+  writeFileSync(file, other);
+  await lock.release();
+  assert.equal(readFileSync(file, 'utf8'), other);
+});
+
+test('lock: a takeover interrupted by a crash is reported, never guessed at', async () => {
+  const dir = tmp();
+  const file = path.join(dir, '.job.lock');
+  const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+  writeFileSync(file, JSON.stringify({ pid: dead, startTime: '1', command: 'send', since: 'x' }));
+  writeFileSync(`${file}.takeover`, JSON.stringify({ pid: dead, startTime: '1', command: 'import', since: 'x' }));
+  await assert.rejects(acquireLock(file, 'snapshot'), (e: unknown) => e instanceof QzbError && e.code === 'JOB_LOCKED' && e.message.includes('takeover') && (e.hint ?? '').includes(`${file}.takeover`));
+});
