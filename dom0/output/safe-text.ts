@@ -32,33 +32,52 @@ function escapeChar(c: string): string {
   return `\\u{${cp.toString(16)}}`;
 }
 
+const cutMarker = (n: number): string => `… [${n} more characters cut]`;
+
+// Characters left for text when `total` must be cut to `max`: the marker fits inside `max`, so a
+// cut result is never longer than `max` and cutting it again changes nothing. (A tiny `max`, as in
+// tests, keeps all its room and the marker comes on top.)
+function room(total: number, max: number): number {
+  const marker = cutMarker(total).length;
+  return max >= 4 * marker ? max - marker : max;
+}
+
 // Cuts `s` to at most `max` UTF-16 units (never inside a surrogate pair) with a marker saying how much went.
 function bound(s: string, max: number): string {
   if (s.length <= max) return s;
-  let end = max;
+  let end = room(s.length, max);
   const last = s.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${s.slice(0, end)}… [${s.length - end} more characters cut]`;
+  return `${s.slice(0, end)}${cutMarker(s.length - end)}`;
+}
+
+// The escaped form of `head`, at most `limit` long, and how many of its UTF-16 units it shows.
+function escapeUpTo(head: string, limit: number): { out: string; used: number } {
+  let out = '';
+  let used = 0;
+  for (const c of head) {
+    const shown = UNSAFE.test(c) ? escapeChar(c) : c;
+    if (out.length + shown.length > limit) break;
+    out += shown;
+    used += c.length;
+  }
+  return { out, used };
 }
 
 /**
  * One message, name or field made printable: unsafe characters (including tab and line breaks)
- * shown escaped (`\x1b`, `\u202e`), the result at most `max` characters plus an elision marker.
+ * shown escaped (`\x1b`, `\u202e`), the result at most `max` characters, ending in an elision
+ * marker ("… [N more characters cut]") when cut. Applying it twice gives the same text.
  */
 export function printSafe(s: string, max: number = MAX_MESSAGE_CHARS): string {
   const text = typeof s === 'string' ? s : String(s);
   // Look only at what can be shown: a 500 KB message costs no more than a 2 000-character one.
   const head = text.length > max ? text.slice(0, max + 1) : text;
   if (!UNSAFE.test(head)) return bound(text, max);
-  let out = '';
-  let used = 0;
-  for (const c of head) {
-    const shown = UNSAFE.test(c) ? escapeChar(c) : c;
-    if (out.length + shown.length > max) break;
-    out += shown;
-    used += c.length;
-  }
-  return used < text.length ? `${out}… [${text.length - used} more characters cut]` : out;
+  const whole = escapeUpTo(head, max);
+  if (whole.used === text.length) return whole.out;
+  const cut = escapeUpTo(head, room(text.length, max));
+  return `${cut.out}${cutMarker(text.length - cut.used)}`;
 }
 
 /** Multi-line text made printable: as printSafe for each line (each at most `maxLine`), line feeds kept. */

@@ -15,17 +15,25 @@ test('controls, bidi, invisible characters, separators and lone surrogates are s
   assert.equal(hasUnsafeChars(printSafe('\u001b\u202e\ud800')), false);
 });
 
-test('a long message is cut with a marker saying how much', () => {
+test('a long message is cut with a marker saying how much, within the bound, once', () => {
+  const cutCount = (out: string): number => Number(/… \[(\d+) more characters cut\]$/.exec(out)?.[1] ?? NaN);
   const long = 'a'.repeat(500_000);
   const out = printSafe(long);
-  assert.equal(out, 'a'.repeat(MAX_MESSAGE_CHARS) + '… [498000 more characters cut]');
+  assert.ok(out.length <= MAX_MESSAGE_CHARS && out.startsWith('a'.repeat(1900)), String(out.length));
+  assert.equal(out.indexOf('…') + cutCount(out), 500_000);
+  assert.equal(printSafe(out), out);
   // Escapes count towards the bound; the cut never splits an escape or a surrogate pair.
   const evil = printSafe('\u001b'.repeat(10_000));
-  assert.ok(evil.startsWith('\\x1b'.repeat(500) + '…'), evil.slice(0, 30));
-  assert.match(evil, /\[9500 more characters cut\]$/);
+  assert.ok(evil.length <= MAX_MESSAGE_CHARS);
+  const shown = evil.slice(0, evil.indexOf('…'));
+  assert.match(shown, /^(\\x1b)+$/);
+  assert.equal(shown.length / 4 + cutCount(evil), 10_000);
+  assert.equal(printSafe(evil), evil);
   const pairs = printSafe('😀'.repeat(5000), 11);
   assert.equal(pairs, '😀'.repeat(5) + '… [9990 more characters cut]');
   assert.equal(printSafe('short', 5), 'short');
+  // Exactly at the bound: nothing cut.
+  assert.equal(printSafe('b'.repeat(MAX_MESSAGE_CHARS)), 'b'.repeat(MAX_MESSAGE_CHARS));
 });
 
 test('multi-line text keeps line feeds; terminalSafe keeps only the Style colours', () => {
@@ -47,6 +55,7 @@ test('printSafeDeep copies a result with every string and key safe; JSON stays e
   assert.equal(back.m, value.m);
   assert.equal(back.n, '18446744073709551615');
   assert.deepEqual(back.commands, value.commands);
-  assert.equal(back.long, 'l'.repeat(MAX_MESSAGE_CHARS) + '… [1000 more characters cut]');
+  assert.match(back.long as string, /^l{1900,}… \[\d+ more characters cut\]$/);
+  assert.ok((back.long as string).length <= MAX_MESSAGE_CHARS);
   assert.equal(escapeJsonInvisibles('{\n  "a": "\u202e"\n}'), '{\n  "a": "\\u202e"\n}');
 });
