@@ -1,10 +1,12 @@
 // `status` as text and JSON.
 import type { StatusResult } from '../commands/status.ts';
 import { formatBytes } from './bytes.ts';
+import { printSafeDeep } from './safe-text.ts';
 import { columns, type Style } from './style.ts';
 
 // The human-readable status.
-export function renderStatus(r: StatusResult, style: Style): string {
+export function renderStatus(result: StatusResult, style: Style): string {
+  const r = printSafeDeep(result);
   if (r.jobs.length === 0) return `No jobs imported in ${r.metadataDir}. Import one with: qubes-zfs-backup import FILE\n`;
   const out: string[] = [];
   for (const j of r.jobs) {
