@@ -5,6 +5,7 @@ import type { Finding } from '../job/findings.ts';
 import type { SendEvent, StepOutcome } from '../send/events.ts';
 import { formatBytes } from './bytes.ts';
 import { renderFindings } from './findings.ts';
+import { boundForJson, escapeJsonInvisibles, printSafeDeep } from './safe-text.ts';
 import { plural, type Style } from './style.ts';
 
 /** How `send` output is shown. */
@@ -18,9 +19,9 @@ export interface SendSink {
 /** Least time between two plain progress lines. */
 const PLAIN_EVERY_MS = 10_000;
 
-// One NDJSON line for an event (bigint as decimal strings).
+// One NDJSON line for an event (bigint as decimal strings, strings bounded, invisibles escaped).
 export function eventJson(e: SendEvent): string {
-  return JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n';
+  return escapeJsonInvisibles(JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : typeof v === 'string' ? boundForJson(v) : v))) + '\n';
 }
 
 // "12.3 MiB/s".
@@ -55,11 +56,13 @@ export class SendRenderer {
   ) {}
 
   // Renders one event.
-  handle(e: SendEvent): void {
+  handle(event: SendEvent): void {
     if (this.mode === 'json') {
-      this.out.write(eventJson(e));
+      this.out.write(eventJson(event));
       return;
     }
+    // Names and messages may carry the receiver's or a job file's text: escaped and bounded.
+    const e = printSafeDeep(event);
     switch (e.event) {
       case 'preflight':
         this.preflight(e);

@@ -1,10 +1,12 @@
 // `verify` as text and JSON.
 import type { VerifyResult } from '../commands/verify.ts';
 import { renderFindings } from './findings.ts';
+import { printSafeDeep } from './safe-text.ts';
 import { columns, plural, type Style } from './style.ts';
 
 // The human-readable verdict: problems first, then a count of what is fine.
-export function renderVerify(r: VerifyResult, style: Style): string {
+export function renderVerify(result: VerifyResult, style: Style): string {
+  const r = printSafeDeep(result);
   const out: string[] = [];
   const bad = r.targets.filter((t) => t.result !== 'ok');
   if (bad.length > 0 && bad.length <= 200) {

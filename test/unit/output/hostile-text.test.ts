@@ -97,7 +97,7 @@ const renderers: { name: string; text: (color: boolean) => string; json: () => s
   (() => {
     const r: StatusResult = {
       metadataDir: evil('meta'),
-      jobs: [{ name: evil('job'), importedAt: evil('at'), sha256: evil('sha'), counts: { pending: 1, snapshotted: 0, sent: 0, verified: 0 }, targets: [{ snapshot: evil('s'), status: 'sent', guid: evil('g'), snapshottedAt: evil('t') }] }],
+      jobs: [{ name: evil('job'), importedAt: evil('at'), sha256: evil('sha'), counts: { pending: 1, snapshotted: 0, sent: 0, verified: 0 }, bytesSent: '0', step: { snapshot: evil('s'), receiving: evil('r'), startedAt: evil('t'), updatedAt: evil('u'), bytes: '5', resumed: false, pid: 1, running: false }, targets: [{ snapshot: evil('s'), status: 'sent', guid: evil('g'), snapshottedAt: evil('t') }] }],
     };
     const empty: StatusResult = { metadataDir: evil('meta'), jobs: [] };
     return { name: 'status', text: (c: boolean) => renderStatus(r, makeStyle(c)) + renderStatus(empty, makeStyle(c)), json: () => toJson(statusJson(r)) };
@@ -126,7 +126,7 @@ for (const r of renderers) {
 }
 
 test('plain names and messages are printed unchanged', () => {
-  const r: StatusResult = { metadataDir: '/m', jobs: [{ name: 'mybackup1', importedAt: '2026-01-01T00:00:00.000Z', sha256: 'ab', counts: { pending: 0, snapshotted: 1, sent: 0, verified: 0 }, targets: [{ snapshot: 'tank/ünï côdé@l', status: 'snapshotted', guid: '18446744073709551615' }] }] };
+  const r: StatusResult = { metadataDir: '/m', jobs: [{ name: 'mybackup1', importedAt: '2026-01-01T00:00:00.000Z', sha256: 'ab', counts: { pending: 0, snapshotted: 1, sent: 0, verified: 0 }, bytesSent: '0', step: null, targets: [{ snapshot: 'tank/ünï côdé@l', status: 'snapshotted', guid: '18446744073709551615' }] }] };
   const text = renderStatus(r, PLAIN);
   assert.match(text, /tank\/ünï côdé@l {2}snapshotted {2}guid 18446744073709551615/);
   assert.deepEqual(JSON.parse(toJson(statusJson(r))), r);
