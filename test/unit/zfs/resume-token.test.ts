@@ -147,3 +147,24 @@ test('decodeResumeToken classifies recorded outcomes', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('token flags against the lineage flags (recorded tokens)', async () => {
+  const { tokenFlagsProblem } = await import('../../../dom0/zfs/resume-token.ts');
+  const lce = { raw: false, largeBlocks: true, compressed: true, embedded: true };
+  const lc = { ...lce, embedded: false };
+  const raw = { raw: true, largeBlocks: true, compressed: true, embedded: false };
+  const none = { raw: false, largeBlocks: false, compressed: false, embedded: false };
+  const flags = (n: string) => parseTokenDump(sendCase(n).stdout).flags;
+  // -L -c -e sends of datasets without large blocks: no largeblockok, still a fit.
+  for (const n of ['dump-full', 'dump-incr', 'dump-vol-bookmark', 'dump-clone']) assert.equal(tokenFlagsProblem(flags(n), lce), null, n);
+  assert.match(tokenFlagsProblem(flags('dump-full'), lc) ?? '', /embedded/);
+  assert.match(tokenFlagsProblem(flags('dump-full'), raw) ?? '', /not of a raw/);
+  assert.match(tokenFlagsProblem(flags('dump-full'), none) ?? '', /compressed/);
+  for (const n of ['dump-raw', 'dump-raw-bookmark']) {
+    assert.equal(tokenFlagsProblem(flags(n), raw), null, n);
+    assert.match(tokenFlagsProblem(flags(n), lce) ?? '', /is of a raw/, n);
+  }
+  assert.equal(tokenFlagsProblem(flags('dump-plain'), none), null);
+  assert.match(tokenFlagsProblem(flags('dump-plain'), lce) ?? '', /not of a compressed/);
+  assert.match(tokenFlagsProblem({ largeblockok: true, embedok: false, compressok: true, rawok: false }, { ...lce, largeBlocks: false }) ?? '', /large-block/);
+});
