@@ -5,7 +5,7 @@
 // `zfs send | wc -c`), stopped mid-stream, stopped while blocked on a full pipe nobody reads, its
 // reader vanishing, a missing snapshot; then a send piped into `zfs receive -s` stopped half-way,
 // the token decoded by decodeResumeToken, resumed with resumeArgs, the GUIDs compared; a bookmark
-// made with createBookmark and the incremental from it. After each: no `zfs` process is left.
+// made with createBookmark and the incremental from it, for a volume and a filesystem. After each: no `zfs` process is left.
 // Prints PASS/FAIL lines (and RECORD lines: what real zfs reported); exits 1 if any check failed.
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -170,6 +170,25 @@ async function guest(): Promise<void> {
     check('incremental from a bookmark of a destroyed snapshot', end3.exitCode === 0 && rc3 === 0 &&
       sh('zfs get -H -p -o value guid d/vol@b').trim() === sh('zfs get -H -p -o value guid s/vol@b').trim());
     await noZfsLeft('resume and bookmark');
+  }
+  // 8. a filesystem: full, bookmark, snapshot destroyed, incremental from the bookmark
+  {
+    sh(`set -e
+      zfs create -o mountpoint=/fs s/fs
+      head -c 3M /dev/urandom > /tmp/mnt/fs/f1
+      zfs snapshot s/fs@a
+      head -c 3M /dev/urandom > /tmp/mnt/fs/f2
+      zfs snapshot s/fs@b
+      zfs send -L -c -e s/fs@a | zfs receive -u d/fs`);
+    check('createBookmark of a filesystem snapshot', (await createBookmark('s/fs@a', 's/fs#a')) === 'created');
+    sh('zfs destroy s/fs@a');
+    const r = spawn('zfs', ['receive', '-s', '-u', 'd/fs'], { stdio: ['pipe', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' } });
+    const rc = new Promise<number | null>((res) => r.on('close', (c) => res(c)));
+    const b = startZfsSend(sendArgs({ snapshot: 's/fs@b', from: 's/fs#a', flags }));
+    b.stdout.pipe(r.stdin!);
+    const end = await b.done;
+    check('filesystem incremental from a bookmark of a destroyed snapshot', end.exitCode === 0 && (await rc) === 0 &&
+      sh('zfs get -H -p -o value guid d/fs@b').trim() === sh('zfs get -H -p -o value guid s/fs@b').trim(), JSON.stringify(end));
   }
   console.log(failures === 0 ? 'ALL PASS' : `${failures} FAILED`);
   process.exit(failures === 0 ? 0 : 1);
