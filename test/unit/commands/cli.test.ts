@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { shellQuote } from '../../../shared/shell.ts';
 import { startFakeQubesd, systemHandler, type FakeQubesd } from '../qubes/fake-qubesd.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -124,7 +125,7 @@ test('check → import → calc → snapshot --dry-run on recorded real zfs outp
   assert.equal(c.code, 0);
   assert.ok(j.designations.some((d) => d.dataset === 'tank/qubes/work' && d.designation === 'include'));
   assert.match(c.stderr, /^zfs list -H -p -t filesystem,volume -o name,type,guid,createtxg,origin,encryption,receive_resume_token,org.qubes:dirty$/m);
-  assert.match(c.stderr, /^qubesd-query dom0 admin.vm.List dom0$/m);
+  assert.ok(c.stderr.split('\n').includes(`qubesd-query -c ${shellQuote(qubesd.socketPath)} -e dom0 admin.vm.List dom0`), c.stderr);
   const i = await cli(['import', 'backup1.yaml']);
   assert.equal(i.code, 0, i.stderr + i.stdout);
   assert.equal(readFileSync(path.join(metadata, 'cli1', 'job.yaml'), 'utf8'), JOB);
