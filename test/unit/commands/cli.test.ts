@@ -92,6 +92,35 @@ test('--help, --version exit 0; usage errors exit 2', async () => {
   assert.equal((await cli(['check', 'x.yaml', '--no-such-option'])).code, 2);
 });
 
+test('help <unknown> names it (exit 2); usage errors under --json print the JSON error document too', async () => {
+  const h = await cli(['help', 'nonexist']);
+  assert.equal(h.code, 2);
+  assert.match(h.stderr, /unknown command 'nonexist'.*check, import/);
+  assert.equal(h.stdout, '');
+  const ok = await cli(['help', 'check']);
+  assert.equal(ok.code, 0);
+  assert.match(ok.stdout, /--file-only/);
+  for (const args of [['--json', 'bogus'], ['check', '--json'], ['--json', 'check', 'x.yaml', '--no-such-option']]) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    const j = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string; hint: string } };
+    assert.deepEqual([j.ok, j.error.code], [false, 'USAGE_ERROR']);
+    assert.ok(r.stderr.includes(j.error.message), `${j.error.message} / ${r.stderr}`);
+  }
+});
+
+test('--version is package.json\'s, as in the bundle; -v and -q; no test-only variable in --help', async () => {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  assert.equal((await cli(['--version'])).stdout.trim(), pkg.version);
+  const help = await cli(['--help']);
+  assert.match(help.stdout, /-v, --verbose/);
+  assert.match(help.stdout, /-q, --quiet/);
+  assert.doesNotMatch(help.stdout, /QZB_/);
+  assert.equal((await cli(['-v', '-q', 'status'])).code, 2);
+  const v = await cli(['-v', 'check', '--file-only', 'backup1.yaml']);
+  assert.equal(v.code, 0, v.stderr + v.stdout);
+});
+
 test('a missing metadata directory: exit 1 and the mkdir command', async () => {
   const r = await cli(['status'], { QUBES_ZFS_BACKUP_METADATA_DIR: path.join(dir, 'absent') });
   assert.equal(r.code, 1);

@@ -9,6 +9,8 @@ import { calc } from '../../../dom0/commands/calc.ts';
 import { snapshot } from '../../../dom0/commands/snapshot.ts';
 import { status } from '../../../dom0/commands/status.ts';
 import { QzbError } from '../../../shared/errors.ts';
+import { renderCheck } from '../../../dom0/output/check.ts';
+import { PLAIN } from '../../../dom0/output/style.ts';
 import { ds, qubesOf, zfsOf } from '../snapshot/fixtures.ts';
 import { fakeContext, type FakeSystem } from './helpers.ts';
 
@@ -40,7 +42,35 @@ test('check: broken file → not ok with positioned finding; unreachable qubesd 
   assert.equal(r2.ok, false);
   assert.equal(r2.systemChecked, false);
   assert.equal(r2.findings[0]!.code, 'QUBESD_UNREACHABLE');
-  assert.match(r2.findings[0]!.message, /start qubesd/);
+  assert.equal(r2.findings[0]!.details?.hint, 'start qubesd');
+  assert.deepEqual(r2.systemFailures.map((f) => f.subject), ['qubesd']);
+});
+
+test('an unreadable system is not a broken job file: every failure, the file judged on its own; --file-only', async () => {
+  const { sys, ctx } = setup();
+  sys.qubesdDown = true;
+  sys.zfsDown = true;
+  const r = await check({ job: 'backup1.yaml' }, ctx);
+  assert.equal(r.ok, false);
+  assert.equal(r.systemChecked, false);
+  assert.deepEqual(r.systemFailures.map((f) => [f.subject, f.code]), [['qubesd', 'QUBESD_UNREACHABLE'], ['zfs', 'ZFS_NOT_FOUND']]);
+  const text = renderCheck(r, PLAIN);
+  assert.match(text, /System: not checked \(2 failures reading it\)/);
+  assert.match(text, /QUBESD_UNREACHABLE {2}Qubes Admin API \(qubesd\): cannot reach/);
+  assert.match(text, /ZFS_NOT_FOUND {2}zfs: cannot run zfs/);
+  assert.match(text, /^ +install ZFS$/m);
+  assert.match(text, /Findings in the job file\n {2}\(none\)/);
+  assert.match(text.replace(/\n/g, ' '), /The job file itself has no errors \(0 errors, 0 warnings, 0 info\)/);
+  // The file's own problems are still listed, apart from the system's.
+  writeFileSync(path.join(ctx.cwd, 'warn.yaml'), 'name: j2\nWARN\n');
+  const w = renderCheck(await check({ job: 'warn.yaml' }, ctx), PLAIN);
+  assert.match(w, /Findings in the job file\n {2}warning {2}warn\.yaml:9:1 {2}GROUP_UNUSED/);
+  // --file-only: the system is never asked, and a sound file passes.
+  const f = await check({ job: 'backup1.yaml', fileOnly: true }, ctx);
+  assert.deepEqual([f.ok, f.systemChecked, f.fileOnly, f.systemFailures.length, f.targets], [true, false, true, 0, null]);
+  assert.match(renderCheck(f, PLAIN), /OK: the job file is sound/);
+  writeFileSync(path.join(ctx.cwd, 'bad.yaml'), 'BROKEN');
+  assert.equal((await check({ job: 'bad.yaml', fileOnly: true }, ctx)).ok, false);
 });
 
 test('check by name reads the imported job; unknown names explain both readings', async () => {

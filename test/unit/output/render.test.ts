@@ -38,7 +38,7 @@ test('check text groups designations and lists findings with file:line:col', asy
   assert.match(text, /Void \(never backed up\): 0/);
   assert.match(text, /warning {2}backup1\.yaml:9:1 {2}GROUP_UNUSED {2}group x is unused/);
   assert.match(text, /8 snapshots not created yet \(the snapshot command will create them\)/);
-  assert.match(text, /OK: 0 errors, 1 warning, 0 notes\. Next: import backup1\.yaml/);
+  assert.match(text, /OK: 0 errors, 1 warning, 0 info\. Next: import backup1\.yaml/);
 });
 
 test('check --json has the SCENARIOS.md shape', async () => {
