@@ -77,7 +77,27 @@ test('check by name reads the imported job; unknown names explain both readings'
   const { ctx } = setup();
   await importJob({ file: 'backup1.yaml', replace: false }, ctx);
   assert.equal((await check({ job: 'j1' }, ctx)).source.kind, 'imported');
-  await assert.rejects(check({ job: 'nope' }, ctx), (e: unknown) => e instanceof QzbError && e.code === 'JOB_NOT_FOUND' && /neither a file/.test(e.message));
+  await assert.rejects(check({ job: 'nope' }, ctx), (e: unknown) => e instanceof QzbError && e.code === 'JOB_NOT_FOUND' && /no such file.*not an imported job/.test(e.message));
+});
+
+test('typos lead to the right advice: the job file meant, "no such file" before metadata-directory advice', async () => {
+  const { ctx } = setup();
+  const isNotFound = (hint: RegExp, message: RegExp) => (e: unknown): boolean => {
+    assert.ok(e instanceof QzbError);
+    assert.match(e.message, message);
+    assert.match(e.hint ?? '', hint);
+    return true;
+  };
+  // `check backup1` while backup1.yaml is here (the metadata directory exists, no such job).
+  await assert.rejects(check({ job: 'backup1' }, ctx), isNotFound(/Did you mean the file backup1\.yaml\? Run: qubes-zfs-backup check backup1\.yaml/, /no such file.*not an imported job/));
+  // No metadata directory at all: still "no such file" first, then why no imported job was found.
+  const bare = fakeContext({ zfs: zfsOf(), qubes: qubesOf(), created: [] }, path.join(ctx.cwd, 'absent'));
+  bare.cwd = ctx.cwd;
+  await assert.rejects(check({ job: 'backup1' }, bare), isNotFound(/backup1\.yaml/, /^"backup1" is not a file .*\(no such file\), and no job is imported under that name \(the metadata directory .*absent does not exist yet\)/));
+  await assert.rejects(check({ job: 'nothing' }, bare), isNotFound(/mkdir -m 700 .*absent/, /no such file/));
+  // A path that is not there: a file error, with the .yml/.yaml twin when there is one.
+  await assert.rejects(check({ job: 'backup1.yml' }, ctx), isNotFound(/Did you mean the file backup1\.yaml/, /cannot read the job file backup1\.yml: no such file/));
+  await assert.rejects(importJob({ file: 'backup1', replace: false }, ctx), isNotFound(/qubes-zfs-backup import backup1\.yaml/, /no such file/));
 });
 
 test('import: stores byte for byte; unchanged; refuses a different file without --replace and says what would be lost', async () => {
