@@ -10,6 +10,7 @@ import { snapshot } from '../../../dom0/commands/snapshot.ts';
 import { status } from '../../../dom0/commands/status.ts';
 import { QzbError } from '../../../shared/errors.ts';
 import { renderCheck } from '../../../dom0/output/check.ts';
+import { renderSnapshot } from '../../../dom0/output/snapshot.ts';
 import { PLAIN } from '../../../dom0/output/style.ts';
 import { ds, qubesOf, zfsOf } from '../snapshot/fixtures.ts';
 import { fakeContext, type FakeSystem } from './helpers.ts';
@@ -170,6 +171,10 @@ test('snapshot: creation disabled → errors per missing snapshot, exit 1', asyn
   assert.equal(r.exitCode, 1);
   assert.equal(r.findings.filter((f) => f.code === 'SNAPSHOT_CREATION_DISABLED').length, 8);
   assert.equal(r.created.length, 0);
+  // The text says it once, with the other snapshots and the qubes they belong to.
+  const text = renderSnapshot(r, PLAIN);
+  assert.equal(text.match(/SNAPSHOT_CREATION_DISABLED/g)?.length, 1, text);
+  assert.match(text, /the same for 7 more \(qubes work, vault\):\n( {13}\S+@l\n){7}/);
 });
 
 test('snapshot: a failing zfs snapshot is reported per snapshot and the rest continues', async () => {
@@ -178,7 +183,8 @@ test('snapshot: a failing zfs snapshot is reported per snapshot and the rest con
   await importJob({ file: 'backup1.yaml', replace: false }, ctx);
   const r = await snapshot({ name: 'j1', dryRun: false }, ctx);
   assert.equal(r.exitCode, 1);
-  assert.deepEqual(r.findings.map((f) => [f.code, f.subject]), [['SNAPSHOT_FAILED', 'tank/dom0@l']]);
+  // Once per failed zfs command (dom0's datasets in pool tank), listing what it would have created.
+  assert.deepEqual(r.findings.map((f) => [f.code, f.subject, f.details?.snapshots]), [['SNAPSHOT_FAILED', 'tank', ['tank/dom0@l']]]);
   assert.equal(r.created.length, 7);
 });
 
