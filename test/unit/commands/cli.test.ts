@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -188,5 +188,28 @@ test('Ctrl-C: exit 130 with a one-line message', async () => {
     assert.match(stderr, /interrupted/);
   } finally {
     silent.close();
+  }
+});
+
+test('-q leaves info findings out of the text, not out of --json', async () => {
+  const full = await cli(['check', 'backup1.yaml']);
+  const quiet = await cli(['-q', 'check', 'backup1.yaml']);
+  assert.equal(quiet.code, full.code);
+  assert.match(full.stdout, /^ {2}info {5}/m, full.stdout);
+  assert.doesNotMatch(quiet.stdout, /^ {2}info {5}/m);
+  const json = JSON.parse((await cli(['-q', 'check', 'backup1.yaml', '--json'])).stdout) as { findings: { severity: string }[] };
+  assert.ok(json.findings.some((f) => f.severity === 'info'));
+});
+
+test('no message a user sees names a test-only variable (QZB_*): only env lookups and the child-env filter do', () => {
+  const files = (function walk(d: string): string[] {
+    return readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.ts') ? [path.join(d, e.name)] : []));
+  })(path.join(root, 'dom0'));
+  for (const f of files) {
+    readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
+      if (/^\s*(\/\/|\*|\/\*\*)/.test(line)) return;
+      const code = line.replace(/\benv\.QZB_[A-Z_]+/g, '').replace(`key.startsWith('QZB_')`, '');
+      assert.doesNotMatch(code, /QZB_/, `${path.relative(root, f)}:${i + 1}: ${line.trim()}`);
+    });
   }
 });
