@@ -160,7 +160,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('show help for the program or a command')
     .action((name: string | undefined) => {
       if (name === undefined) return void program.outputHelp();
-      const found = program.commands.find((c) => c.name() === name && c.name() !== 'help');
+      const found = program.commands.find((c) => c.name() === name);
       if (found) return void found.outputHelp();
       const names = program.commands.map((c) => c.name()).filter((n) => n !== 'help');
       program.error(`error: help: unknown command '${name}' (the commands are: ${names.join(', ')})`, { exitCode: EXIT.usage, code: 'commander.unknownCommand' });
