@@ -1,8 +1,11 @@
 // The dom0 command-line entry: command declarations only. Each command is a plain async function in
 // dom0/commands/ that returns data; rendering is in dom0/output/, and process.exit happens here,
 // in one place.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { isQzbError } from '../shared/errors.ts';
+import type { Finding } from './job/findings.ts';
 import { VERSION } from '../shared/version.ts';
 import { calc } from './commands/calc.ts';
 import { check } from './commands/check.ts';
@@ -43,14 +46,18 @@ Exit status:
 
 Environment:
   ${METADATA_DIR_ENV}   metadata directory (--metadata-dir wins)
-  QZB_QUBESD_SOCKET   Qubes Admin API socket (default /var/run/qubesd.sock)
-  QZB_ZFS, QZB_ZPOOL  zfs and zpool binaries (default: from PATH)
-  NO_COLOR            no colour even on a terminal`;
+  NO_COLOR                        no colour even on a terminal`;
 
 interface GlobalOptions {
   metadataDir?: string;
   json?: boolean;
   verbose?: boolean;
+  quiet?: boolean;
+}
+
+// --quiet: text reports leave out findings of severity info (errors and warnings always show).
+function shown<T extends { findings: Finding[] }>(r: T, g: GlobalOptions): T {
+  return g.quiet ? { ...r, findings: r.findings.filter((f) => f.severity !== 'info') } : r;
 }
 
 // Every write goes through terminalSafe (output/safe-text.ts): the last guard against control bytes.
@@ -77,7 +84,8 @@ function contextFor(g: GlobalOptions): Context {
     metadataDir: resolveMetadataDir({ flag: g.metadataDir, programUrl: import.meta.url }).dir,
     cwd: process.cwd(),
     now: () => new Date(),
-    notice: (line) => { stderr(`${printSafe(line)}\n`); },
+    // --quiet drops notices (e.g. a stale lock taken over); errors still go to stderr.
+    notice: (line) => { if (!g.quiet) stderr(`${printSafe(line)}\n`); },
   };
 }
 
@@ -89,7 +97,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .helpOption('-h, --help', 'show help for a command')
     .addOption(new Option('--metadata-dir <dir>', `metadata directory (default: metadata/ beside the program; or $${METADATA_DIR_ENV})`))
     .option('--json', 'print one machine-readable JSON document on stdout')
-    .option('--verbose', 'print every zfs command and Admin API call to stderr (copy-pasteable); stack traces on failures')
+    .addOption(new Option('-v, --verbose', 'print every zfs command and Admin API call to stderr (copy-pasteable); stack traces on failures').conflicts('quiet'))
+    .option('-q, --quiet', 'print less: no notices on stderr, and no findings of severity info in text reports (errors and warnings always show; --json is unchanged)')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: stderr })
     .configureHelp({ showGlobalOptions: true })
@@ -100,12 +109,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program.command('check')
     .argument('<file|name>', 'a job file, or the name of an imported job')
+    .option('--file-only', 'check the job file alone, without reading qubesd or zfs (runs anywhere; exit 0 when the file is sound)')
     .description('Check a job file (or an imported job) against this system: designations, omissions, targets, and every problem found')
     .addHelpText('after', EPILOG)
-    .action(async (job: string, _o: unknown, cmd: Command) => {
+    .action(async (job: string, o: { fileOnly?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const r = await check({ job }, contextFor(g));
-      stdout(g.json ? toJson(checkJson(r)) : renderCheck(r, style));
+      const r = await check({ job, fileOnly: o.fileOnly === true }, contextFor(g));
+      stdout(g.json ? toJson(checkJson(r)) : renderCheck(shown(r, g), style));
       setExit(r.ok ? EXIT.ok : EXIT.errors);
     });
 
@@ -117,7 +127,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (file: string, o: { replace?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const r = await importJob({ file, replace: o.replace === true }, contextFor(g));
-      stdout(g.json ? toJson(importJson(r)) : renderImport(r, file, style));
+      stdout(g.json ? toJson(importJson(r)) : renderImport(shown(r, g), file, style));
       setExit(r.ok ? EXIT.ok : EXIT.errors);
     });
 
@@ -128,7 +138,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const r = await calc({ name }, contextFor(g));
-      stdout(g.json ? toJson(calcJson(r)) : renderCalc(r, style));
+      stdout(g.json ? toJson(calcJson(r)) : renderCalc(shown(r, g), style));
       setExit(r.ok ? EXIT.ok : EXIT.errors);
     });
 
@@ -140,7 +150,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (name: string, o: { dryRun?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const r = await snapshot({ name, dryRun: o.dryRun === true }, contextFor(g));
-      stdout(g.json ? toJson(snapshotJson(r)) : renderSnapshot(r, style));
+      stdout(g.json ? toJson(snapshotJson(r)) : renderSnapshot(shown(r, g), style));
       setExit(r.exitCode);
     });
 
@@ -189,6 +199,20 @@ export function buildProgram(setExit: (code: number) => void): Command {
       stdout(g.json ? toJson(statusJson(r)) : renderStatus(r, style));
       setExit(EXIT.ok);
     });
+
+  // Our own `help [command]`: commander's prints the program help for an unknown name; this one
+  // says which name is unknown (exit 2), and lists the commands there are.
+  program.helpCommand(false);
+  program.command('help')
+    .argument('[command]', 'the command to show help for')
+    .description('show help for the program or a command')
+    .action((name: string | undefined) => {
+      if (name === undefined) return void program.outputHelp();
+      const found = program.commands.find((c) => c.name() === name);
+      if (found) return void found.outputHelp();
+      const names = program.commands.map((c) => c.name()).filter((n) => n !== 'help');
+      program.error(`error: help: unknown command '${name}' (the commands are: ${names.join(', ')})`, { exitCode: EXIT.usage, code: 'commander.unknownCommand' });
+    });
   return program;
 }
 
@@ -207,6 +231,12 @@ function reportError(e: unknown, g: GlobalOptions): number {
   return EXIT.errors;
 }
 
+// The --json document of a usage error (commander has printed the message on stderr already).
+function usageErrorJson(e: CommanderError): unknown {
+  const message = e.code === 'commander.help' ? 'no command given' : e.message.replace(/^error: /, '');
+  return { ok: false, error: { code: 'USAGE_ERROR', message, hint: 'Run with --help for usage.' } };
+}
+
 // Parses argv, runs one command, and returns the exit status (never throws).
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -218,26 +248,41 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help, --version and `help` exit 0; a bare invocation or a bad option exits 2.
-      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      if (e.exitCode === 0) return EXIT.ok;
+      if (argv.includes('--json')) stdout(toJson(usageErrorJson(e)));
+      return EXIT.usage;
     }
     return reportError(e, program.opts<GlobalOptions>());
   }
   return exitCode;
 }
 
-// A closed pipe on stdout (`| head`) is not a failure worth a stack trace.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
 /** A running command's own handling of Ctrl-C/SIGTERM (send stops cleanly); false: exit at once. */
 let onInterrupt: ((signal: NodeJS.Signals) => boolean) | null = null;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (onInterrupt?.(signal)) return;
-    process.stderr.write('\ninterrupted; nothing is left half-done: run the same command again to continue\n');
-    process.exit(EXIT.interrupted);
-  });
+
+// True when this file is the program being run (the bundle, or dom0/cli.ts from source), not a module
+// a test imported for buildProgram; symlinks on PATH are resolved on both sides.
+function isProgram(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
 }
-const code = await main(process.argv);
-process.exitCode = code;
+
+if (isProgram()) {
+  // A closed pipe on stdout (`| head`) is not a failure worth a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (onInterrupt?.(signal)) return;
+      process.stderr.write('\ninterrupted; nothing is left half-done: run the same command again to continue\n');
+      process.exit(EXIT.interrupted);
+    });
+  }
+  const code = await main(process.argv);
+  process.exitCode = code;
+}

@@ -17,23 +17,43 @@ export interface Analysis {
   zfs?: ZfsInventory;
   qubes?: QubesInventory;
   undesignated: { qubes: string[]; datasets: string[] };
+  /** Why the system checks did not run: every failure to read qubesd or zfs (also in `findings`,
+   *  as errors with `details.system: true`), or none when they ran or were not asked for. */
+  systemFailures: Finding[];
+  /** Whether the system was left unread on purpose (`check --file-only`). */
+  fileOnly: boolean;
 }
 
-// Loads the job text, reads the system, and runs the planning core.
-export async function analyseJob(text: string, ctx: Context): Promise<Analysis> {
+// Options of analyseJob.
+export interface AnalyseOptions {
+  /** Check the job file alone: never read qubesd or zfs. */
+  fileOnly?: boolean;
+}
+
+// One failure to read the system as an error finding: what could not be read and why, with the
+// hint in details (so renderers can show it on its own line).
+export function systemFailure(source: 'qubesd' | 'zfs', e: { code: string; message: string; hint?: string | undefined }): Finding {
+  return finding(e.code, 'error', e.message, { subject: source, details: { system: true, ...(e.hint ? { hint: e.hint } : {}) } });
+}
+
+// Loads the job text, reads the system (qubesd and zfs both, so every failure is reported), and
+// runs the planning core.
+export async function analyseJob(text: string, ctx: Context, options: AnalyseOptions = {}): Promise<Analysis> {
   const loaded = ctx.core.loadJob(text);
-  const out: Analysis = { job: loaded.job, findings: [...loaded.findings], designations: [], targets: [], undesignated: { qubes: [], datasets: [] } };
-  if (!loaded.job) return out;
-  let zfs: ZfsInventory;
-  let qubes: QubesInventory;
-  try {
-    [qubes, zfs] = await Promise.all([ctx.system.collectQubes(), ctx.system.collectZfs()]);
-  } catch (e) {
-    if (!isQzbError(e)) throw e;
-    const hint = e.hint ? ` ${e.hint}` : '';
-    out.findings.push(finding(e.code, 'error', `Could not read the system, so the job could not be checked against it: ${e.message}.${hint}`));
+  const out: Analysis = { job: loaded.job, findings: [...loaded.findings], designations: [], targets: [], undesignated: { qubes: [], datasets: [] }, systemFailures: [], fileOnly: options.fileOnly === true };
+  if (!loaded.job || options.fileOnly) return out;
+  const [q, z] = await Promise.allSettled([ctx.system.collectQubes(), ctx.system.collectZfs()]);
+  for (const [source, r] of [['qubesd', q], ['zfs', z]] as const) {
+    if (r.status === 'fulfilled') continue;
+    if (!isQzbError(r.reason)) throw r.reason;
+    out.systemFailures.push(systemFailure(source, r.reason));
+  }
+  if (q.status === 'rejected' || z.status === 'rejected') {
+    out.findings.push(...out.systemFailures);
     return out;
   }
+  const qubes: QubesInventory = q.value;
+  const zfs: ZfsInventory = z.value;
   out.zfs = zfs;
   out.qubes = qubes;
   const resolved = ctx.core.resolveDesignations(loaded.job, qubes, zfs);

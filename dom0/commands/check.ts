@@ -10,6 +10,8 @@ import { resolveJobSource, type JobSource } from './source.ts';
 export interface CheckOptions {
   /** A job file path or an imported job's name. */
   job: string;
+  /** Check the job file alone (`--file-only`): qubesd and zfs are not read. */
+  fileOnly?: boolean;
 }
 
 // What `check` returns (rendered by dom0/output/check.ts).
@@ -24,13 +26,18 @@ export interface CheckResult {
   targets: TargetSummary | null;
   /** Whether the system inventory could be read. */
   systemChecked: boolean;
+  /** Every failure to read qubesd or zfs (also among the findings); empty when the system was read
+   *  or not asked for. */
+  systemFailures: Finding[];
+  /** True for `--file-only`: the system was not read on purpose. */
+  fileOnly: boolean;
   snapshotCreation: boolean | null;
 }
 
 // Runs the check; exit status 0 when ok, 1 when any finding is an error.
 export async function check(options: CheckOptions, ctx: Context): Promise<CheckResult> {
   const source = await resolveJobSource(options.job, ctx);
-  const a = await analyseJob(source.text, ctx);
+  const a = await analyseJob(source.text, ctx, { fileOnly: options.fileOnly === true });
   const systemChecked = a.zfs !== undefined;
   return {
     ok: !hasErrors(a.findings),
@@ -41,6 +48,8 @@ export async function check(options: CheckOptions, ctx: Context): Promise<CheckR
     undesignated: a.undesignated,
     targets: systemChecked ? summariseTargets(a.targets) : null,
     systemChecked,
+    systemFailures: a.systemFailures,
+    fileOnly: a.fileOnly,
     snapshotCreation: a.job?.allowedBehaviours.snapshotCreation ?? null,
   };
 }

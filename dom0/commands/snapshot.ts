@@ -7,7 +7,7 @@ import { MetadataStore } from '../metadata/store.ts';
 import type { JobState, TargetRecord } from '../metadata/types.ts';
 import { planSnapshots, snapshotExitCode, type PendingSnapshot } from '../snapshot/plan.ts';
 import { snapshotArgs } from '../zfs/snapshot.ts';
-import { quoteArgv } from '../zfs/runner.ts';
+import { quoteArgv, ZfsCommandError } from '../zfs/runner.ts';
 import { analyseJob } from './analyse.ts';
 import type { Context } from './context.ts';
 
@@ -94,10 +94,13 @@ export async function snapshot(options: SnapshotOptions, ctx: Context): Promise<
         created.push(...batch.snapshots.map((s) => ({ snapshot: s, qube: batch.qube })));
       } catch (e) {
         if (!isQzbError(e)) throw e;
-        const who = batch.qube ? `qube ${batch.qube}` : `dom0 datasets in pool ${batch.pool}`;
-        for (const s of batch.snapshots) {
-          result.findings.push(finding('SNAPSHOT_FAILED', 'error', `could not create ${s} (${who}; none of this batch was created): ${e.message}`, { subject: s }));
-        }
+        // One finding per batch, not one per snapshot: the batch is one zfs command that failed once.
+        const subject = batch.qube ?? batch.pool;
+        const who = batch.qube ? `qube ${subject}` : `the dom0 datasets in pool ${subject}`;
+        const cause = e instanceof ZfsCommandError ? `zfs snapshot failed (exit ${e.exitCode}): ${e.stderr.trim().split('\n').slice(0, 3).join(' / ') || 'no message'}` : e.message;
+        result.findings.push(finding('SNAPSHOT_FAILED', 'error', `could not create the snapshots of ${who} (they are created together, so none was): ${cause}`, {
+          subject, details: { snapshots: batch.snapshots, ...(batch.qube ? { qube: batch.qube } : {}) },
+        }));
       }
     }
     if (created.length > 0) {

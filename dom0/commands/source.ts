@@ -4,6 +4,7 @@ import { constants, type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { QzbError } from '../../shared/errors.ts';
+import { shellQuote } from '../../shared/shell.ts';
 import { MetadataStore } from '../metadata/store.ts';
 import { requireMetadataDir } from '../metadata/dir.ts';
 import { MAX_FILE_BYTES } from '../job/yaml-source.ts';
@@ -33,12 +34,29 @@ function kindOf(s: Stats): string {
   return 'not a file';
 }
 
+async function isFile(full: string): Promise<boolean> {
+  return stat(full).then((s) => s.isFile(), () => false);
+}
+
+// Job files close to what was typed: `backup1` → backup1.yaml or backup1.yml; `x.yml` ↔ `x.yaml`.
+export async function similarFiles(arg: string, cwd: string): Promise<string[]> {
+  const stem = arg.replace(/\.ya?ml$/i, '');
+  const candidates = [`${stem}.yaml`, `${stem}.yml`].filter((c) => c !== arg);
+  const found: string[] = [];
+  for (const c of candidates) if (await isFile(path.resolve(cwd, c))) found.push(c);
+  return found;
+}
+
+function didYouMean(found: readonly string[], command: string): string {
+  return found.length > 0 ? `Did you mean the file ${found.join(' or ')}? Run: qubes-zfs-backup ${command} ${found[0] ?? ''}` : '';
+}
+
 /**
  * Reads a job file from disk, with a clear error when it cannot. Only a regular file is read
  * (a device, FIFO or directory is refused by what it is, without reading), and never more than
  * MAX_FILE_BYTES + 1 bytes: the loader then reports FILE_TOO_LARGE.
  */
-export async function readJobFile(file: string, ctx: Context): Promise<JobSource> {
+export async function readJobFile(file: string, ctx: Context, command = 'import'): Promise<JobSource> {
   const full = path.resolve(ctx.cwd, file);
   const fail = (why: string, cause?: unknown): QzbError => new QzbError('FILE_NOT_READABLE', `cannot read the job file ${file}: ${why}`, {
     hint: 'Give the path of a job file (relative paths are from the current directory).',
@@ -50,7 +68,14 @@ export async function readJobFile(file: string, ctx: Context): Promise<JobSource
     handle = await open(full, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw fail(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message, e);
+    if (code === 'ENOENT') {
+      const suggestion = didYouMean(await similarFiles(file, ctx.cwd), command);
+      throw new QzbError('FILE_NOT_READABLE', `cannot read the job file ${file}: no such file`, {
+        hint: suggestion || `Check the path (relative paths are from the current directory, ${ctx.cwd}).`,
+        cause: e,
+      });
+    }
+    throw fail(code === 'EACCES' ? 'permission denied' : (e as Error).message, e);
   }
   try {
     // fstat of the opened file: what is read is what was checked.
@@ -74,16 +99,26 @@ export async function readJobFile(file: string, ctx: Context): Promise<JobSource
   }
 }
 
-// Finds the job text for a check: an existing file first, else an imported job of that name.
+// Finds the job text for a check: an existing file first, else an imported job of that name. When
+// it is neither, "no such file" comes first, with the job file the user probably meant.
 export async function resolveJobSource(arg: string, ctx: Context): Promise<JobSource> {
-  const isFile = await stat(path.resolve(ctx.cwd, arg)).then((s) => s.isFile(), () => false);
-  if (isFile || looksLikePath(arg)) return readJobFile(arg, ctx);
-  await requireMetadataDir(ctx.metadataDir);
-  const stored = await new MetadataStore(ctx.metadataDir).read(arg).catch((e: unknown) => {
+  if (looksLikePath(arg) || await isFile(path.resolve(ctx.cwd, arg))) return readJobFile(arg, ctx, 'check');
+  const notFound = async (why: string, otherwise: string): Promise<QzbError> => new QzbError('JOB_NOT_FOUND',
+    `${JSON.stringify(arg)} is not a file in ${ctx.cwd} (no such file), and ${why}`, {
+      hint: didYouMean(await similarFiles(arg, ctx.cwd), 'check') || otherwise,
+    });
+  try {
+    await requireMetadataDir(ctx.metadataDir);
+  } catch (e) {
+    if (e instanceof QzbError && e.code === 'METADATA_DIR_MISSING') {
+      throw await notFound(`no job is imported under that name (the metadata directory ${ctx.metadataDir} does not exist yet)`,
+        `Give the path of a job file (e.g. ./backup1.yaml). Imported jobs live in the metadata directory: create it once (mkdir -m 700 ${shellQuote(ctx.metadataDir)}), then import a job file.`);
+    }
+    throw e;
+  }
+  const stored = await new MetadataStore(ctx.metadataDir).read(arg).catch(async (e: unknown) => {
     if (e instanceof QzbError && e.code === 'JOB_NOT_FOUND') {
-      throw new QzbError('JOB_NOT_FOUND', `${JSON.stringify(arg)} is neither a file in ${ctx.cwd} nor an imported job in ${ctx.metadataDir}`, {
-        hint: 'Give the path of a job file (e.g. ./backup1.yaml), or the name of a job you imported (see `status`).',
-      });
+      throw await notFound(`not an imported job in ${ctx.metadataDir}`, 'Give the path of a job file (e.g. ./backup1.yaml), or the name of a job you imported (see `status`).');
     }
     throw e;
   });

@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QzbError } from '../../shared/errors.ts';
+import { shellQuote } from '../../shared/shell.ts';
 
 /** Environment variable that overrides the default metadata directory. */
 export const METADATA_DIR_ENV = 'QUBES_ZFS_BACKUP_METADATA_DIR';
@@ -56,8 +57,4 @@ export async function requireMetadataDir(dir: string): Promise<void> {
       hint: `Move it away and create the directory with: mkdir -m 700 ${shellQuote(dir)}`,
     });
   }
-}
-
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -2,6 +2,8 @@
 // or TERM=dumb. Every renderer takes a Style so tests render plain text.
 export interface Style {
   color: boolean;
+  /** Terminal width in columns, when writing to a terminal (long lines wrap to it). */
+  width?: number;
   bold(s: string): string;
   dim(s: string): string;
   red(s: string): string;
@@ -15,9 +17,11 @@ function wrap(on: boolean, open: number, close: number): (s: string) => string {
 }
 
 // A style for a stream: colour when it is a TTY and the environment allows.
-export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Style {
+export function styleFor(stream: { isTTY?: boolean; columns?: number }, env: NodeJS.ProcessEnv = process.env): Style {
   const on = stream.isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb';
-  return makeStyle(on);
+  const style = makeStyle(on);
+  if (stream.isTTY === true && typeof stream.columns === 'number' && stream.columns > 0) style.width = stream.columns;
+  return style;
 }
 
 // A style with colour forced on or off.

@@ -3,6 +3,7 @@
 // Replies: "0\0" + payload on success; "2\0" type "\0" traceback "\0" format "\0" args… on error.
 import net from 'node:net';
 import { QzbError } from '../../shared/errors.ts';
+import { quoteArgv } from '../../shared/shell.ts';
 
 /** Default qubesd socket; QZB_QUBESD_SOCKET overrides it (tests use a fake qubesd). */
 export const DEFAULT_QUBESD_SOCKET = '/var/run/qubesd.sock';
@@ -73,16 +74,26 @@ function connectError(err: NodeJS.ErrnoException, socketPath: string, method: st
     : err.code === 'ECONNREFUSED' ? 'nothing is listening on it'
     : err.message;
   return new QzbError('QUBESD_UNREACHABLE', `cannot reach the Qubes Admin API at ${socketPath} (${why}) while calling ${method}`, {
-    hint: 'Run this tool as root in dom0 with qubesd running (systemctl status qubesd). For tests, set QZB_QUBESD_SOCKET to the fake qubesd socket.',
+    hint: err.code === 'EACCES'
+      ? 'Run this tool as root in dom0 (sudo -i first).'
+      : 'Run this tool in dom0, as root, with qubesd running (check with: systemctl status qubesd).',
     cause: err,
   });
+}
+
+// The same call as a qubesd-query command line that runs as printed in dom0 (-e: empty payload, so it
+// does not wait for stdin; -c only when the socket is not the default). Names are checked by
+// encodeRequest; the socket path is quoted for a shell.
+export function qubesdQueryLine(method: string, dest: string, arg: string, socketPath: string): string {
+  const connect = socketPath === DEFAULT_QUBESD_SOCKET ? [] : ['-c', socketPath];
+  return quoteArgv(['qubesd-query', ...connect, '-e', 'dom0', method, dest, ...(arg ? [arg] : [])]);
 }
 
 // Makes one Admin API call and returns the payload text.
 export function adminCall(method: string, dest: string, arg = '', options: AdminCallOptions = {}): Promise<string> {
   const socketPath = options.socketPath ?? qubesdSocketPath();
   const request = encodeRequest(method, dest, arg);
-  options.onCommand?.(`qubesd-query dom0 ${method} ${dest}${arg ? ` ${arg}` : ''}`);
+  options.onCommand?.(qubesdQueryLine(method, dest, arg, socketPath));
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -92,7 +92,7 @@ export function planSnapshots(input: SnapshotPlanInput): SnapshotPlan {
     const owner = ownerOf(t.dataset, roots);
     const recorded = input.state.targets[t.snapshot];
     const fail = (code: string, message: string): void => {
-      plan.errors.push(finding(code, 'error', message, { subject: t.snapshot }));
+      plan.errors.push(finding(code, 'error', message, { subject: t.snapshot, details: owner ? { qube: owner.name } : undefined }));
       if (owner) qubesWithErrors.add(owner.name);
     };
     if (!dataset) {

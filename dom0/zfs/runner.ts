@@ -3,6 +3,7 @@
 // typed error carrying argv, exit code and the first lines of stderr.
 import { execa } from 'execa';
 import { QzbError } from '../../shared/errors.ts';
+import { quoteArgv } from '../../shared/shell.ts';
 
 /** Largest stdout we buffer from a listing command (a 250k-snapshot `zfs list` is ~40 MB). */
 export const MAX_ZFS_OUTPUT_BYTES = 512 * 1024 * 1024;
@@ -55,6 +56,13 @@ export async function runZfs(args: string[], options: ZfsRunOptions = {}, binary
     maxBuffer: MAX_ZFS_OUTPUT_BYTES,
     stripFinalNewline: false,
   });
+  const spawnCode = (r as { code?: unknown }).code;
+  if (r.exitCode === undefined && (spawnCode === 'ENOENT' || spawnCode === 'EACCES')) {
+    // The program itself could not be started: say so, rather than "failed (exit 1): no message".
+    throw new QzbError('ZFS_NOT_FOUND', `cannot run ${binary}: ${spawnCode === 'ENOENT' ? 'no such program on PATH' : 'permission denied'}`, {
+      hint: 'Run this tool as root in dom0, with ZFS installed there (the zfs command on PATH).',
+    });
+  }
   const exitCode = typeof r.exitCode === 'number' ? r.exitCode : 1;
   if (exitCode !== 0 && !(options.allowExitCodes ?? []).includes(exitCode)) {
     throw new ZfsCommandError(argv, exitCode, String(r.stderr ?? ''));
@@ -62,7 +70,5 @@ export async function runZfs(args: string[], options: ZfsRunOptions = {}, binary
   return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode };
 }
 
-/** A shell-safe rendering of argv for --verbose and error messages (single-quoted where needed). */
-export function quoteArgv(argv: readonly string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
+/** A shell-safe rendering of argv for --verbose and error messages (shared/shell.ts). */
+export { quoteArgv };

@@ -4,10 +4,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { shellQuote } from '../../../shared/shell.ts';
 import { startFakeQubesd, systemHandler, type FakeQubesd } from '../qubes/fake-qubesd.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -91,6 +92,35 @@ test('--help, --version exit 0; usage errors exit 2', async () => {
   assert.equal((await cli(['check', 'x.yaml', '--no-such-option'])).code, 2);
 });
 
+test('help <unknown> names it (exit 2); usage errors under --json print the JSON error document too', async () => {
+  const h = await cli(['help', 'nonexist']);
+  assert.equal(h.code, 2);
+  assert.match(h.stderr, /unknown command 'nonexist'.*check, import/);
+  assert.equal(h.stdout, '');
+  const ok = await cli(['help', 'check']);
+  assert.equal(ok.code, 0);
+  assert.match(ok.stdout, /--file-only/);
+  for (const args of [['--json', 'bogus'], ['check', '--json'], ['--json', 'check', 'x.yaml', '--no-such-option']]) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    const j = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string; hint: string } };
+    assert.deepEqual([j.ok, j.error.code], [false, 'USAGE_ERROR']);
+    assert.ok(r.stderr.includes(j.error.message), `${j.error.message} / ${r.stderr}`);
+  }
+});
+
+test('--version is package.json\'s, as in the bundle; -v and -q; no test-only variable in --help', async () => {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  assert.equal((await cli(['--version'])).stdout.trim(), pkg.version);
+  const help = await cli(['--help']);
+  assert.match(help.stdout, /-v, --verbose/);
+  assert.match(help.stdout, /-q, --quiet/);
+  assert.doesNotMatch(help.stdout, /QZB_/);
+  assert.equal((await cli(['-v', '-q', 'status'])).code, 2);
+  const v = await cli(['-v', 'check', '--file-only', 'backup1.yaml']);
+  assert.equal(v.code, 0, v.stderr + v.stdout);
+});
+
 test('a missing metadata directory: exit 1 and the mkdir command', async () => {
   const r = await cli(['status'], { QUBES_ZFS_BACKUP_METADATA_DIR: path.join(dir, 'absent') });
   assert.equal(r.code, 1);
@@ -124,7 +154,7 @@ test('check → import → calc → snapshot --dry-run on recorded real zfs outp
   assert.equal(c.code, 0);
   assert.ok(j.designations.some((d) => d.dataset === 'tank/qubes/work' && d.designation === 'include'));
   assert.match(c.stderr, /^zfs list -H -p -t filesystem,volume -o name,type,guid,createtxg,origin,encryption,receive_resume_token,org.qubes:dirty$/m);
-  assert.match(c.stderr, /^qubesd-query dom0 admin.vm.List dom0$/m);
+  assert.ok(c.stderr.split('\n').includes(`qubesd-query -c ${shellQuote(qubesd.socketPath)} -e dom0 admin.vm.List dom0`), c.stderr);
   const i = await cli(['import', 'backup1.yaml']);
   assert.equal(i.code, 0, i.stderr + i.stdout);
   assert.equal(readFileSync(path.join(metadata, 'cli1', 'job.yaml'), 'utf8'), JOB);
@@ -191,4 +221,27 @@ test('hostile text in a job file and in an error message reaches no terminal raw
   assert.equal((JSON.parse(runs[1]!.stdout) as { ok: boolean }).ok, false);
   // eslint-disable-next-line no-control-regex
   assert.match((JSON.parse(runs[4]!.stdout) as { error: { message: string } }).error.message, /no-such\u001b\[31m\u202efile/);
+});
+
+test('-q leaves info findings out of the text, not out of --json', async () => {
+  const full = await cli(['check', 'backup1.yaml']);
+  const quiet = await cli(['-q', 'check', 'backup1.yaml']);
+  assert.equal(quiet.code, full.code);
+  assert.match(full.stdout, /^ {2}info {5}/m, full.stdout);
+  assert.doesNotMatch(quiet.stdout, /^ {2}info {5}/m);
+  const json = JSON.parse((await cli(['-q', 'check', 'backup1.yaml', '--json'])).stdout) as { findings: { severity: string }[] };
+  assert.ok(json.findings.some((f) => f.severity === 'info'));
+});
+
+test('no message a user sees names a test-only variable (QZB_*): only env lookups and the child-env filter do', () => {
+  const files = (function walk(d: string): string[] {
+    return readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.ts') ? [path.join(d, e.name)] : []));
+  })(path.join(root, 'dom0'));
+  for (const f of files) {
+    readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
+      if (/^\s*(\/\/|\*|\/\*\*)/.test(line)) return;
+      const code = line.replace(/\benv\.QZB_[A-Z_]+/g, '').replace(`key.startsWith('QZB_')`, '');
+      assert.doesNotMatch(code, /QZB_/, `${path.relative(root, f)}:${i + 1}: ${line.trim()}`);
+    });
+  }
 });

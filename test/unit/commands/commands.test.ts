@@ -9,6 +9,9 @@ import { calc } from '../../../dom0/commands/calc.ts';
 import { snapshot } from '../../../dom0/commands/snapshot.ts';
 import { status } from '../../../dom0/commands/status.ts';
 import { QzbError } from '../../../shared/errors.ts';
+import { renderCheck } from '../../../dom0/output/check.ts';
+import { renderSnapshot } from '../../../dom0/output/snapshot.ts';
+import { PLAIN } from '../../../dom0/output/style.ts';
 import { ds, qubesOf, zfsOf } from '../snapshot/fixtures.ts';
 import { fakeContext, type FakeSystem } from './helpers.ts';
 
@@ -40,14 +43,62 @@ test('check: broken file → not ok with positioned finding; unreachable qubesd 
   assert.equal(r2.ok, false);
   assert.equal(r2.systemChecked, false);
   assert.equal(r2.findings[0]!.code, 'QUBESD_UNREACHABLE');
-  assert.match(r2.findings[0]!.message, /start qubesd/);
+  assert.equal(r2.findings[0]!.details?.hint, 'start qubesd');
+  assert.deepEqual(r2.systemFailures.map((f) => f.subject), ['qubesd']);
+});
+
+test('an unreadable system is not a broken job file: every failure, the file judged on its own; --file-only', async () => {
+  const { sys, ctx } = setup();
+  sys.qubesdDown = true;
+  sys.zfsDown = true;
+  const r = await check({ job: 'backup1.yaml' }, ctx);
+  assert.equal(r.ok, false);
+  assert.equal(r.systemChecked, false);
+  assert.deepEqual(r.systemFailures.map((f) => [f.subject, f.code]), [['qubesd', 'QUBESD_UNREACHABLE'], ['zfs', 'ZFS_NOT_FOUND']]);
+  const text = renderCheck(r, PLAIN);
+  assert.match(text, /System: not checked \(2 failures reading it\)/);
+  assert.match(text, /QUBESD_UNREACHABLE {2}Qubes Admin API \(qubesd\): cannot reach/);
+  assert.match(text, /ZFS_NOT_FOUND {2}zfs: cannot run zfs/);
+  assert.match(text, /^ +install ZFS$/m);
+  assert.match(text, /Findings in the job file\n {2}\(none\)/);
+  assert.match(text.replace(/\n/g, ' '), /The job file itself has no errors \(0 errors, 0 warnings, 0 info\)/);
+  // The file's own problems are still listed, apart from the system's.
+  writeFileSync(path.join(ctx.cwd, 'warn.yaml'), 'name: j2\nWARN\n');
+  const w = renderCheck(await check({ job: 'warn.yaml' }, ctx), PLAIN);
+  assert.match(w, /Findings in the job file\n {2}warning {2}warn\.yaml:9:1 {2}GROUP_UNUSED/);
+  // --file-only: the system is never asked, and a sound file passes.
+  const f = await check({ job: 'backup1.yaml', fileOnly: true }, ctx);
+  assert.deepEqual([f.ok, f.systemChecked, f.fileOnly, f.systemFailures.length, f.targets], [true, false, true, 0, null]);
+  assert.match(renderCheck(f, PLAIN), /OK: the job file is sound/);
+  writeFileSync(path.join(ctx.cwd, 'bad.yaml'), 'BROKEN');
+  assert.equal((await check({ job: 'bad.yaml', fileOnly: true }, ctx)).ok, false);
 });
 
 test('check by name reads the imported job; unknown names explain both readings', async () => {
   const { ctx } = setup();
   await importJob({ file: 'backup1.yaml', replace: false }, ctx);
   assert.equal((await check({ job: 'j1' }, ctx)).source.kind, 'imported');
-  await assert.rejects(check({ job: 'nope' }, ctx), (e: unknown) => e instanceof QzbError && e.code === 'JOB_NOT_FOUND' && /neither a file/.test(e.message));
+  await assert.rejects(check({ job: 'nope' }, ctx), (e: unknown) => e instanceof QzbError && e.code === 'JOB_NOT_FOUND' && /no such file.*not an imported job/.test(e.message));
+});
+
+test('typos lead to the right advice: the job file meant, "no such file" before metadata-directory advice', async () => {
+  const { ctx } = setup();
+  const isNotFound = (hint: RegExp, message: RegExp) => (e: unknown): boolean => {
+    assert.ok(e instanceof QzbError);
+    assert.match(e.message, message);
+    assert.match(e.hint ?? '', hint);
+    return true;
+  };
+  // `check backup1` while backup1.yaml is here (the metadata directory exists, no such job).
+  await assert.rejects(check({ job: 'backup1' }, ctx), isNotFound(/Did you mean the file backup1\.yaml\? Run: qubes-zfs-backup check backup1\.yaml/, /no such file.*not an imported job/));
+  // No metadata directory at all: still "no such file" first, then why no imported job was found.
+  const bare = fakeContext({ zfs: zfsOf(), qubes: qubesOf(), created: [] }, path.join(ctx.cwd, 'absent'));
+  bare.cwd = ctx.cwd;
+  await assert.rejects(check({ job: 'backup1' }, bare), isNotFound(/backup1\.yaml/, /^"backup1" is not a file .*\(no such file\), and no job is imported under that name \(the metadata directory .*absent does not exist yet\)/));
+  await assert.rejects(check({ job: 'nothing' }, bare), isNotFound(/mkdir -m 700 .*absent/, /no such file/));
+  // A path that is not there: a file error, with the .yml/.yaml twin when there is one.
+  await assert.rejects(check({ job: 'backup1.yml' }, ctx), isNotFound(/Did you mean the file backup1\.yaml/, /cannot read the job file backup1\.yml: no such file/));
+  await assert.rejects(importJob({ file: 'backup1', replace: false }, ctx), isNotFound(/qubes-zfs-backup import backup1\.yaml/, /no such file/));
 });
 
 test('import: stores byte for byte; unchanged; refuses a different file without --replace and says what would be lost', async () => {
@@ -120,6 +171,10 @@ test('snapshot: creation disabled → errors per missing snapshot, exit 1', asyn
   assert.equal(r.exitCode, 1);
   assert.equal(r.findings.filter((f) => f.code === 'SNAPSHOT_CREATION_DISABLED').length, 8);
   assert.equal(r.created.length, 0);
+  // The text says it once, with the other snapshots and the qubes they belong to.
+  const text = renderSnapshot(r, PLAIN);
+  assert.equal(text.match(/SNAPSHOT_CREATION_DISABLED/g)?.length, 1, text);
+  assert.match(text, /the same for 7 more \(qubes work, vault\):\n( {13}\S+@l\n){7}/);
 });
 
 test('snapshot: a failing zfs snapshot is reported per snapshot and the rest continues', async () => {
@@ -128,7 +183,8 @@ test('snapshot: a failing zfs snapshot is reported per snapshot and the rest con
   await importJob({ file: 'backup1.yaml', replace: false }, ctx);
   const r = await snapshot({ name: 'j1', dryRun: false }, ctx);
   assert.equal(r.exitCode, 1);
-  assert.deepEqual(r.findings.map((f) => [f.code, f.subject]), [['SNAPSHOT_FAILED', 'tank/dom0@l']]);
+  // Once per failed zfs command (dom0's datasets in pool tank), listing what it would have created.
+  assert.deepEqual(r.findings.map((f) => [f.code, f.subject, f.details?.snapshots]), [['SNAPSHOT_FAILED', 'tank', ['tank/dom0@l']]]);
   assert.equal(r.created.length, 7);
 });
 

@@ -53,6 +53,7 @@ export interface FakeSystem {
   created: string[][];
   failCreate?: string;
   qubesdDown?: boolean;
+  zfsDown?: boolean;
 }
 
 // A context over a fake system; snapshots created are added to the fake ZFS inventory.
@@ -62,7 +63,10 @@ export function fakeContext(sys: FakeSystem, metadataDir = mkdtempSync(path.join
   return {
     core: fakeCore,
     system: {
-      collectZfs: async () => structuredClone(sys.zfs),
+      collectZfs: async () => {
+        if (sys.zfsDown) throw new QzbError('ZFS_NOT_FOUND', 'cannot run zfs: no such program on PATH', { hint: 'install ZFS' });
+        return structuredClone(sys.zfs);
+      },
       collectQubes: async () => {
         if (sys.qubesdDown) throw new QzbError('QUBESD_UNREACHABLE', 'cannot reach the Qubes Admin API at /x.sock', { hint: 'start qubesd' });
         return structuredClone(sys.qubes);

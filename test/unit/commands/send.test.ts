@@ -189,3 +189,27 @@ test('verify: ok after send; a missing target is listed and the exit is not ok',
   assert.equal(r.ok, false);
   assert.deepEqual(r.targets.filter((t) => t.result !== 'ok').map((t) => `${t.snapshot} ${t.result}`), ['tank/dom0@l missing']);
 });
+
+test('the NDJSON example in COMMANDS.md has the keys send really prints, event by event', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { eventJson } = await import('../../../dom0/output/send.ts');
+  const doc = readFileSync('dom0/COMMANDS.md', 'utf8');
+  const block = /^## `send[\s\S]*?^```ndjson\n([\s\S]*?)^```$/m.exec(doc)?.[1];
+  assert.ok(block, 'no ndjson block in the send section');
+  const documented = block.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const { ctx } = await setup();
+  const events: SendEvent[] = [];
+  await send({ name: 'j1', dryRun: false, onEvent: (e) => events.push(e) }, ctx);
+  const real = events.map((e) => JSON.parse(eventJson(e)) as Record<string, unknown>);
+  for (const d of documented) {
+    const r = real.find((x) => x['event'] === d['event']);
+    if (d['event'] === 'progress' && !r) continue; // a fake step is too quick for a progress event
+    assert.ok(r, `no ${String(d['event'])} event printed`);
+    assert.deepEqual(Object.keys(d).sort(), Object.keys(r).sort(), `keys of ${String(d['event'])}`);
+    for (const k of ['steps']) {
+      const ds = d[k] as Record<string, unknown>[] | undefined;
+      const rs = r[k] as Record<string, unknown>[] | undefined;
+      if (ds?.[0] && rs?.[0]) assert.deepEqual(Object.keys(ds[0]).sort(), Object.keys(rs[0]).sort(), `${String(d['event'])}.${k}[]`);
+    }
+  }
+});

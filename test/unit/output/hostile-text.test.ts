@@ -65,7 +65,7 @@ const renderers: { name: string; text: (color: boolean) => string; json: () => s
       designations: [{ dataset: evil('ds'), designation: 'include', object: evil('obj'), objectType: 'qube', group: evil('group') }],
       undesignated: { qubes: [evil('q')], datasets: [evil('d')] },
       targets: { datasets: 1, snapshots: 1, byKind: { target: 1, intermediate: 0, origin: 0 }, existing: 0, pending: 1 },
-      systemChecked: true, snapshotCreation: true,
+      systemChecked: true, snapshotCreation: true, systemFailures: [], fileOnly: false,
     };
     return { name: 'check', text: (c: boolean) => renderCheck(r, makeStyle(c)), json: () => toJson(checkJson(r)) };
   })(),

@@ -38,7 +38,7 @@ test('check text groups designations and lists findings with file:line:col', asy
   assert.match(text, /Void \(never backed up\): 0/);
   assert.match(text, /warning {2}backup1\.yaml:9:1 {2}GROUP_UNUSED {2}group x is unused/);
   assert.match(text, /8 snapshots not created yet \(the snapshot command will create them\)/);
-  assert.match(text, /OK: 0 errors, 1 warning, 0 notes\. Next: import backup1\.yaml/);
+  assert.match(text, /OK: 0 errors, 1 warning, 0 info\. Next: import backup1\.yaml/);
 });
 
 test('check --json has the SCENARIOS.md shape', async () => {
@@ -75,4 +75,24 @@ test('snapshot text: summary and the qube to shut down; --dry-run prints exactly
   assert.match(text, /qube work is Running: shut it down \(qvm-shutdown --wait work\)/);
   const j = snapshotJson(r) as { summary: unknown };
   assert.deepEqual(j.summary, { created: 4, verified: 0, pending: 4, errors: 0 });
+});
+
+test('long output stays readable: lists one item per line past a few, messages wrapped to the width', async () => {
+  const { itemList, wrapText } = await import('../../../dom0/output/wrap.ts');
+  assert.deepEqual(itemList('qubes: ', ['a', 'b'], '  ', 80), ['  qubes: a, b']);
+  assert.deepEqual(itemList('qubes: ', ['a', 'b', 'c', 'd', 'e'], '  ', 80), ['  qubes:', '    a', '    b', '    c', '    d', '    e']);
+  const lines = wrapText('  error  CODE  ', 'word '.repeat(40).trim(), '           ', 60);
+  assert.ok(lines.length > 1);
+  for (const l of lines) assert.ok(l.length <= 60, l);
+  assert.ok(lines.slice(1).every((l) => l.startsWith('           word')));
+  // A word longer than the line is kept whole.
+  assert.deepEqual(wrapText('', `${'x'.repeat(70)} y`, '', 40), ['x'.repeat(70), 'y']);
+  // The undesignated qubes of `check`, and the terminal's width from the stream.
+  const r = await check({ job: 'backup1.yaml' }, ctxWith('name: j1\n'));
+  r.undesignated = { qubes: ['q1', 'q2', 'q3', 'q4', 'q5', 'q6'], datasets: ['tank/x'] };
+  const text = renderCheck(r, { ...PLAIN, width: 50 });
+  assert.match(text, /^ {2}qubes:\n {4}q1\n {4}q2\n/m);
+  assert.match(text, /^ {2}datasets: tank\/x$/m);
+  assert.equal(styleFor({ isTTY: true, columns: 132 }, {}).width, 132);
+  assert.equal(styleFor({ isTTY: false, columns: 132 }, {}).width, undefined);
 });

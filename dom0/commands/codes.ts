@@ -1,0 +1,26 @@
+// Finding codes that come neither from the job file (job/codes.ts) nor from the planner
+// (plan/codes.ts): failures to read the system, which `check` and the other commands report as
+// findings, and the `snapshot` command's own checks. dom0/FINDINGS.md documents all three lists.
+import type { CodeInfo } from '../job/findings.ts';
+
+/** Failures to read qubesd or zfs (findings with `details.system: true`; the system checks did not run). */
+export const SYSTEM_CODES = {
+  QUBESD_UNREACHABLE: { severity: 'error', meaning: 'the Qubes Admin API socket cannot be reached: not in dom0, not root, or qubesd is not running' },
+  QUBESD_TIMEOUT: { severity: 'error', meaning: 'qubesd did not answer an Admin API call in time' },
+  QUBES_API_ERROR: { severity: 'error', meaning: 'qubesd answered an Admin API call with an error (e.g. a qube removed meanwhile)' },
+  QUBES_API_PROTOCOL: { severity: 'error', meaning: 'qubesd sent a reply this tool cannot read, or the connection broke' },
+  ZFS_NOT_FOUND: { severity: 'error', meaning: 'the `zfs` program cannot be run (ZFS not installed in dom0, or not on PATH)' },
+  ZFS_COMMAND_FAILED: { severity: 'error', meaning: 'a `zfs` command failed (the message has the command, its exit status and its first lines of stderr)' },
+  ZFS_OUTPUT_UNPARSABLE: { severity: 'error', meaning: '`zfs list` printed something this tool cannot read' },
+} as const satisfies Record<string, CodeInfo>;
+
+/** The `snapshot` command's own findings (each stops the affected qube's snapshots; exit 1). */
+export const SNAPSHOT_CODES = {
+  SNAPSHOT_CREATION_DISABLED: { severity: 'error', meaning: 'a target snapshot is missing while `snapshot-creation: no` (a warning at `check`)' },
+  SNAPSHOT_GUID_CHANGED: { severity: 'error', meaning: 'a snapshot recorded by an earlier run now has another GUID: its dataset was replaced' },
+  SNAPSHOT_DISAPPEARED: { severity: 'error', meaning: 'a snapshot recorded by an earlier run no longer exists' },
+  SNAPSHOT_FAILED: { severity: 'error', meaning: '`zfs snapshot` failed for a qube (or a pool of dom0 datasets); none of its snapshots was created' },
+  SNAPSHOT_GUID_UNREAD: { severity: 'error', meaning: 'snapshots were created but their GUIDs could not be read back; run snapshot again' },
+  REQUIRED_SNAPSHOT_MISSING: { severity: 'error', meaning: 'an intermediate or origin snapshot the backup needs no longer exists (never created by this tool)' },
+  TARGET_DATASET_MISSING: { severity: 'error', meaning: 'a target dataset no longer exists' },
+} as const satisfies Record<string, CodeInfo>;
