@@ -152,7 +152,7 @@ export class ReceiverClient {
     if (header.origin !== null && pointDatasetWithinRoot(header.origin, '@', root) === null) {
       throw new QzbError('RECEIVER_USAGE', `the origin ${header.origin} is not inside the receive root ${root}`);
     }
-    await this.send({ kind: 'receive', ...header });
+    await this.send({ kind: 'receive', ...header, intoPlaceholder: header.intoPlaceholder ?? false });
     this.checkNames(await this.expect('receive-ready'), header);
     const source = given ?? open();
 

@@ -31,18 +31,27 @@ const MATCHERS: Array<[RegExp, ReceiveFailureReason]> = [
   [/checksum mismatch or incomplete stream|Partially received snapshot is saved|failed to read from stream/, 'incomplete-stream'],
   [/contains partially-complete state|dataset is busy/, 'partial-state-exists'],
   [/has been modified\s+since most recent snapshot/, 'destination-modified'],
-  [/does not match incremental source|IV set guid mismatch/, 'base-mismatch'],
+  // ZFS wraps this one: "most recent snapshot of X does not\nmatch incremental source" (2.3.2).
+  [/does not\s+match incremental source|IV set guid mismatch/, 'base-mismatch'],
   [/destination '.*' exists|destination already exists|must specify -F to overwrite/, 'destination-exists'],
   [/local origin for clone .* does not exist/, 'origin-missing'],
   [/dataset does not exist|does not exist/, 'missing-dataset'],
   [/out of space|quota exceeded/, 'out-of-space'],
-  [/must be upgraded|not supported|stream uses crypto parameters not compatible/, 'unsupported'],
+  [/must be upgraded|not supported|stream uses crypto parameters not compatible|cannot be used to destroy an encrypted filesystem/, 'unsupported'],
 ];
 
-/** Classifies `zfs receive` stderr lines; 'other' when nothing matches. */
-export function classifyReceiveFailure(stderr: readonly string[]): ReceiveFailureReason {
+/**
+ * Classifies `zfs receive` stderr lines; 'other' when nothing matches. A new full stream into a
+ * dataset that holds partial state of its own prints only "destination 'X' exists" (2.3.2): with
+ * the resume token the agent found afterwards, that is partial-state-exists.
+ */
+export function classifyReceiveFailure(stderr: readonly string[], resumeToken: string | null = null): ReceiveFailureReason {
   const text = stderr.join('\n');
-  for (const [pattern, reason] of MATCHERS) if (pattern.test(text)) return reason;
+  for (const [pattern, reason] of MATCHERS) {
+    if (!pattern.test(text)) continue;
+    if (reason === 'destination-exists' && resumeToken !== null && !/Resuming recv/.test(text)) return 'partial-state-exists';
+    return reason;
+  }
   return 'other';
 }
 
@@ -57,7 +66,7 @@ export class ReceiveFailedError extends QzbError {
     readonly resumeToken: string | null,
     readonly bytes: bigint,
   ) {
-    const reason = classifyReceiveFailure(stderr);
+    const reason = classifyReceiveFailure(stderr, resumeToken);
     super('RECEIVE_FAILED', `zfs receive of ${dataset}@${snapshot} failed on the receiver: ${stderr.slice(0, 3).join(' / ') || `exit ${exitCode ?? 'by signal'}`}`, {
       hint: resumeToken !== null ? 'partial state was kept on the receiver; run send again to resume' : undefined,
     });

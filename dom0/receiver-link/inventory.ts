@@ -65,6 +65,7 @@ export class InventoryCollector {
       inconsistent: d.inconsistent,
       placeholder: d.placeholder,
       resumeToken: d.resumeToken,
+      written: BigInt(d.written),
       snapshots: [],
       bookmarks: [],
     });

@@ -34,6 +34,8 @@ export interface ReceiverDataset {
   placeholder: boolean;
   /** Untrusted: decode and match it against the planned step before any use (SPEC §6). */
   resumeToken: string | null;
+  /** Bytes written since the newest snapshot (0 right after a receive; > 0: modified on the receiver). Without snapshots: its referenced. */
+  written: bigint;
   /** Sorted by createtxg, oldest first. */
   snapshots: ReceiverPoint[];
   /** Sorted by createtxg, oldest first. */
@@ -55,6 +57,8 @@ export interface ReceiveHeader {
   origin: string | null;
   raw: boolean;
   resume: boolean;
+  /** The plan expects `dataset` to be the agent's own placeholder: the agent re-checks and uses -F (full filesystem streams only). Default false. */
+  intoPlaceholder?: boolean;
 }
 
 /** A completed receive: the snapshot's GUID as read back on the receiver. */

@@ -11,22 +11,39 @@ import { PLACEHOLDER_PROPERTY } from '../placeholder.ts';
 /** Estimated encoded bytes per batch; keeps each inventory-batch far below MAX_CONTROL_FRAME. */
 const BATCH_BYTES = 256 * 1024;
 
-const DATASET_PROPS = ['name', 'type', 'guid', 'createtxg', 'origin', 'encryption', 'inconsistent', PLACEHOLDER_PROPERTY, 'receive_resume_token'];
+const DATASET_PROPS = ['name', 'type', 'guid', 'createtxg', 'origin', 'encryption', 'inconsistent', PLACEHOLDER_PROPERTY, 'receive_resume_token', 'written'];
 const POINT_PROPS = ['name', 'type', 'guid', 'createtxg'];
 
-/** Parses one `zfs list -H -p` line of DATASET_PROPS; throws on anything unexpected. */
+/**
+ * Parses one `zfs list -H -p` line of DATASET_PROPS; throws on anything unexpected. `placeholder`
+ * is only the marker's value here (a listing cannot tell local from inherited): handleInventory
+ * clears it for datasets that have snapshots (see isPlaceholder).
+ */
 export function parseDatasetLine(line: string): DatasetInfo {
   const f = line.split('\t');
   if (f.length !== DATASET_PROPS.length) throw new Error(`unexpected zfs list line: ${JSON.stringify(line.slice(0, 200))}`);
-  const [name, type, guid, createtxg, origin, encryption, inconsistent, placeholder, token] = f as [string, string, string, string, string, string, string, string, string];
+  const [name, type, guid, createtxg, origin, encryption, inconsistent, placeholder, token, written] = f as [string, string, string, string, string, string, string, string, string, string];
+  const isInconsistent = inconsistent === '1' || inconsistent === 'on';
   return datasetInfo.parse({
     name, type, guid, createtxg,
     origin: origin === '-' ? null : origin,
     encryption,
-    inconsistent: inconsistent === '1' || inconsistent === 'on',
-    placeholder: placeholder === 'on',
+    inconsistent: isInconsistent,
+    placeholder: placeholder === 'on' && type === 'filesystem' && !isInconsistent,
     resumeToken: token === '-' || token === '' ? null : token,
+    written,
   });
+}
+
+/**
+ * Clears `placeholder` on datasets that have snapshots. User properties inherit, so a dataset
+ * below a placeholder may show the marker without being one; a placeholder never has snapshots
+ * (and received datasets carry the marker locally as "off", see receiveArgs).
+ */
+export function settlePlaceholders(datasets: DatasetInfo[], points: PointInfo[]): void {
+  const withSnapshots = new Set<string>();
+  for (const p of points) if (p.type === 'snapshot') withSnapshots.add(p.name.slice(0, p.name.indexOf('@')));
+  for (const d of datasets) if (d.placeholder && withSnapshots.has(d.name)) d.placeholder = false;
 }
 
 /** Parses one `zfs list -H -p` line of POINT_PROPS; throws on anything unexpected. */
@@ -56,6 +73,7 @@ export async function handleInventory(ctx: AgentContext, root: string): Promise<
   try {
     datasets = ds.stdout.split('\n').filter(Boolean).map(parseDatasetLine);
     snapshots = points.stdout.split('\n').filter(Boolean).map(parsePointLine);
+    settlePlaceholders(datasets, snapshots);
   } catch (error) {
     await ctx.send(errorReply('AGENT_INTERNAL', `cannot represent the inventory of ${root}: ${String(error)}`));
     return;

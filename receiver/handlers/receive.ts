@@ -12,18 +12,29 @@ import { FrameType, type Frame } from '../../shared/protocol/frame.ts';
 import { ProtocolError, ProtocolErrorCode } from '../../shared/protocol/errors.ts';
 import { isBelowRoot, pointDatasetWithinRoot } from '../../shared/protocol/confine.ts';
 import { errorReply, safeStderr, zfsFailure } from '../replies.ts';
-import { ensureParents } from '../placeholder.ts';
+import { ensureParents, PLACEHOLDER_PROPERTY } from '../placeholder.ts';
+import { checkPlaceholder, intoPlaceholderRequestProblem } from '../placeholder-check.ts';
 import { guidOf, resumeTokenOf } from '../zfs-queries.ts';
 import type { ZfsOutput } from '../zfs-runner.ts';
 
 /** How a receive left the session: ready for the next request, or dom0 has gone. */
 export type ReceiveEnd = 'idle' | 'eof';
 
-/** The `zfs receive` argv for a request: -s -u always, never -F/-d/-e; options by dataset type. */
-export function receiveArgs(request: ReceiveRequest): string[] {
-  const args = ['receive', '-s', '-u', '-o', 'volmode=none'];
+/**
+ * The `zfs receive` argv for a request: -s -u always, never -d/-e; options by dataset type. -F only
+ * when `placeholderChecked` (the live re-check of an intoPlaceholder request passed) for a full
+ * filesystem stream that asked for it; never otherwise.
+ */
+export function receiveArgs(request: ReceiveRequest, placeholderChecked = false): string[] {
+  const args = ['receive', '-s', '-u'];
+  if (placeholderChecked && request.intoPlaceholder && request.stream === 'full' && request.type === 'filesystem' && !request.raw) args.push('-F');
+  args.push('-o', 'volmode=none');
   // canmount does not apply to volumes: `zfs receive -o canmount=…` fails for a volume stream.
   if (request.type === 'filesystem') args.push('-o', 'canmount=noauto');
+  // The marker, set locally to "off": user properties inherit, so without it a dataset received
+  // below a placeholder would show the marker. ZFS applies -o only when the receive succeeds, so
+  // a placeholder keeps its marker through a partial receive into it (and its resume).
+  args.push('-o', `${PLACEHOLDER_PROPERTY}=off`);
   if (request.stream === 'clone' && request.origin !== null && !request.resume) args.push('-o', `origin=${request.origin}`);
   args.push(`${request.dataset}@${request.snapshot}`);
   return args;
@@ -35,7 +46,7 @@ export function refuseReceive(request: ReceiveRequest, root: string): string | n
   if (request.origin !== null && pointDatasetWithinRoot(request.origin, '@', root) === null) {
     return `the origin ${request.origin} is not inside the receive root ${root}`;
   }
-  return null;
+  return intoPlaceholderRequestProblem(request);
 }
 
 /** Runs one receive; `frames` is the session's frame iterator, read only as far as this stream goes. */
@@ -45,14 +56,25 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
     await ctx.send(errorReply('REQUEST_REFUSED', refusal));
     return 'idle';
   }
-  if (!request.resume) {
+  // The one -F: only after the live re-check that the dataset is still our own empty placeholder.
+  let placeholderChecked = false;
+  if (request.intoPlaceholder) {
+    const problem = await checkPlaceholder(ctx.zfs, request);
+    if (problem !== null) {
+      ctx.log(`receive: refused -F into ${request.dataset}: ${problem}`);
+      await ctx.send(errorReply('REQUEST_REFUSED', `not receiving into ${request.dataset} as a placeholder: ${problem}`));
+      return 'idle';
+    }
+    placeholderChecked = true;
+  }
+  if (!request.resume && !placeholderChecked) {
     const failed = await ensureParents(ctx.zfs, request.dataset, root, ctx.log);
     if (failed) {
       await ctx.send(zfsFailure(`creating the placeholder ${failed.name}`, failed.output));
       return 'idle';
     }
   }
-  const args = receiveArgs(request);
+  const args = receiveArgs(request, placeholderChecked);
   ctx.log(`receive: zfs ${args.join(' ')}`);
   const proc = ctx.zfs.receive(args);
   let exited: ZfsOutput | null = null;

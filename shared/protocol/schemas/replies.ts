@@ -58,9 +58,15 @@ export const datasetInfo = z
     encryption: encryptionValue,
     /** Set while a full receive is partially done (the dataset has no usable data yet). */
     inconsistent: z.boolean(),
-    /** Created by the agent as an empty parent (user property org.qubes-zfs-backup:placeholder). */
+    /**
+     * Still the agent's own empty placeholder parent: the user property
+     * org.qubes-zfs-backup:placeholder is "on", and the dataset is a consistent filesystem without
+     * snapshots. Stays true while a full receive into it is partial (resumeToken set).
+     */
     placeholder: z.boolean(),
     resumeToken: resumeToken.nullable(),
+    /** `written`: bytes written since the newest snapshot (for a dataset without snapshots, its referenced). */
+    written: decimal64,
   })
   .strict();
 

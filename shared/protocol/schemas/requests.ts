@@ -32,6 +32,12 @@ export const receiveRequest = z
     raw: z.boolean(),
     /** The stream resumes partial state (`zfs send -t`). */
     resume: z.boolean(),
+    /**
+     * The plan expects `dataset` to exist as the agent's own placeholder (a full filesystem stream
+     * only). The agent re-checks that itself and only then passes `-F`, the one exception to never
+     * -F; it refuses the request when a check fails. False: -F is never passed.
+     */
+    intoPlaceholder: z.boolean(),
   })
   .strict()
   .refine((r) => (r.stream === 'clone') === (r.origin !== null), 'origin is required for a clone stream and only for one');

@@ -29,7 +29,7 @@ const rejectsReply = (value: unknown): void => {
 };
 
 const receive: Request = {
-  kind: 'receive', dataset: 'backup/qzb/tank/qubes/work/private', snapshot: 'qzb-1', type: 'volume', stream: 'incremental', origin: null, raw: false, resume: false,
+  kind: 'receive', dataset: 'backup/qzb/tank/qubes/work/private', snapshot: 'qzb-1', type: 'volume', stream: 'incremental', origin: null, raw: false, resume: false, intoPlaceholder: false,
 };
 const requests: Request[] = [
   { kind: 'hello', protocol: 1, receiveRoot: 'backup/qzb', client: 'qubes-zfs-backup 0.1.0' },
@@ -46,7 +46,7 @@ const replies: Reply[] = [
   },
   {
     kind: 'inventory-batch',
-    datasets: [{ name: 'backup/qzb/a', type: 'filesystem', guid: '17108560918391892958', createtxg: '5', origin: null, encryption: 'off', inconsistent: true, placeholder: false, resumeToken: '1-e604ea4bf-e0-789c63' }],
+    datasets: [{ name: 'backup/qzb/a', type: 'filesystem', guid: '17108560918391892958', createtxg: '5', origin: null, encryption: 'off', inconsistent: true, placeholder: false, resumeToken: '1-e604ea4bf-e0-789c63', written: '18446744073709551615' }],
     snapshots: [{ name: 'backup/qzb/a@s', type: 'snapshot', guid: '18446744073709551615', createtxg: '6' }, { name: 'backup/qzb/a#s', type: 'bookmark', guid: '1', createtxg: '6' }],
   },
   { kind: 'inventory-end', datasets: 1, snapshots: 2 },
@@ -128,6 +128,9 @@ test('unknown kinds, unknown keys, wrong types and missing fields are bad messag
   rejectsRequest({ ...receive, origin: 'backup/qzb/x@o' }); // origin without clone
   const { resume: _omitted, ...missing } = receive as Extract<Request, { kind: 'receive' }>;
   rejectsRequest(missing);
+  const { intoPlaceholder: _absent, ...noPlaceholderFlag } = receive as Extract<Request, { kind: 'receive' }>;
+  rejectsRequest(noPlaceholderFlag); // intoPlaceholder is required: the agent never guesses -F
+  rejectsRequest({ ...receive, intoPlaceholder: 'yes' });
   rejectsRequest({ kind: 'hello', protocol: 1.5, receiveRoot: 'backup/qzb', client: 'x' });
   rejectsRequest({ kind: 'hello', protocol: -1, receiveRoot: 'backup/qzb', client: 'x' });
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
@@ -153,6 +156,10 @@ test('64-bit values travel as decimal strings of at most 2^64-1', () => {
   for (const guid of ['18446744073709551616', '99999999999999999999', '123456789012345678901', '-1', '0x10', '1e3', ' 1', '', 17, 2 ** 64]) {
     rejectsReply(r(guid));
   }
+  const batch = replies[1] as Extract<Reply, { kind: 'inventory-batch' }>;
+  const { written: _w, ...noWritten } = batch.datasets[0]!;
+  rejectsReply({ ...batch, datasets: [noWritten] });
+  for (const written of ['-1', '1.5', 0, '-']) rejectsReply({ ...batch, datasets: [{ ...batch.datasets[0]!, written }] });
 });
 
 test('reply text is bounded and free of control characters', () => {

@@ -8,7 +8,7 @@ case "$*" in
   version) printf 'zfs-2.3.2-1\nzfs-kmod-2.3.2-1\n' ;;
   "get -H -p -o property,value type,encryption,keystatus backup/qzb") printf 'type\tfilesystem\nencryption\toff\nkeystatus\t-\n' ;;
   "get -H -p -o property,value all backup") printf 'size\t1\nfeature@extensible_dataset\tactive\n' ;;
-  "list -H -p -r -t filesystem,volume "*) printf 'backup/qzb\tfilesystem\t5\t2\t-\toff\t-\t-\t-\n' ;;
+  "list -H -p -r -t filesystem,volume "*) printf 'backup/qzb\tfilesystem\t5\t2\t-\toff\t-\t-\t-\t24576\n' ;;
   "list -H -p -r -t snapshot,bookmark "*) ;;
   "receive -s -u "*) exec cat > /dev/null ;;
   "create -o canmount=off "*) ;;

@@ -109,7 +109,7 @@ test('an unsolicited message (before any request or after a reply) fails the lin
 });
 
 const ds = (name: string, extra: Partial<DatasetInfo> = {}): DatasetInfo => ({
-  name, type: 'filesystem', guid: '1', createtxg: '1', origin: null, encryption: 'off', inconsistent: false, placeholder: false, resumeToken: null, ...extra,
+  name, type: 'filesystem', guid: '1', createtxg: '1', origin: null, encryption: 'off', inconsistent: false, placeholder: false, resumeToken: null, written: '0', ...extra,
 });
 
 test('inventory: names outside the root, orphans, duplicates, wrong totals, type mismatches are fatal', async () => {

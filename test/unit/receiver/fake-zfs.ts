@@ -11,6 +11,13 @@ export interface FakeDataset {
   origin?: string;
   token?: string;
   placeholder?: boolean;
+  /** Bytes written since the newest snapshot (default 0). */
+  written?: string;
+  /** Where the placeholder marker comes from (default 'local' when placeholder is set). */
+  markerSource?: string;
+  /** `zfs userspace -o objused` output lines (default: one root directory, "1"). */
+  objused?: string[];
+  encryption?: string;
 }
 
 /** What a fake `zfs receive` does once its stdin has ended (or at once, if exitEarly). */
@@ -62,7 +69,19 @@ export class FakeZfs implements AgentZfs {
       if (props === 'type') return ok(`${snap ? 'snapshot' : ds!.type}\n`);
       if (props === 'receive_resume_token') return ok(`${ds?.token ?? '-'}\n`);
       if (props === 'type,encryption,keystatus') return ok(`type\t${ds!.type}\nencryption\toff\nkeystatus\t-\n`);
+      if (props === 'type,origin,encryption,inconsistent,receive_resume_token,org.qubes-zfs-backup:placeholder' && ds) {
+        const marker = ds.placeholder ? `on\t${ds.markerSource ?? 'local'}` : '-\t-';
+        return ok(`type\t${ds.type}\t-\norigin\t${ds.origin ?? '-'}\t-\nencryption\t${ds.encryption ?? 'off'}\tdefault\n` +
+          `inconsistent\t${ds.token && !ds.placeholder ? '1' : '0'}\t-\nreceive_resume_token\t${ds.token ?? '-'}\t-\norg.qubes-zfs-backup:placeholder\t${marker}\n`);
+      }
       return fail(`bad property list: ${props}\n`, 2);
+    }
+    if (cmd === 'userspace') {
+      const ds = this.datasets.get(last);
+      return ds ? ok((ds.objused ?? ['1']).map((l) => l + '\n').join('')) : fail(`cannot open '${last}': dataset does not exist\n`);
+    }
+    if (cmd === 'list' && rest.includes('-d')) {
+      return ok([...this.snapshots.keys()].filter((n) => n.startsWith(last + '@')).map((n) => n + '\n').join(''));
     }
     if (cmd === 'list') {
       const root = last;
@@ -70,7 +89,7 @@ export class FakeZfs implements AgentZfs {
       const under = (n: string): boolean => n === root || n.startsWith(root + '/') || n.startsWith(root + '@');
       if (rest.includes('filesystem,volume')) {
         const lines = [...this.datasets].filter(([n]) => under(n)).map(([n, d]) =>
-          [n, d.type, d.guid, d.createtxg, d.origin ?? '-', 'off', d.token ? '1' : '0', d.placeholder ? 'on' : '-', d.token ?? '-'].join('\t'));
+          [n, d.type, d.guid, d.createtxg, d.origin ?? '-', 'off', d.token && !d.placeholder ? '1' : '0', d.placeholder ? 'on' : '-', d.token ?? '-', d.written ?? '0'].join('\t'));
         return ok(lines.map((l) => l + '\n').join(''));
       }
       const lines = [...this.snapshots].filter(([n]) => under(n.split('@')[0]!) ).map(([n, s]) => [n, 'snapshot', s.guid, s.createtxg].join('\t'));
@@ -111,6 +130,9 @@ export class FakeZfs implements AgentZfs {
       const code = behaviour.exitCode ?? 0;
       if (code === 0) {
         if (!this.datasets.has(dataset)) this.datasets.set(dataset, { type: 'filesystem', guid: String(++this.txg * 13n), createtxg: String(this.txg) });
+        const received = this.datasets.get(dataset)!;
+        delete received.token;
+        if (args.includes('org.qubes-zfs-backup:placeholder=off')) received.placeholder = false;
         this.snapshots.set(target, { guid: String(++this.txg * 17n), createtxg: String(this.txg) });
       } else if (behaviour.token) {
         const ds = this.datasets.get(dataset) ?? { type: 'filesystem', guid: '99', createtxg: '99' };

@@ -51,7 +51,6 @@ async function guest(): Promise<void> {
   const { connectReceiver } = await import('../../../dom0/receiver-link/spawn.ts');
   const { createZfsRunner } = await import('../../../receiver/zfs-runner.ts');
   const { ReceiveFailedError } = await import('../../../dom0/receiver-link/errors.ts');
-  type Header = import('../../../dom0/receiver-link/types.ts').ReceiveHeader;
 
   console.log(`zfs: ${sh('zfs version').trim().replace(/\n/g, ' / ')}`);
   sh(`set -e
@@ -86,6 +85,37 @@ async function guest(): Promise<void> {
     zfs create -o encryption=on -o keyformat=passphrase -o keylocation=file:///tmp/key src/enc
     dd if=/dev/urandom of=/tmp/mnt/src/enc/e bs=1M count=1 status=none
     zfs snapshot src/enc@e
+    zfs create src/p
+    dd if=/dev/urandom of=/tmp/mnt/src/p/f bs=1M count=8 status=none
+    zfs snapshot src/p@s
+    zfs create src/p/c
+    dd if=/dev/urandom of=/tmp/mnt/src/p/c/f bs=1M count=1 status=none
+    zfs snapshot src/p/c@c1
+    dd if=/dev/urandom of=/tmp/mnt/src/p/c/g bs=1M count=1 status=none
+    zfs snapshot src/p/c@c2
+    zfs create -s -V 16M src/p/v
+    zfs create src/q
+    dd if=/dev/urandom of=/tmp/mnt/src/q/f bs=1M count=1 status=none
+    zfs snapshot src/q@s
+    zfs create src/q/c
+    zfs snapshot src/q/c@c1
+    zfs create src/m
+    dd if=/dev/urandom of=/tmp/mnt/src/m/f bs=1M count=1 status=none
+    zfs snapshot src/m@1
+    dd if=/dev/urandom of=/tmp/mnt/src/m/g bs=1M count=1 status=none
+    zfs snapshot src/m@2
+    zfs create -s -V 16M src/mv
+    zfs create src/w
+    zfs snapshot src/w@1
+    zfs snapshot src/w@2
+    zfs snapshot src/w@3
+    udevadm settle --timeout=30
+    dd if=/dev/urandom of=/dev/zvol/src/p/v bs=1M count=2 status=none conv=fsync
+    zfs snapshot src/p/v@v1
+    dd if=/dev/urandom of=/dev/zvol/src/mv bs=1M count=1 status=none conv=fsync
+    zfs snapshot src/mv@1
+    dd if=/dev/urandom of=/dev/zvol/src/mv bs=1M count=1 seek=4 status=none conv=fsync
+    zfs snapshot src/mv@2
   `);
 
   const logs = agentLog;
@@ -132,6 +162,8 @@ async function guest(): Promise<void> {
   // Truncated full stream → abort destroys the inconsistent dataset.
   const big2: Header = { ...bigHeader, dataset: `${ROOT}/src/big2` };
   await client.receive(big2, truncate(zfsSend(['src/big2@t']), 5 * 1024 * 1024)).catch(() => {});
+  const again = await client.receive(big2, zfsSend(['src/big2@t'])).catch((e: unknown) => e);
+  check('a new full stream into a partial full receive: partial-state-exists (ZFS says "exists"; the token tells)', again instanceof ReceiveFailedError && again.reason === 'partial-state-exists', stderrOf(again));
   const ab = await client.abort(big2.dataset);
   inv = await client.inventory();
   check('abort of a partial full receive: hadState, dataset gone', ab.hadState && !inv.datasets.has(big2.dataset));
@@ -143,9 +175,14 @@ async function guest(): Promise<void> {
   inv = await client.inventory();
   const fsInv = inv.datasets.get(fsHeader.dataset);
   check('truncated incremental: token on the existing dataset, snapshots intact', fsInv?.resumeToken !== null && fsInv?.inconsistent === false && fsInv.snapshots.map((s) => s.label).join(',') === 'a,b');
+  const again2 = await client.receive({ ...fsHeader, snapshot: 'c', stream: 'incremental' }, zfsSend(['-i', '@b', 'src/fs@c'])).catch((e: unknown) => e);
+  check('a new incremental into partial incremental state: partial-state-exists', again2 instanceof ReceiveFailedError && again2.reason === 'partial-state-exists', stderrOf(again2));
   const ab3 = await client.abort(fsHeader.dataset);
   check('abort of partial incremental: token cleared', ab3.hadState && prop(fsHeader.dataset, 'receive_resume_token') === '-');
   check('inventory: GUIDs and clone origin', inv.datasets.get(`${ROOT}/src/clone`)?.origin === `${ROOT}/src/fs@a` && inv.datasets.get(`${ROOT}/src/vol`)?.snapshots[0]?.guid === vol.guid);
+
+  await placeholderChecks(client, ReceiveFailedError);
+  await writtenAndFailureChecks(client, ReceiveFailedError);
 
   // dom0 vanishes mid-stream: the agent closes zfs's stdin; ZFS keeps resumable state.
   sh(`zfs create src/gone && dd if=/dev/urandom of=/tmp/mnt/src/gone/x bs=1M count=24 status=none && zfs snapshot src/gone@g`);
@@ -190,14 +227,148 @@ async function guest(): Promise<void> {
   check('…and abort clears it', (await link2.client.abort(`${ROOT}/src/sig`)).hadState);
   await link2.client.close();
   check('separate agent process: clean exit after close', (await link2.exited) === 0, `exit ${await link2.exited}; ${link2.stderrTail().slice(-2).join(' | ')}`);
+  await poolFullChecks(ReceiveFailedError);
   pair = createLinkedPair(createZfsRunner(process.env));
   await pair.client.hello(ROOT);
   const finalInv = await pair.client.inventory();
-  check('never -F: nothing was destroyed besides the aborted partial dataset', ['src', 'src/fs', 'src/vol', 'src/clone', 'src/with space', 'src/enc', 'src/big', 'src/gone'].every((d) => finalInv.datasets.has(`${ROOT}/${d}`)));
+  check('nothing was destroyed besides the aborted partial dataset', ['src', 'src/fs', 'src/vol', 'src/clone', 'src/with space', 'src/enc', 'src/big', 'src/gone', 'src/p', 'src/p/c', 'src/p/v', 'src/p/manual', 'src/q', 'src/q/c', 'src/m', 'src/mv', 'src/w'].every((d) => finalInv.datasets.has(`${ROOT}/${d}`)));
   await pair.client.close();
   console.log(`agent log (last lines):\n  ${logs.slice(-6).join('\n  ')}`);
   console.log(failures === 0 ? 'ALL PASSED' : `${failures} FAILED`);
   process.exitCode = failures === 0 ? 0 : 1;
+}
+
+type Client = import('../../../dom0/receiver-link/client.ts').ReceiverClient;
+type FailedClass = typeof import('../../../dom0/receiver-link/errors.ts').ReceiveFailedError;
+type Header = import('../../../dom0/receiver-link/types.ts').ReceiveHeader;
+const stderrOf = (e: unknown): string => (e instanceof Error && 'stderr' in e ? `${(e as { reason?: string }).reason ?? ''}: ${(e as { stderr: string[] }).stderr.join(' / ')}` : String(e));
+const codeOf = (e: unknown): string => (e as { code?: string }).code ?? String(e);
+/** Every filesystem/volume/snapshot under `ds` (itself excluded) with its GUID. */
+const guidsBelow = (ds: string): string => sh(`zfs list -H -p -r -t all -o name,guid '${ds}'`).split('\n').filter((l) => l && !l.startsWith(`${ds}\t`) && !l.startsWith(`${ds}@`)).join(';');
+/** Makes a dataset mountable at a temporary mountpoint, runs `script` with $M set to it, restores. */
+const withMounted = (ds: string, script: string, canmountAfter: string): void => {
+  sh(`set -e; zfs set mountpoint=/qzbtest '${ds}'; zfs set canmount=on '${ds}'; zfs mount '${ds}' 2>/dev/null || true
+    M=/tmp/mnt/qzbtest; ${script}; sync
+    zfs umount '${ds}'; zfs set canmount=${canmountAfter} '${ds}'; zfs inherit mountpoint '${ds}'; zpool sync backup`);
+};
+
+// Full receives into the agent's own placeholders (SPEC §6): refused unless the live re-check
+// passes; then -F keeps the children; a cut one resumes (needs -F again on >= 2.2).
+async function placeholderChecks(client: Client, ReceiveFailedError: FailedClass): Promise<void> {
+  const P = `${ROOT}/src/p`;
+  const marker = (ds: string): string => sh(`zfs get -H -o value,source org.qubes-zfs-backup:placeholder '${ds}'`).trim().replace('\t', ' ');
+  const base: Header = { dataset: `${P}/c`, snapshot: 'c1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false };
+  await client.receive(base, zfsSend(['-L', '-c', 'src/p/c@c1']));
+  await client.receive({ ...base, snapshot: 'c2', stream: 'incremental' }, zfsSend(['-L', '-c', '-i', '@c1', 'src/p/c@c2']));
+  await client.receive({ ...base, dataset: `${P}/v`, snapshot: 'v1', type: 'volume' }, zfsSend(['-L', '-c', 'src/p/v@v1']));
+  sh(`zfs create -o canmount=off '${P}/manual'`);
+  let inv = await client.inventory();
+  const ph = inv.datasets.get(P);
+  check('inventory: a placeholder parent is placeholder, with written = its referenced', ph?.placeholder === true && ph.resumeToken === null && ph.written === BigInt(prop(P, 'referenced')), `written ${ph?.written}`);
+  check('inventory: datasets received below a placeholder are not placeholders (marker set locally off)',
+    inv.datasets.get(`${P}/c`)?.placeholder === false && inv.datasets.get(`${P}/v`)?.placeholder === false && marker(`${P}/c`) === 'off local' && marker(`${P}/v`) === 'off local', `${marker(`${P}/c`)} / ${marker(`${P}/v`)}`);
+  check('inventory: written is 0 right after receiving a filesystem and a volume', inv.datasets.get(`${P}/c`)?.written === 0n && inv.datasets.get(`${P}/v`)?.written === 0n);
+  const children = guidsBelow(P);
+
+  const header: Header = { dataset: P, snapshot: 's', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false };
+  const noFlag = await client.receive(header, zfsSend(['-L', '-c', 'src/p@s'])).catch((e: unknown) => e);
+  check('full into a placeholder without intoPlaceholder: no -F, ZFS refuses, destination-exists', noFlag instanceof ReceiveFailedError && noFlag.reason === 'destination-exists', stderrOf(noFlag));
+  const into: Header = { ...header, intoPlaceholder: true };
+  const vol = await client.receive({ ...into, type: 'volume' }, () => zfsSend(['src/p/v@v1'])).catch((e: unknown) => e);
+  check('intoPlaceholder with a volume stream: REQUEST_REFUSED', codeOf(vol) === 'RECEIVER_REQUEST_REFUSED' && /volume stream/.test(String(vol)), String(vol));
+  const raw = await client.receive({ ...into, raw: true }, () => zfsSend(['-w', 'src/p@s'])).catch((e: unknown) => e);
+  check('intoPlaceholder with a raw stream: REQUEST_REFUSED', codeOf(raw) === 'RECEIVER_REQUEST_REFUSED' && /raw/.test(String(raw)), String(raw));
+  const inherited = await client.receive({ ...into, dataset: `${P}/manual` }, () => zfsSend(['src/q/c@c1'])).catch((e: unknown) => e);
+  check('intoPlaceholder into a dataset with an inherited marker: REQUEST_REFUSED', codeOf(inherited) === 'RECEIVER_REQUEST_REFUSED' && /inherited/.test(String(inherited)), String(inherited));
+  const notPh = await client.receive({ ...into, dataset: `${P}/c`, snapshot: 'x' }, () => zfsSend(['src/p@s'])).catch((e: unknown) => e);
+  check('intoPlaceholder into a received dataset: REQUEST_REFUSED', codeOf(notPh) === 'RECEIVER_REQUEST_REFUSED', String(notPh));
+  withMounted(P, 'touch "$M/empty"', 'off');
+  check('an empty file in the placeholder leaves written/referenced unchanged (why the check counts objects)', BigInt(prop(P, 'written')) === ph?.written, `${prop(P, 'written')} / ${ph?.written}`);
+  const used = await client.receive(into, () => zfsSend(['src/p@s'])).catch((e: unknown) => e);
+  check('intoPlaceholder after a file was written into the placeholder: REQUEST_REFUSED', codeOf(used) === 'RECEIVER_REQUEST_REFUSED' && /data was written/.test(String(used)), String(used));
+  withMounted(P, 'rm "$M/empty"', 'off');
+  check('placeholder restored: marker on local, canmount off', marker(P) === 'on local' && prop(P, 'canmount') === 'off');
+
+  // Cut the full stream into the placeholder: partial state kept, the placeholder stays one.
+  const cut = await client.receive(into, truncate(zfsSend(['-L', '-c', 'src/p@s']), 3 * 1024 * 1024)).catch((e: unknown) => e);
+  const token = cut instanceof ReceiveFailedError ? cut.resumeToken : null;
+  check('cut full receive into a placeholder: incomplete-stream, token', cut instanceof ReceiveFailedError && cut.reason === 'incomplete-stream' && token !== null, stderrOf(cut));
+  inv = await client.inventory();
+  const part = inv.datasets.get(P);
+  check('inventory during the partial state: placeholder true, resumeToken set, not inconsistent; marker still local',
+    part?.placeholder === true && part.resumeToken === token && part.inconsistent === false && marker(P) === 'on local' && prop(P, 'canmount') === 'off', JSON.stringify({ placeholder: part?.placeholder, inconsistent: part?.inconsistent, marker: marker(P) }));
+  const fresh = await client.receive(into, () => zfsSend(['src/p@s'])).catch((e: unknown) => e);
+  check('intoPlaceholder without resume while partial state exists: REQUEST_REFUSED', codeOf(fresh) === 'RECEIVER_REQUEST_REFUSED' && /partial receive state/.test(String(fresh)), String(fresh));
+  const noF = await client.receive({ ...header, resume: true }, zfsSend(['-t', token ?? ''])).catch((e: unknown) => e);
+  check('resume into a placeholder without intoPlaceholder: ZFS wants -F (>= 2.2), token kept', noF instanceof ReceiveFailedError && noF.reason === 'destination-exists' && prop(P, 'receive_resume_token') === token, stderrOf(noF));
+  const resumed = await client.receive({ ...into, resume: true }, zfsSend(['-t', token ?? '']));
+  check('resume into the placeholder with intoPlaceholder (agent adds -F): GUID matches', resumed.guid === BigInt(prop('src/p@s', 'guid')), `${resumed.bytes} bytes resumed`);
+  check('children of the placeholder (fs with 2 snapshots, volume, an unreceived child) survive with identical GUIDs', guidsBelow(P) === children, `${children.split(';').length} entries`);
+  check('after the receive: marker off (local), canmount noauto, not mounted, no token', marker(P) === 'off local' && prop(P, 'canmount') === 'noauto' && prop(P, 'mounted') === 'no' && prop(P, 'receive_resume_token') === '-', `${marker(P)} ${prop(P, 'canmount')}`);
+  inv = await client.inventory();
+  check('inventory after: not a placeholder, written 0, snapshot s present', inv.datasets.get(P)?.placeholder === false && inv.datasets.get(P)?.written === 0n && inv.datasets.get(P)?.snapshots.map((x) => x.label).join() === 's');
+  const twice = await client.receive({ ...into, snapshot: 's2' }, () => zfsSend(['src/p@s'])).catch((e: unknown) => e);
+  check('intoPlaceholder again (received now: marker off, a snapshot): REQUEST_REFUSED', codeOf(twice) === 'RECEIVER_REQUEST_REFUSED' && /is "off" \(source local\)/.test(String(twice)), String(twice));
+
+  // An uninterrupted full receive into a placeholder.
+  const Q = `${ROOT}/src/q`;
+  await client.receive({ ...base, dataset: `${Q}/c` }, zfsSend(['src/q/c@c1']));
+  const qChildren = guidsBelow(Q);
+  const q = await client.receive({ ...into, dataset: Q }, zfsSend(['src/q@s']));
+  check('full receive into a placeholder in one go: GUID matches, child intact, marker off', q.guid === BigInt(prop('src/q@s', 'guid')) && guidsBelow(Q) === qChildren && marker(Q) === 'off local');
+}
+
+// `written` on the receiver, and the real stderr of failed receives against the classifier.
+async function writtenAndFailureChecks(client: Client, ReceiveFailedError: FailedClass): Promise<void> {
+  const M = `${ROOT}/src/m`;
+  const fs: Header = { dataset: M, snapshot: '1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false };
+  await client.receive(fs, zfsSend(['src/m@1']));
+  withMounted(M, 'dd if=/dev/urandom of="$M/x" bs=64K count=4 status=none', 'noauto');
+  let inv = await client.inventory();
+  const w = inv.datasets.get(M)?.written ?? 0n;
+  check('written > 0 after a file was written into a received filesystem', w > 0n, `written ${w}`);
+  const mod = await client.receive({ ...fs, snapshot: '2', stream: 'incremental' }, zfsSend(['-i', '@1', 'src/m@2'])).catch((e: unknown) => e);
+  check('incremental into a modified filesystem: destination-modified, nothing rolled back', mod instanceof ReceiveFailedError && mod.reason === 'destination-modified' && BigInt(prop(M, 'written')) === w, stderrOf(mod));
+
+  const V = `${ROOT}/src/mv`;
+  const vol: Header = { ...fs, dataset: V, type: 'volume' };
+  await client.receive(vol, zfsSend(['src/mv@1']));
+  sh(`set -e; zfs set volmode=dev '${V}'; udevadm settle --timeout=30
+    for i in $(seq 1 100); do [ -e '/dev/zvol/${V}' ] && break; sleep 0.1; done
+    dd if=/dev/urandom of='/dev/zvol/${V}' bs=64K count=1 seek=10 status=none conv=fsync
+    zfs set volmode=none '${V}'; udevadm settle --timeout=30; zpool sync backup`);
+  inv = await client.inventory();
+  const wv = inv.datasets.get(V)?.written ?? 0n;
+  check('written > 0 after a write into a received volume (volmode=dev for a moment)', wv > 0n && prop(V, 'volmode') === 'none', `written ${wv}`);
+  const modv = await client.receive({ ...vol, snapshot: '2', stream: 'incremental' }, zfsSend(['-i', '@1', 'src/mv@2'])).catch((e: unknown) => e);
+  check('incremental into a modified volume: destination-modified', modv instanceof ReceiveFailedError && modv.reason === 'destination-modified', stderrOf(modv));
+
+  const W = `${ROOT}/src/w`;
+  await client.receive({ ...fs, dataset: W }, zfsSend(['src/w@1']));
+  const mismatch = await client.receive({ ...fs, dataset: W, snapshot: '3', stream: 'incremental' }, zfsSend(['-i', '@2', 'src/w@3'])).catch((e: unknown) => e);
+  check('incremental from a base the receiver lacks: base-mismatch', mismatch instanceof ReceiveFailedError && mismatch.reason === 'base-mismatch', stderrOf(mismatch));
+  const exists = await client.receive({ ...fs, dataset: W, snapshot: '2' }, zfsSend(['src/w@2'])).catch((e: unknown) => e);
+  check('full into an existing received dataset: destination-exists', exists instanceof ReceiveFailedError && exists.reason === 'destination-exists', stderrOf(exists));
+}
+
+// The receiver pool full: a clear reason, resumable partial state, completes after space is freed.
+async function poolFullChecks(ReceiveFailedError: FailedClass): Promise<void> {
+  const { createLinkedPair } = await import('../../../dom0/receiver-link/linked-pair.ts');
+  const { createZfsRunner } = await import('../../../receiver/zfs-runner.ts');
+  sh(`set -e; truncate -s 256M /tmp/img/tiny.img; zpool create -R /tmp/mnt tiny /tmp/img/tiny.img
+    zfs create -o mountpoint=none tiny/qzb; zfs create -o mountpoint=none -o refreservation=80M tiny/filler
+    zfs create src/huge; dd if=/dev/urandom of=/tmp/mnt/src/huge/x bs=1M count=64 status=none; zfs snapshot src/huge@h`);
+  const pair = createLinkedPair(createZfsRunner(process.env));
+  await pair.client.hello('tiny/qzb');
+  const h: Header = { dataset: 'tiny/qzb/huge', snapshot: 'h', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false };
+  const avail = prop('tiny', 'available');
+  const full = await pair.client.receive(h, zfsSend(['src/huge@h'])).catch((e: unknown) => e);
+  const token = full instanceof ReceiveFailedError ? full.resumeToken : null;
+  check('receiver pool full: out-of-space, resumable partial state kept', full instanceof ReceiveFailedError && full.reason === 'out-of-space' && token !== null, `${stderrOf(full)}; available before ${avail}`);
+  sh('zfs destroy tiny/filler');
+  const resumed = await pair.client.receive({ ...h, resume: true }, zfsSend(['-t', token ?? '']));
+  check('…after space is freed the resume completes with the source GUID', resumed.guid === BigInt(prop('src/huge@h', 'guid')), `${resumed.bytes} bytes resumed`);
+  await pair.client.close();
 }
 
 async function host(): Promise<void> {

@@ -10,7 +10,7 @@ import { encodeFrame, FrameType } from '../../../shared/protocol/frame.ts';
 import { MAX_INVENTORY_BATCH } from '../../../shared/protocol/limits.ts';
 
 const RECV: Extract<Request, { kind: 'receive' }> = {
-  kind: 'receive', dataset: 'backup/qzb/tank/qubes/work', snapshot: 'qzb-1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false,
+  kind: 'receive', dataset: 'backup/qzb/tank/qubes/work', snapshot: 'qzb-1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false, intoPlaceholder: false,
 };
 
 async function hello(zfs = new FakeZfs()) {
@@ -126,20 +126,71 @@ test('a receive creates placeholders one level at a time, runs receive -s -u, ne
   assert.ok(calls.includes('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank'));
   assert.ok(calls.includes('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank/qubes'));
   assert.ok(calls.indexOf('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank') < calls.indexOf('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank/qubes'));
-  assert.ok(calls.includes('zfs receive -s -u -o volmode=none -o canmount=noauto backup/qzb/tank/qubes/work@qzb-1'));
+  assert.ok(calls.includes('zfs receive -s -u -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/work@qzb-1'));
   assert.ok(!calls.some((c) => / -F| -d | -e /.test(c)));
 
   agent.request({ ...RECV, dataset: 'backup/qzb/tank/qubes/work/private', type: 'volume', stream: 'incremental' });
   assert.equal((await agent.next())?.kind, 'receive-ready');
   agent.end();
   assert.equal((await agent.next())?.kind, 'received');
-  assert.ok(zfsArgs(zfs).includes('zfs receive -s -u -o volmode=none backup/qzb/tank/qubes/work/private@qzb-1'), 'no canmount for volumes');
+  assert.ok(zfsArgs(zfs).includes('zfs receive -s -u -o volmode=none -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/work/private@qzb-1'), 'no canmount for volumes');
 
   agent.request({ ...RECV, dataset: 'backup/qzb/tank/qubes/clone', stream: 'clone', origin: 'backup/qzb/tank/qubes/work@qzb-1' });
   assert.equal((await agent.next())?.kind, 'receive-ready');
   agent.end();
   assert.equal((await agent.next())?.kind, 'received');
-  assert.ok(zfsArgs(zfs).includes('zfs receive -s -u -o volmode=none -o canmount=noauto -o origin=backup/qzb/tank/qubes/work@qzb-1 backup/qzb/tank/qubes/clone@qzb-1'));
+  assert.ok(zfsArgs(zfs).includes('zfs receive -s -u -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off -o origin=backup/qzb/tank/qubes/work@qzb-1 backup/qzb/tank/qubes/clone@qzb-1'));
+  agent.close();
+  assert.equal(await agent.session, 'closed');
+});
+
+test('intoPlaceholder: the agent re-checks the live dataset, then (and only then) receives with -F', async () => {
+  const { agent, zfs } = await hello();
+  const dataset = 'backup/qzb/tank/qubes';
+  zfs.datasets.set('backup/qzb/tank', { type: 'filesystem', guid: '21', createtxg: '3', placeholder: true });
+  zfs.datasets.set(dataset, { type: 'filesystem', guid: '22', createtxg: '4', placeholder: true });
+  zfs.datasets.set(`${dataset}/work`, { type: 'filesystem', guid: '23', createtxg: '5' });
+  zfs.snapshots.set(`${dataset}/work@qzb-1`, { guid: '24', createtxg: '6' });
+  const into = { ...RECV, dataset, intoPlaceholder: true };
+  agent.request(into);
+  assert.equal((await agent.next())?.kind, 'receive-ready');
+  agent.end();
+  assert.equal((await agent.next())?.kind, 'received');
+  const calls = zfsArgs(zfs);
+  const recv = calls.findIndex((c) => c.startsWith('zfs receive -s'));
+  assert.equal(calls[recv], `zfs receive -s -u -F -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off ${dataset}@qzb-1`);
+  for (const check of [
+    `zfs get -H -p -o property,value,source type,origin,encryption,inconsistent,receive_resume_token,org.qubes-zfs-backup:placeholder ${dataset}`,
+    `zfs list -H -p -d 1 -t snapshot -o name ${dataset}`,
+    'zpool sync backup',
+    `zfs userspace -H -p -o objused ${dataset}`,
+  ]) assert.ok(calls.indexOf(check) >= 0 && calls.indexOf(check) < recv, `${check} runs before the receive`);
+  assert.ok(!calls.some((c) => c.startsWith('zfs create')), 'no placeholders created for an existing dataset');
+
+  // Now it has a snapshot: no longer a placeholder, refused without running zfs receive.
+  const before = zfs.calls.length;
+  agent.request({ ...into, snapshot: 'qzb-2' });
+  const refused = await agent.next();
+  assert.equal(refused?.kind === 'error' && refused.code, 'REQUEST_REFUSED');
+  assert.match(refused?.kind === 'error' ? refused.message : '', /not receiving into backup\/qzb\/tank\/qubes as a placeholder/);
+  assert.ok(!zfs.calls.slice(before).some((c) => c[1] === 'receive'));
+
+  // An inherited marker, data written into it, a volume stream: refused; the session goes on.
+  zfs.datasets.set('backup/qzb/tank/mine', { type: 'filesystem', guid: '31', createtxg: '7', placeholder: true, markerSource: 'inherited from backup/qzb/tank' });
+  zfs.datasets.set('backup/qzb/tank/used', { type: 'filesystem', guid: '32', createtxg: '8', placeholder: true, objused: ['2'] });
+  for (const [request, why] of [
+    [{ ...into, dataset: 'backup/qzb/tank/mine' }, /source inherited from backup\/qzb\/tank/],
+    [{ ...into, dataset: 'backup/qzb/tank/used' }, /data was written/],
+    [{ ...into, dataset: 'backup/qzb/tank/absent' }, /does not exist/],
+    [{ ...into, dataset: 'backup/qzb/tank/used', type: 'volume' as const }, /volume stream cannot be received/],
+  ] as const) {
+    agent.request(request);
+    const reply = await agent.next();
+    assert.ok(reply?.kind === 'error' && reply.code === 'REQUEST_REFUSED' && why.test(reply.message), JSON.stringify(reply));
+  }
+  assert.ok(!zfs.calls.slice(before).some((c) => c[1] === 'receive' || c[1] === 'create'));
+  // Without intoPlaceholder, never -F.
+  assert.ok(zfsArgs(zfs).filter((c) => c.includes(' -F ')).length === 1);
   agent.close();
   assert.equal(await agent.session, 'closed');
 });
@@ -229,5 +280,25 @@ test('a big inventory is split into bounded batches with matching totals', async
   assert.equal(datasets, 4);
   assert.equal(snapshots, 5000);
   assert.ok(batches >= 3);
+  agent.close();
+});
+
+test('inventory: written passes through; the marker counts as placeholder only without snapshots and when consistent', async () => {
+  const zfs = new FakeZfs();
+  zfs.datasets.set('backup/qzb/p', { type: 'filesystem', guid: '41', createtxg: '3', placeholder: true, written: '24576' });
+  // Marker inherited from the placeholder (user properties inherit), but it has a snapshot.
+  zfs.datasets.set('backup/qzb/p/child', { type: 'filesystem', guid: '42', createtxg: '4', placeholder: true, written: '279552' });
+  zfs.snapshots.set('backup/qzb/p/child@s', { guid: '43', createtxg: '5' });
+  // A placeholder with partial state of a full receive into it: still a placeholder, with the token.
+  zfs.datasets.set('backup/qzb/q', { type: 'filesystem', guid: '44', createtxg: '6', placeholder: true, token: '1-abc-10-789c' });
+  const { agent } = await hello(zfs);
+  agent.request({ kind: 'inventory' });
+  const batch = await agent.next();
+  assert.equal(batch?.kind, 'inventory-batch');
+  const got = new Map((batch?.kind === 'inventory-batch' ? batch.datasets : []).map((d) => [d.name, d]));
+  assert.deepEqual([got.get('backup/qzb/p')?.placeholder, got.get('backup/qzb/p')?.written], [true, '24576']);
+  assert.deepEqual([got.get('backup/qzb/p/child')?.placeholder, got.get('backup/qzb/p/child')?.written], [false, '279552']);
+  assert.deepEqual([got.get('backup/qzb/q')?.placeholder, got.get('backup/qzb/q')?.inconsistent, got.get('backup/qzb/q')?.resumeToken], [true, false, '1-abc-10-789c']);
+  assert.equal(got.get('backup/qzb')?.placeholder, false);
   agent.close();
 });
