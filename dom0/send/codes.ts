@@ -19,6 +19,7 @@ export const SEND_CODES = {
   BASE_NOT_ON_SOURCE: { severity: 'error', meaning: "the receiver's newest snapshot is neither a snapshot nor a bookmark on the source" },
   BASE_NOT_OLDER: { severity: 'error', meaning: "the receiver's newest snapshot is not older than the step" },
   DESTINATION_EXISTS: { severity: 'error', meaning: 'a full send into a receiving dataset that exists and is not our placeholder' },
+  PLACEHOLDER_NOT_REPLACEABLE: { severity: 'error', meaning: 'a raw stream, or any under an encrypted receive root, cannot replace a placeholder' },
   PLACEHOLDER_TYPE: { severity: 'error', meaning: 'a volume cannot replace a placeholder filesystem' },
   ORIGIN_MISSING_ON_RECEIVER: { severity: 'error', meaning: "a clone's origin is not on the receiver" },
   LINEAGE_FLAGS_MIXED: { severity: 'error', meaning: 'raw and non-raw streams would mix on one receiving dataset' },

@@ -28,9 +28,9 @@ export function headerOf(step: SendStep): ReceiveHeader {
     origin: step.receiverOrigin,
     raw: step.flags.raw,
     resume: step.action === 'resume',
+    // The agent re-checks that the dataset is still its own empty placeholder before it replaces it.
+    intoPlaceholder: step.intoPlaceholder,
   };
-  // The agent re-checks that the dataset is still its own empty placeholder before it replaces it.
-  if (step.intoPlaceholder) (header as ReceiveHeader & { intoPlaceholder?: boolean }).intoPlaceholder = true;
   return header;
 }
 

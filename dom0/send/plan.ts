@@ -137,6 +137,15 @@ export function planSend(input: SendPlanInput): SendPlan {
       continue;
     }
 
+    // Flags of the lineage: recorded at its first send, never mixed afterwards.
+    const flags = chooseFlags(src, state.lineages?.[t.dataset], receiver, sim.live);
+    if (typeof flags === 'string') {
+      fail('LINEAGE_FLAGS_MIXED', flags);
+      continue;
+    }
+    step.flags = flags;
+    lineages[t.dataset] = flags;
+
     // How the stream starts: from the receiver's newest snapshot, or full / as a clone.
     const newest = sim.snapshots.at(-1);
     if (newest) {
@@ -165,6 +174,10 @@ export function planSend(input: SendPlanInput): SendPlan {
           fail('PLACEHOLDER_TYPE', `${receiving} exists on the receiver as an empty placeholder filesystem, but ${t.dataset} is a volume: a volume cannot replace it. Remove the placeholder in the receiver qube (zfs destroy ${receiving}, after checking it holds nothing) and send again.`);
           continue;
         }
+        if (flags.raw || (receiver.rootEncryption !== null && receiver.rootEncryption !== 'off')) {
+          fail('PLACEHOLDER_NOT_REPLACEABLE', `${receiving} exists on the receiver as an empty placeholder (a child was backed up first), and ZFS cannot replace it with ${flags.raw ? 'a raw (encrypted) stream' : 'a stream under an encrypted receive root'}. In the receiver qube, check it holds nothing but its children, then send to a new receiver.dataset, or move the children aside and destroy the placeholder (zfs destroy ${receiving}).`);
+          continue;
+        }
         step.intoPlaceholder = true;
         if (t.send.type === 'clone') {
           findings.push(finding('CLONE_SENT_IN_FULL', 'info', `${t.snapshot} is sent in full rather than as a clone of ${t.send.origin}: ${receiving} already exists on the receiver as an empty placeholder (a child was backed up first), and only a full stream can replace a placeholder.`, { subject: t.snapshot }));
@@ -184,15 +197,6 @@ export function planSend(input: SendPlanInput): SendPlan {
         step.receiverOrigin = `${receiver.root}/${t.send.origin}`;
       }
     }
-
-    // Flags of the lineage: recorded at its first send, never mixed afterwards.
-    const flags = chooseFlags(src, state.lineages?.[t.dataset], receiver, sim.live);
-    if (typeof flags === 'string') {
-      fail('LINEAGE_FLAGS_MIXED', flags);
-      continue;
-    }
-    step.flags = flags;
-    lineages[t.dataset] = flags;
 
     // Partial state left on the receiving dataset: resume it if it is exactly this step.
     if (!sim.tokenHandled && sim.live?.resumeToken) {

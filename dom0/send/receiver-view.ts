@@ -14,7 +14,7 @@ export function receiverView(root: string, hello: ReceiverHello, inventory: Rece
       inconsistent: d.inconsistent,
       placeholder: d.placeholder,
       resumeToken: d.resumeToken,
-      written: (d as { written?: bigint }).written ?? 0n,
+      written: d.written,
       snapshots: d.snapshots.map((s) => ({ label: s.label, guid: s.guid })),
     });
   }

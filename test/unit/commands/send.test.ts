@@ -63,7 +63,7 @@ function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookm
           throw new ReceiveFailedError(header.dataset, header.snapshot, 1, ['cannot receive new filesystem stream: out of space'], '1-aa-bb-cc', bytes);
         }
         const guid = rx.failAt?.snapshot === snapshot && rx.failAt.kind === 'wrong-guid' ? 1n : guidOf(snapshot);
-        const d = rx.datasets.get(header.dataset) ?? { name: header.dataset, type: header.type, guid: 5n, createtxg: 1n, origin: null, encryption: 'off', inconsistent: false, placeholder: false, resumeToken: null, snapshots: [], bookmarks: [] };
+        const d = rx.datasets.get(header.dataset) ?? { name: header.dataset, type: header.type, guid: 5n, createtxg: 1n, origin: null, encryption: 'off', inconsistent: false, placeholder: false, resumeToken: null, written: 0n, snapshots: [] as ReceiverDataset['snapshots'], bookmarks: [] };
         d.snapshots.push({ name: `${header.dataset}@${header.snapshot}`, label: header.snapshot, guid, createtxg: BigInt(d.snapshots.length + 2) });
         rx.datasets.set(header.dataset, d);
         return { dataset: header.dataset, snapshot: header.snapshot, guid, bytes };
@@ -173,7 +173,7 @@ test('a GUID the receiver reports that is not the source GUID is never recorded 
 test('preflight errors: nothing is sent', async () => {
   const { ctx, rx } = await setup();
   // A target already on the receiver that this job did not send, with patching: no.
-  rx.datasets.set(`${ROOT}/tank/dom0`, { name: `${ROOT}/tank/dom0`, type: 'filesystem', guid: 1n, createtxg: 1n, origin: null, encryption: 'off', inconsistent: false, placeholder: false, resumeToken: null, snapshots: [{ name: `${ROOT}/tank/dom0@other`, label: 'other', guid: 77n, createtxg: 2n }], bookmarks: [] });
+  rx.datasets.set(`${ROOT}/tank/dom0`, { name: `${ROOT}/tank/dom0`, type: 'filesystem', guid: 1n, createtxg: 1n, origin: null, encryption: 'off', inconsistent: false, placeholder: false, resumeToken: null, written: 0n, snapshots: [{ name: `${ROOT}/tank/dom0@other`, label: 'other', guid: 77n, createtxg: 2n }], bookmarks: [] });
   const r = await send({ name: 'j1', dryRun: false }, ctx);
   assert.equal(r.exitCode, 1);
   assert.ok(r.findings.some((f) => f.code === 'DESTINATION_EXISTS'));

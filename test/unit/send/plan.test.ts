@@ -234,3 +234,11 @@ test('a step a killed run completed before recording it counts as sent by this j
   assert.equal(p.steps[0]!.reason, 'already sent');
   assert.deepEqual(errorCodes(p), []);
 });
+
+test('a placeholder cannot be replaced by a raw stream, nor under an encrypted receive root', () => {
+  const w = world('ds tank/a @bk', { include: DS });
+  w.source.datasets.find((d) => d.name === 'tank/a')!.encrypted = true;
+  assert.deepEqual(errorCodes(sendPlan(w, receiver(w, { 'tank/a': { placeholder: true } }))), ['PLACEHOLDER_NOT_REPLACEABLE']);
+  const w2 = world('ds tank/a @bk', { include: DS });
+  assert.deepEqual(errorCodes(sendPlan(w2, receiver(w2, { 'tank/a': { placeholder: true } }, { rootEncryption: 'aes-256-gcm', rootKeyStatus: 'available' }))), ['PLACEHOLDER_NOT_REPLACEABLE']);
+});
