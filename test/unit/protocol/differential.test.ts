@@ -8,7 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Unpackr } from 'msgpackr';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Unpackr, isNativeAccelerationEnabled } from 'msgpackr';
 import { checkPlainMsgpack } from '../../../shared/protocol/msgpack-subset.ts';
 import { decodeMessage, UNPACK_OPTIONS } from '../../../shared/protocol/codec.ts';
 import { isProtocolError } from '../../../shared/protocol/errors.ts';
@@ -18,7 +21,12 @@ import { MAX_LIST_LENGTH, MAX_MAP_KEYS, MAX_MESSAGE_DEPTH } from '../../../share
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() % 0x7fffffff;
 console.log(`# differential fuzz seed: ${SEED} (rerun with FUZZ_SEED=${SEED})`);
 
-const unpackr = new Unpackr({ ...UNPACK_OPTIONS });
+// Both of msgpackr's string readers: the native extractor (msgpackr-extract, loaded here under
+// Node) and the pure-JS one the dom0 bundle uses (scripts/build.mjs). A fresh instance of
+// unpack.js (the query makes it a separate module) never gets the extractor.
+const unpackLoaded = path.join(path.dirname(createRequire(import.meta.url).resolve('msgpackr')), '..', 'unpack.js');
+const pureJs = (await import(`${pathToFileURL(unpackLoaded).href}?pure-js`)) as { Unpackr: typeof Unpackr; isNativeAccelerationEnabled: boolean };
+const decoders: Array<[string, Unpackr]> = [['msgpackr (native strings)', new Unpackr({ ...UNPACK_OPTIONS })], ['msgpackr (pure JS, as bundled)', new pureJs.Unpackr({ ...UNPACK_OPTIONS })]];
 
 class Refused extends Error {}
 
@@ -149,9 +157,11 @@ function compare(bytes: Uint8Array): void {
   }
   // Exactly one value, ending where the checker's ended (unpackMultiple would yield a second one,
   // or throw on an over-read), equal to the reference's reading.
-  const values = unpackr.unpackMultiple(Buffer.from(bytes)) as unknown[];
-  assert.equal(values.length, 1, `msgpackr read ${values.length} values: ${Buffer.from(bytes).toString('hex')}`);
-  assert.deepStrictEqual(values[0], ref.value, `msgpackr and the reference differ: ${Buffer.from(bytes).toString('hex')}`);
+  for (const [name, unpackr] of decoders) {
+    const values = unpackr.unpackMultiple(Buffer.from(bytes)) as unknown[];
+    assert.equal(values.length, 1, `${name} read ${values.length} values: ${Buffer.from(bytes).toString('hex')}`);
+    assert.deepStrictEqual(values[0], ref.value, `${name} and the reference differ: ${Buffer.from(bytes).toString('hex')}`);
+  }
   agreedAccept++;
 }
 
@@ -245,6 +255,13 @@ test('differential: random encodings of random trees (multibyte, overlong, cut-o
 
 test('differential: mutated encodings', () => {
   fc.assert(fc.property(mutate(encoded), compare), runs(15_000, 2));
+});
+
+test('both msgpackr string readers are under test', () => {
+  assert.equal(isNativeAccelerationEnabled, true, 'the native extractor is loaded in this process');
+  assert.equal(pureJs.isNativeAccelerationEnabled, false, 'the second instance is pure JS');
+  // The pure-JS reader is the one that turns the review's bytes into a Date.
+  assert.ok((new pureJs.Unpackr({ ...UNPACK_OPTIONS }).unpack(Buffer.from('81a1f0d90741d6ff00000000', 'hex')) as Record<string, unknown>)['\u{191c1}'] instanceof Date);
 });
 
 test('the review\'s inputs: a Date through a cut-off string, an overlong "kind", a hidden list of a million nils', () => {
