@@ -135,14 +135,14 @@ test('stall: an agent that reads the whole stream but never answers fails with R
 });
 
 test('stall: a slow but progressing agent is not a stall', async () => {
-  // Reads one frame every 50 ms with a 400 ms stall limit: slow, never stalled.
+  // Reads one frame every 50 ms with a 1.5 s stall limit: slow, never stalled.
   const { client } = await afterHello({
     onRequest: (r, out) => { if (r.kind === 'receive') reply(out, READY); },
     onFrame: async (type, out) => {
       await new Promise((res) => setTimeout(res, 50));
       if (type === FrameType.END) reply(out, { kind: 'received', dataset: HEADER.dataset, snapshot: HEADER.snapshot, guid: '42' });
     },
-  });
+  }, { ...FAST, stallTimeoutMs: 1_500 });
   const chunks = Array.from({ length: 12 }, () => Buffer.alloc(32 * 1024, 1));
   const result = await client.receive(HEADER, Readable.from(chunks));
   assert.equal(result.bytes, 12n * 32n * 1024n);
