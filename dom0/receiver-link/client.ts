@@ -17,13 +17,14 @@ import { VERSION } from '../../shared/version.ts';
 import { InventoryCollector } from './inventory.ts';
 import { forwardStream } from './forward.ts';
 import { ReceiveFailedError, ReceiverRequestError } from './errors.ts';
+import { DEFAULT_LINK_TIMEOUTS, stallError, timeoutError, timer, type LinkTimeouts } from './timeouts.ts';
 import type { ReceiveHeader, ReceiveResult, ReceiverHello, ReceiverInventory } from './types.ts';
 
 /** Replies read ahead of the caller before the reader pauses (backpressure on the agent). */
 const MAX_QUEUED_REPLIES = 16;
 
-/** Options for a client over an existing stream pair. */
-export interface ReceiverClientOptions {
+/** Options for a client over an existing stream pair; the timeouts default to DEFAULT_LINK_TIMEOUTS. */
+export interface ReceiverClientOptions extends Partial<LinkTimeouts> {
   /** Stops the transport (e.g. the qrexec child) after the output has been ended; awaited by close(). */
   stopTransport?: () => Promise<void>;
   /** Says why the peer closed (exit status, qrexec's message), for the PROTOCOL_PEER_CLOSED error. */
@@ -57,6 +58,7 @@ export class ReceiverClient {
   private closed: Promise<void> | null = null;
   private root: string | null = null;
   private readonly reader: Promise<void>;
+  private readonly timeouts: LinkTimeouts;
 
   constructor(
     input: Readable,
@@ -64,6 +66,11 @@ export class ReceiverClient {
     private readonly options: ReceiverClientOptions = {},
   ) {
     this.writer = new FrameWriter(output);
+    this.timeouts = {
+      replyTimeoutMs: options.replyTimeoutMs ?? DEFAULT_LINK_TIMEOUTS.replyTimeoutMs,
+      inventoryTimeoutMs: options.inventoryTimeoutMs ?? DEFAULT_LINK_TIMEOUTS.inventoryTimeoutMs,
+      stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_LINK_TIMEOUTS.stallTimeoutMs,
+    };
     this.reader = this.pump(input);
   }
 
@@ -83,8 +90,7 @@ export class ReceiverClient {
     if (problem !== null) return Promise.reject(new QzbError('INVALID_DATASET_NAME', `invalid receive root ${JSON.stringify(receiveRoot)}: ${problem}`));
     return this.exchange(async () => {
       if (this.root !== null) throw new QzbError('RECEIVER_USAGE', 'hello() was already called on this link');
-      await this.send({ kind: 'hello', protocol: PROTOCOL_VERSION, receiveRoot, client: `qubes-zfs-backup ${VERSION}` });
-      const reply = await this.expect('hello');
+      const reply = await this.request({ kind: 'hello', protocol: PROTOCOL_VERSION, receiveRoot, client: `qubes-zfs-backup ${VERSION}` }, 'hello', 'answer hello');
       if (reply.protocol !== PROTOCOL_VERSION) throw this.fatal(ProtocolErrorCode.VERSION_MISMATCH, `the receiver speaks protocol ${reply.protocol}, dom0 speaks ${PROTOCOL_VERSION}`);
       if (reply.receiveRoot.name !== receiveRoot || reply.pool.name !== poolOf(receiveRoot)) {
         throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered hello for ${JSON.stringify(reply.receiveRoot.name)} instead of ${receiveRoot}`);
@@ -105,16 +111,22 @@ export class ReceiverClient {
   inventory(): Promise<ReceiverInventory> {
     return this.exchange(async () => {
       const root = this.requireRoot();
-      await this.send({ kind: 'inventory' });
+      const { replyTimeoutMs, inventoryTimeoutMs } = this.timeouts;
+      const deadline = Date.now() + inventoryTimeoutMs;
       const collector = new InventoryCollector(root);
+      // The first batch may take long (the agent lists everything first); later ones come at once.
+      let reply = await this.request({ kind: 'inventory' }, ['inventory-batch', 'inventory-end'], 'finish the inventory', inventoryTimeoutMs);
       for (;;) {
-        const reply = await this.expect('inventory-batch', 'inventory-end');
         if (reply.kind === 'inventory-end') return collector.finish(reply);
         try {
           collector.add(reply);
         } catch (error) {
           throw this.failWith(error);
         }
+        const left = deadline - Date.now();
+        reply = left <= replyTimeoutMs
+          ? await this.within(this.expect('inventory-batch', 'inventory-end'), Math.max(0, left), () => timeoutError('finish the inventory', inventoryTimeoutMs))
+          : await this.within(this.expect('inventory-batch', 'inventory-end'), replyTimeoutMs, () => timeoutError('send the next inventory batch', replyTimeoutMs));
       }
     });
   }
@@ -152,21 +164,36 @@ export class ReceiverClient {
     if (header.origin !== null && pointDatasetWithinRoot(header.origin, '@', root) === null) {
       throw new QzbError('RECEIVER_USAGE', `the origin ${header.origin} is not inside the receive root ${root}`);
     }
-    await this.send({ kind: 'receive', ...header, intoPlaceholder: header.intoPlaceholder ?? false });
-    this.checkNames(await this.expect('receive-ready'), header);
+    this.checkNames(await this.request({ kind: 'receive', ...header, intoPlaceholder: header.intoPlaceholder ?? false }, 'receive-ready', 'start the receive'), header);
     const source = given ?? open();
+    const point = `${header.dataset}@${header.snapshot}`;
+    const { stallTimeoutMs } = this.timeouts;
 
-    // The result may come before the stream ends (zfs exited): forwarding stops when it does.
-    const result = this.next();
+    // The result may come before the stream ends (zfs exited): forwarding stops when it does. Only
+    // a failure may come early: `received` before dom0 has sent END claims a stream never completed.
+    let endSent = false;
+    const result = this.next().then((reply) => {
+      if (reply.kind === 'received' || reply.kind === 'receive-failed') this.checkNames(reply, header);
+      if (reply.kind === 'received' && !endSent) throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver reported ${point} received before dom0 had sent the whole stream`);
+      return reply;
+    });
     result.catch(() => {});
-    const sent = await forwardStream(source, this.writer, result, options);
+    const sent = await forwardStream(source, this.writer, result, { signal: options.signal, onProgress: options.onProgress, stallMs: stallTimeoutMs });
     if (sent.cancelled) throw this.cancel(header);
+    if (sent.stalled) throw this.failWith(stallError(point, 'accepted no stream data', stallTimeoutMs));
+    // END or ABORT may wait on a full pipe; an agent that already answered need not read it.
+    endSent = sent.completed && sent.sourceError === null;
+    const closing = (endSent ? this.writer.writeEnd() : this.writer.writeAbort()).then(() => 'written' as const, () => 'written' as const);
+    const answered = result.then(() => 'answered' as const, () => 'answered' as const);
+    const watchdog = timer(stallTimeoutMs);
     try {
-      await (sent.completed && sent.sourceError === null ? this.writer.writeEnd() : this.writer.writeAbort());
-    } catch {
-      // The link is gone; `result` rejects with the reason.
+      if ((await Promise.race([closing, answered, watchdog.expired])) === 'expired') {
+        throw this.failWith(stallError(point, `accepted no stream data (the ${endSent ? 'END' : 'ABORT'} frame)`, stallTimeoutMs));
+      }
+    } finally {
+      watchdog.cancel();
     }
-    const reply = this.classify(await result, ['received', 'receive-failed']);
+    const reply = this.classify(await this.within(result, stallTimeoutMs, () => stallError(point, 'sent no result after the end of the stream', stallTimeoutMs)), ['received', 'receive-failed']);
     if (reply.kind !== 'received' && reply.kind !== 'receive-failed') {
       throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `unexpected ${reply.kind} after a receive`);
     }
@@ -181,8 +208,7 @@ export class ReceiverClient {
     return this.exchange(async () => {
       const root = this.requireRoot();
       if (!isBelowRoot(dataset, root)) throw new QzbError('RECEIVER_USAGE', `${dataset} is not below the receive root ${root}`);
-      await this.send({ kind: 'abort', dataset });
-      const reply = await this.expect('aborted');
+      const reply = await this.request({ kind: 'abort', dataset }, 'aborted', 'answer abort');
       if (reply.dataset !== dataset) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered abort for ${JSON.stringify(reply.dataset)} instead of ${dataset}`);
       return { hadState: reply.hadState };
     });
@@ -220,6 +246,32 @@ export class ReceiverClient {
       this.expecting = false;
       this.busy = false;
       if (this.queue.length > 0) this.failWith(new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver sent an unsolicited ${this.queue[0]!.message.kind} message`));
+    }
+  }
+
+  /**
+   * Sends `request` and waits for its first reply, of one of `kinds`, for at most `ms` (the reply
+   * timeout by default; the send counts too, as a full pipe waits on the agent). On expiry the
+   * link fails with RECEIVER_TIMEOUT: the reply may still come, and nothing later is trusted.
+   */
+  private request<K extends Reply['kind']>(request: Request, kinds: K | K[], what: string, ms: number = this.timeouts.replyTimeoutMs): Promise<Extract<Reply, { kind: K }>> {
+    const expected = Array.isArray(kinds) ? kinds : [kinds];
+    return this.within((async () => {
+      await this.send(request);
+      return this.expect(...expected);
+    })(), ms, () => timeoutError(what, ms));
+  }
+
+  /** `promise`, or the link's failure with `error()` once `ms` have passed. */
+  private async within<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+    promise.catch(() => {});
+    const watchdog = timer(ms);
+    try {
+      const outcome = await Promise.race([promise, watchdog.expired.then(() => EXPIRED)]);
+      if (outcome === EXPIRED) throw this.failWith(error());
+      return outcome as T;
+    } finally {
+      watchdog.cancel();
     }
   }
 
@@ -321,6 +373,9 @@ export class ReceiverClient {
     return this.failure;
   }
 }
+
+/** What within() races against, distinct from any reply. */
+const EXPIRED: unique symbol = Symbol('expired');
 
 /** Attaches a no-op 'readable' listener so Node keeps a child's stdout when the child exits unread. */
 function holdUnread(stream: Readable): { stream: Readable; release: () => void } {

@@ -6,16 +6,19 @@ import type { ReceiverDataset, ReceiverInventory } from './types.ts';
 import { isWithinRoot, pointDatasetWithinRoot } from '../../shared/protocol/confine.ts';
 import { MAX_INVENTORY_DATASETS, MAX_INVENTORY_SNAPSHOTS } from '../../shared/protocol/limits.ts';
 import { ProtocolError, ProtocolErrorCode } from '../../shared/protocol/errors.ts';
+import { InventoryBudget } from './inventory-budget.ts';
 
 /** Accumulates inventory batches for one receive root. */
 export class InventoryCollector {
   private readonly datasets = new Map<string, ReceiverDataset>();
   private readonly points = new Set<string>();
+  private readonly budget = new InventoryBudget();
 
   constructor(private readonly root: string) {}
 
   /** Adds one batch; throws a ProtocolError on the first violation. */
   add(batch: InventoryBatch): void {
+    this.budget.charge(batch);
     if (this.datasets.size + batch.datasets.length > MAX_INVENTORY_DATASETS) {
       throw new ProtocolError(ProtocolErrorCode.LIMIT_EXCEEDED, `the receiver listed more than ${MAX_INVENTORY_DATASETS} datasets`);
     }

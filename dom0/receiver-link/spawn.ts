@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { ReceiverClient } from './client.ts';
 import { QzbError } from '../../shared/errors.ts';
 import { toSafeText } from '../../shared/protocol/schemas/common.ts';
+import type { LinkTimeouts } from './timeouts.ts';
 
 /** The qrexec service the agent is installed as. */
 export const RECEIVER_SERVICE = 'qubes.ZfsBackupReceive';
@@ -36,8 +37,8 @@ export function receiverEnv(env: NodeJS.ProcessEnv = process.env): Record<string
   return out;
 }
 
-/** Options for connectReceiver(). */
-export interface ConnectOptions {
+/** Options for connectReceiver(); the link timeouts default to DEFAULT_LINK_TIMEOUTS. */
+export interface ConnectOptions extends Partial<LinkTimeouts> {
   env?: NodeJS.ProcessEnv;
   /** Called with the command line before it runs (--verbose). */
   onCommand?: (line: string) => void;
@@ -97,7 +98,8 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
     const last = tail.split('\n').filter(Boolean).at(-1);
     return `${file} exited ${code === null ? `by ${signalled ?? 'a signal'}` : `with status ${code}`}${last ? `: ${toSafeText(last, 200)}` : ''}`;
   };
-  const client = new ReceiverClient(child.stdout!, child.stdin!, { stopTransport, describeClose });
+  const { replyTimeoutMs, inventoryTimeoutMs, stallTimeoutMs } = options;
+  const client = new ReceiverClient(child.stdout!, child.stdin!, { stopTransport, describeClose, replyTimeoutMs, inventoryTimeoutMs, stallTimeoutMs });
   return {
     client,
     exited,

@@ -6,12 +6,21 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { z } from 'zod';
 import { checkPlainMsgpack } from './msgpack-subset.ts';
 import { encodeFrame, FrameType } from './frame.ts';
-import { MAX_CONTROL_FRAME } from './limits.ts';
+import { MAX_CONTROL_FRAME, MAX_MESSAGE_DEPTH } from './limits.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 
 // No records, no structures, no extensions on either side: plain maps/arrays/strings/numbers.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false, variableMapSize: true, structuredClone: false });
+
+/**
+ * The decoder's options, every extension-enabling one off explicitly (the subset check already
+ * refuses the bytes they would act on; this is the second wall). Exported for the differential test.
+ */
+export const UNPACK_OPTIONS = {
+  useRecords: false, structuredClone: false, moreTypes: false, sequential: false, bundleStrings: false,
+  mapsAsObjects: true, allowArraysInMapKeys: false, int64AsType: 'number', useFloat32: 0,
+} as const;
+const unpackr = new Unpackr({ ...UNPACK_OPTIONS });
 
 /** A table of message schemas by `kind` (requestSchemas or replySchemas). */
 export type SchemaTable = Readonly<Record<string, z.ZodTypeAny>>;
@@ -26,9 +35,30 @@ export function decodeMessage<T extends SchemaTable>(schemas: T, payload: Uint8A
   try {
     value = unpackr.unpack(payload);
   } catch (error) {
-    throw new ProtocolError(ProtocolErrorCode.BAD_MESSAGE, `undecodable control message: ${String(error)}`, { cause: error });
+    // msgpackr's messages may quote the peer's bytes; they are not shown.
+    throw new ProtocolError(ProtocolErrorCode.BAD_MESSAGE, 'undecodable control message', { cause: error });
   }
+  if (!isPlainValue(value, 0)) throw new ProtocolError(ProtocolErrorCode.BAD_MESSAGE, 'a control message decoded to a value outside the plain msgpack subset');
   return validateMessage(schemas, value);
+}
+
+/** True for null, booleans, numbers, strings, and plain arrays/objects of them (what the subset allows). */
+function isPlainValue(value: unknown, depth: number): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case 'boolean': case 'number': case 'string': return true;
+    case 'object': break;
+    default: return false;
+  }
+  if (depth > MAX_MESSAGE_DEPTH) return false;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    for (const item of value as unknown[]) if (!isPlainValue(item, depth + 1)) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const key in value) if (Object.hasOwn(value, key) && !isPlainValue((value as Record<string, unknown>)[key], depth + 1)) return false;
+  return true;
 }
 
 /** Validates a decoded value against the schema for its `kind`; throws PROTOCOL_BAD_MESSAGE. */

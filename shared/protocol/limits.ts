@@ -42,3 +42,22 @@ export const MAX_INVENTORY_SNAPSHOTS = 1_000_000;
 
 /** Most datasets or snapshots in one inventory batch message. */
 export const MAX_INVENTORY_BATCH = 2_000;
+
+/** Most inventory-batch messages in one inventory (our agent needs under 2 000 at the limits; empty batches are refused). */
+export const MAX_INVENTORY_MESSAGES = 10_000;
+
+/**
+ * The memory budget of one inventory in dom0, in accounted bytes: every name, origin, encryption
+ * value and resume token by its length (twice that for text beyond Latin-1), plus a fixed cost per
+ * entry below. Without it a schema-valid inventory (50 000 datasets with 8 KiB tokens, a million
+ * 255-character snapshot names) cost dom0 about 1.8 GB. At the budget dom0's RSS peaks at about
+ * 4–5× this (garbage of decoding and validation, which V8 collects late); receiver/README.md has
+ * the measured figures. It still holds ~230 000 snapshots of 64-character names.
+ */
+export const MAX_INVENTORY_BYTES = 64 * 1024 * 1024;
+
+/** Accounted bytes per dataset besides its strings (its object, bigints, map entry, lists). */
+export const INVENTORY_DATASET_OVERHEAD = 512;
+
+/** Accounted bytes per snapshot or bookmark besides its name (its object, label, bigints, set entry: ~220 measured). */
+export const INVENTORY_POINT_OVERHEAD = 224;

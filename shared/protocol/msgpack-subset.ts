@@ -3,8 +3,18 @@
 // (which msgpackr would turn into records, Errors, Sets, Dates, typed arrays…), bin, and 0xc1 are
 // refused; every declared length must fit in the bytes that are left, so no peer-chosen allocation
 // happens; nesting, map sizes and list lengths are bounded; exactly one value must fill the buffer.
+// Every string and key must be well-formed UTF-8 (no overlong forms, surrogates or cut-off
+// sequences): msgpackr's decoder reads a cut-off sequence past the string's end, so only then do
+// the checker and the decoder see the same structure (test/unit/protocol/differential.test.ts).
 import { MAX_LIST_LENGTH, MAX_MAP_KEYS, MAX_MESSAGE_DEPTH } from './limits.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
+
+// Fatal: malformed UTF-8 throws. ignoreBOM keeps a leading U+FEFF, as msgpackr does, so a key
+// "\uFEFFkind" stays distinct from "kind" for the duplicate check.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The one key msgpackr renames (to "__proto_"), which would make two distinct keys collide. */
+const RENAMED_KEY = '__proto__';
 
 function bad(message: string): never {
   throw new ProtocolError(ProtocolErrorCode.BAD_MESSAGE, `invalid control message: ${message}`);
@@ -74,6 +84,20 @@ export function checkPlainMsgpack(bytes: Uint8Array): void {
   const text = (length: number): number => {
     const start = pos;
     skip(length);
+    let ascii = true;
+    for (let i = start; i < pos; i++) {
+      if (bytes[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (!ascii) {
+      try {
+        utf8.decode(bytes.subarray(start, pos));
+      } catch {
+        bad('a string is not valid UTF-8');
+      }
+    }
     return start;
   };
   const array = (length: number, depth: number): void => {
@@ -90,7 +114,8 @@ export function checkPlainMsgpack(bytes: Uint8Array): void {
     for (let i = 0; i < length; i++) {
       const start = value(depth + 1);
       if (start < 0) bad('a map key is not a string');
-      const key = Buffer.from(bytes.buffer, bytes.byteOffset + start, pos - start).toString('utf8');
+      const key = utf8.decode(bytes.subarray(start, pos));
+      if (key === RENAMED_KEY) bad(`the key ${RENAMED_KEY} is not allowed`);
       if (keys.has(key)) bad(`the key ${JSON.stringify(key)} appears twice in one map`);
       keys.add(key);
       value(depth + 1);

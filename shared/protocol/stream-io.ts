@@ -61,6 +61,20 @@ export class FrameWriter {
     }
   }
 
+  /**
+   * Writes `piece` (1..MAX_DATA_CHUNK bytes) as one data frame at once. Returns false when the
+   * output is full: await drained() before the next. Nothing stays queued in this writer, so a
+   * caller that stops waiting (cancel, stall, an early result) leaves no frame half-sent.
+   */
+  writeDataFrame(piece: Buffer): boolean {
+    this.check();
+    this.output.cork();
+    this.output.write(encodeFrameHeader(FrameType.DATA, piece.length));
+    const ok = this.output.write(piece);
+    this.output.uncork();
+    return ok;
+  }
+
   /** Writes an END frame: the current data stream is complete. */
   writeEnd(): Promise<void> {
     return this.writeFrame(encodeFrame(FrameType.END));
@@ -83,7 +97,8 @@ export class FrameWriter {
     }
   }
 
-  private drained(): Promise<void> {
+  /** Resolves at the output's next 'drain'; rejects once it has closed. */
+  drained(): Promise<void> {
     if (this.closed) return Promise.reject(this.closed);
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
