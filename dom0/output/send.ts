@@ -119,7 +119,8 @@ export class SendRenderer {
 
   private progress(e: Extract<SendEvent, { event: 'progress' }>): void {
     const pct = e.estimate !== null && e.estimate > 0n ? ` ${Math.min(100, Number((e.bytes * 100n) / e.estimate))}%` : '';
-    const stepRate = e.seconds > 0 ? Number(e.bytes) / e.seconds : 0;
+    // A rate needs a little history: the first chunk arrives after the stream's start-up latency.
+    const stepRate = e.seconds >= 2 && e.bytes >= 65536n ? Number(e.bytes) / e.seconds : 0;
     const eta = e.estimate !== null && stepRate > 0 && e.estimate > e.bytes ? duration(Number(e.estimate - e.bytes) / stepRate) : '-';
     const all = this.done + e.bytes;
     const elapsed = (this.now() - this.runStarted) / 1000;
@@ -127,7 +128,7 @@ export class SendRenderer {
     const overall = this.total !== null
       ? ` | all ${formatBytes(all)} of ${formatBytes(this.total)}, ETA ${overallRate > 0 && this.total > all ? duration(Number(this.total - all) / overallRate) : '-'}`
       : ` | all ${formatBytes(all)}`;
-    const line = `  ${e.snapshot}: ${formatBytes(e.bytes)}${e.estimate !== null ? ` of ${formatBytes(e.estimate)}` : ''}${pct}, ${rate(e.bytes, e.seconds)}, ETA ${eta}${overall}`;
+    const line = `  ${e.snapshot}: ${formatBytes(e.bytes)}${e.estimate !== null ? ` of ${formatBytes(e.estimate)}` : ''}${pct}, ${stepRate > 0 ? rate(e.bytes, e.seconds) : '- B/s'}, ETA ${eta}${overall}`;
     if (this.mode === 'tty') {
       this.out.write(`\r\u001b[2K${line}`);
       this.live = true;
