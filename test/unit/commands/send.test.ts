@@ -15,6 +15,7 @@ import { MetadataStore } from '../../../dom0/metadata/store.ts';
 import { ReceiveFailedError } from '../../../dom0/receiver-link/errors.ts';
 import type { ReceiveHeader, ReceiverDataset } from '../../../dom0/receiver-link/types.ts';
 import type { SendEvent } from '../../../dom0/send/events.ts';
+import type { DecodedToken } from '../../../dom0/send/types.ts';
 import { QzbError } from '../../../shared/errors.ts';
 import { qubesOf, zfsOf } from '../snapshot/fixtures.ts';
 import { fakeContext, type FakeSystem } from './helpers.ts';
@@ -27,6 +28,8 @@ interface FakeReceiver {
   received: ReceiveHeader[];
   failAt?: { snapshot: string; kind: 'pool-full' | 'wrong-guid' | 'hang' };
   aborted: string[];
+  /** What dom0's `zfs send -nvP -t` would decode a token into (a hostile agent's forgery). */
+  decoded?: DecodedToken;
 }
 
 function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookmarks: string[]; sends: string[] } {
@@ -74,7 +77,10 @@ function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookm
     bookmarks,
     sends,
     connectReceiver: () => link,
-    decodeToken: async () => { throw new QzbError('RESUME_TOKEN_CORRUPT', 'corrupt'); },
+    decodeToken: async () => {
+      if (rx.decoded) return rx.decoded;
+      throw new QzbError('RESUME_TOKEN_CORRUPT', 'corrupt');
+    },
     estimate: async () => 3000n,
     startSend: (source) => {
       sends.push('token' in source ? `-t ${source.token}` : `${source.from ? `-i ${source.from} ` : ''}${source.snapshot}`);
@@ -211,5 +217,26 @@ test('the NDJSON example in COMMANDS.md has the keys send really prints, event b
       const rs = r[k] as Record<string, unknown>[] | undefined;
       if (ds?.[0] && rs?.[0]) assert.deepEqual(Object.keys(ds[0]).sort(), Object.keys(rs[0]).sort(), `${String(d['event'])}.${k}[]`);
     }
+  }
+});
+
+test('a hostile agent\'s forged tokens never make dom0 send anything but the planned step', async () => {
+  const forgeries: { name: string; token: (guid: (s: string) => bigint) => DecodedToken }[] = [
+    { name: 'a dataset outside the plan (void/forgo)', token: () => ({ toname: 'tank/qubes/work/volatile@l', toguid: 12345n, fromguid: null, bytes: 10n, flags: { largeblockok: false, embedok: true, compressok: true, rawok: false } }) },
+    { name: 'the right dataset with another toguid', token: (g) => ({ toname: 'tank/dom0@l', toguid: g('tank/dom0@l') + 1n, fromguid: null, bytes: 10n, flags: { largeblockok: false, embedok: true, compressok: true, rawok: false } }) },
+    { name: 'the right step with raw flipped', token: (g) => ({ toname: 'tank/dom0@l', toguid: g('tank/dom0@l'), fromguid: null, bytes: 10n, flags: { largeblockok: false, embedok: false, compressok: true, rawok: true } }) },
+  ];
+  for (const f of forgeries) {
+    const { ctx, rx, adapters, sys } = await setup();
+    const g = (s: string): bigint => sys.zfs.datasets.flatMap((d) => d.snapshots).find((x) => x.name === s)!.guid;
+    const receiving = `${ROOT}/tank/dom0`;
+    rx.datasets.set(receiving, { name: receiving, type: 'filesystem', guid: 1n, createtxg: 1n, origin: null, encryption: 'off', inconsistent: true, placeholder: false, resumeToken: '1-aa-bb-cc', written: 0n, snapshots: [], bookmarks: [] });
+    rx.decoded = f.token(g);
+    const r = await send({ name: 'j1', dryRun: false }, ctx);
+    assert.equal(r.exitCode, 0, f.name);
+    assert.deepEqual(rx.aborted, [receiving], `${f.name}: the partial state is discarded`);
+    assert.ok(adapters.sends.every((s) => !s.startsWith('-t ')), `${f.name}: no zfs send -t`);
+    assert.ok(adapters.sends.includes('tank/dom0@l'), `${f.name}: the planned full send of tank/dom0@l`);
+    assert.ok(r.findings.some((x) => x.code === 'STALE_RESUME_TOKEN'), f.name);
   }
 });
