@@ -46,7 +46,10 @@ export function planSend(input: SendPlanInput): SendPlan {
     if (!sim) {
       const live = receiver.datasets.get(receiving);
       const snapshots = (live?.snapshots ?? []).map((s) => ({ label: s.label, guid: s.guid, planned: false }));
-      sim = { live, snapshots, placeholder: live?.placeholder === true && snapshots.length === 0, tokenHandled: false, blocked: null };
+      // Only an empty, consistent filesystem can be the agent's placeholder (a partial full receive
+      // of a new dataset below one inherits its marker but is inconsistent).
+      const placeholder = live?.placeholder === true && live.type === 'filesystem' && !live.inconsistent && snapshots.length === 0;
+      sim = { live, snapshots, placeholder, tokenHandled: false, blocked: null };
       sims.set(receiving, sim);
     }
     return sim;

@@ -242,3 +242,11 @@ test('a placeholder cannot be replaced by a raw stream, nor under an encrypted r
   const w2 = world('ds tank/a @bk', { include: DS });
   assert.deepEqual(errorCodes(sendPlan(w2, receiver(w2, { 'tank/a': { placeholder: true } }, { rootEncryption: 'aes-256-gcm', rootKeyStatus: 'available' }))), ['PLACEHOLDER_NOT_REPLACEABLE']);
 });
+
+test('a partial full receive of a volume below a placeholder is resumed, not taken for a placeholder', () => {
+  const w = world('ds tank/v volume @bk', { include: { d: 'datasets: tank/v' } });
+  const r = receiver(w, { 'tank/v': { placeholder: true, inconsistent: true, token: '1-aa-bb-cc' } });
+  const p = sendPlan(w, r, { tokens: new Map([[`${ROOT}/tank/v`, token({ toname: 'tank/v@bk', toguid: guidOf(w, 'tank/v@bk'), flags: { largeblockok: false, embedok: true, compressok: true, rawok: false } })]]) });
+  assert.deepEqual(stepLines(p), ['resume tank/v@bk full']);
+  assert.deepEqual(errorCodes(p), []);
+});
