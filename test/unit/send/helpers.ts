@@ -39,7 +39,7 @@ export function markSent(w: World, ...snapshots: string[]): void {
 }
 
 /** Receiver datasets to build: source dataset → labels (by source GUID) or extra overrides. */
-export type Held = Record<string, { labels?: string[]; extra?: { label: string; guid: bigint }[]; placeholder?: boolean; written?: bigint; token?: string; inconsistent?: boolean; encryption?: string }>;
+export type Held = Record<string, { labels?: string[]; extra?: { label: string; guid: bigint }[]; placeholder?: boolean; written?: bigint; token?: string; inconsistent?: boolean; encryption?: string; type?: 'filesystem' | 'volume' }>;
 
 // A receiver view holding `held` (each label copied with the source snapshot's GUID).
 export function receiver(w: World, held: Held = {}, over: Partial<ReceiverView> = {}): ReceiverView {
@@ -55,7 +55,7 @@ export function receiver(w: World, held: Held = {}, over: Partial<ReceiverView> 
     snapshots.push(...(h.extra ?? []));
     const name = `${ROOT}/${ds}`;
     datasets.set(name, {
-      name, type: src?.type ?? 'filesystem', encryption: h.encryption ?? 'off', inconsistent: h.inconsistent ?? false,
+      name, type: h.type ?? (h.placeholder && !h.inconsistent ? 'filesystem' : src?.type ?? 'filesystem'), encryption: h.encryption ?? 'off', inconsistent: h.inconsistent ?? false,
       placeholder: h.placeholder ?? false, resumeToken: h.token ?? null, written: h.written ?? 0n, snapshots,
     });
   }
