@@ -9,6 +9,7 @@ import { check } from './commands/check.ts';
 import type { Context } from './commands/context.ts';
 import { realCore } from './commands/core.ts';
 import { importJob } from './commands/import.ts';
+import { settings } from './commands/settings.ts';
 import { snapshot } from './commands/snapshot.ts';
 import { status } from './commands/status.ts';
 import { collectQubes } from './inventory/collect-qubes.ts';
@@ -17,10 +18,11 @@ import { calcJson, renderCalc } from './output/calc.ts';
 import { checkJson, renderCheck } from './output/check.ts';
 import { importJson, renderImport } from './output/import.ts';
 import { toJson } from './output/json.ts';
+import { renderSettings, settingsJson } from './output/settings.ts';
 import { renderSnapshot, snapshotJson } from './output/snapshot.ts';
 import { renderStatus, statusJson } from './output/status.ts';
 import { styleFor } from './output/style.ts';
-import { qubesdSocketPath } from './qubes/client.ts';
+import { adminCall, qubesdSocketPath } from './qubes/client.ts';
 import { listSnapshots, listZfsInventory } from './zfs/inventory.ts';
 import { createSnapshots } from './zfs/snapshot.ts';
 
@@ -61,6 +63,7 @@ function contextFor(g: GlobalOptions): Context {
       collectQubes: () => collectQubes({ socketPath: qubesdSocketPath(), ...zfsOptions }),
       createSnapshots: (names) => createSnapshots(names, zfsOptions),
       listSnapshots: (names) => listSnapshots(names, zfsOptions),
+      adminApi: (method, dest, arg) => adminCall(method, dest, arg ?? '', { socketPath: qubesdSocketPath(), ...zfsOptions }),
     },
     metadataDir: resolveMetadataDir({ flag: g.metadataDir, programUrl: import.meta.url }).dir,
     cwd: process.cwd(),
@@ -129,6 +132,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const r = await snapshot({ name, dryRun: o.dryRun === true }, contextFor(g));
       stdout(g.json ? toJson(snapshotJson(r)) : renderSnapshot(r, style));
       setExit(r.exitCode);
+    });
+
+  program.command('settings')
+    .argument('<name>', 'an imported job')
+    .argument('[qube...]', 'only these qubes (default: every qube with captured settings)')
+    .option('--diff', 'compare the captured settings with the live system (what changed since this backup)')
+    .description('Show the qube settings (prefs, features, tags, firewall, devices, volumes, notes) captured by snapshot for the job\'s target snapshot')
+    .addHelpText('after', EPILOG)
+    .action(async (name: string, qubes: string[], o: { diff?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await settings({ name, qubes, diff: o.diff === true }, contextFor(g));
+      stdout(g.json ? toJson(settingsJson(r)) : renderSettings(r, style, g.verbose === true));
+      setExit(EXIT.ok);
     });
 
   program.command('status')

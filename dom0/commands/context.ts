@@ -18,6 +18,8 @@ export interface SystemAdapters {
   collectQubes(): Promise<QubesInventory>;
   createSnapshots(names: readonly string[]): Promise<void>;
   listSnapshots(names: readonly string[]): Promise<ZfsSnapshot[]>;
+  /** One Admin API call (settings capture and comparison); absent in tests that need none. */
+  adminApi?: (method: string, dest: string, arg?: string) => Promise<string>;
 }
 
 // Everything a command function gets.

@@ -26,4 +26,17 @@ export interface JobState {
   importedAt: string;
   /** Keyed by full snapshot name. */
   targets: Record<string, TargetRecord>;
+  /** Settings documents captured at `snapshot`: snapshot label ('@x') → qube → record. */
+  settings?: Record<string, Record<string, SettingsRecord>>;
+}
+
+/** Where one qube's settings document for one label is, and its hash (dom0/settings/). */
+export interface SettingsRecord {
+  /** SHA-256 of the document's bytes (canonical JSON), hex. */
+  sha256: string;
+  /** Size of the document in bytes. */
+  bytes: number;
+  capturedAt: string;
+  /** The file, relative to the job directory: settings/<label without @>/<qube>.json. */
+  file: string;
 }
