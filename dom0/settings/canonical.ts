@@ -1,6 +1,8 @@
 // Canonical JSON: object keys sorted by code unit, no whitespace, integers only (no floats, no
-// -0), strings as JSON.stringify writes them. The same value always gives the same bytes, so the
-// SHA-256 of a settings document is stable across runs, Node versions and machines.
+// -0), strings as JSON.stringify writes them with every character outside printable ASCII as a
+// \uXXXX escape. The same value always gives the same bytes, so the SHA-256 of a settings document
+// is stable across runs, Node versions and machines; and the bytes are printable ASCII, so they can
+// be cut anywhere into ZFS user property values and read back with any tool.
 import { createHash } from 'node:crypto';
 import { QzbError } from '../../shared/errors.ts';
 
@@ -13,7 +15,7 @@ function write(v: unknown, depth: number): string {
   if (depth > 32) throw new QzbError('INTERNAL', 'canonical JSON: nesting deeper than 32');
   if (v === null) return 'null';
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return asciiString(v);
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v) || Object.is(v, -0)) throw new QzbError('INTERNAL', `canonical JSON: ${String(v)} is not a safe integer`);
     return String(v);
@@ -22,9 +24,14 @@ function write(v: unknown, depth: number): string {
   if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
     const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
     entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${write(x, depth + 1)}`).join(',')}}`;
+    return `{${entries.map(([k, x]) => `${asciiString(k)}:${write(x, depth + 1)}`).join(',')}}`;
   }
   throw new QzbError('INTERNAL', `canonical JSON: cannot serialise a ${typeof v}`);
+}
+
+// JSON.stringify's string, with DEL and everything above it escaped (UTF-16 units, as JSON does).
+function asciiString(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 // SHA-256 of bytes, hex.

@@ -82,7 +82,10 @@ test('device parsers: R4.2 List and R4.3 Assigned (quoted values with \\\')', ()
 });
 
 test('canonical JSON: sorted keys at every level, no whitespace, integers only', () => {
-  assert.equal(canonicalJson({ b: [2, { d: 1, c: 'x' }], a: null, é: true }), '{"a":null,"b":[2,{"c":"x","d":1}],"é":true}');
+  assert.equal(canonicalJson({ b: [2, { d: 1, c: 'x' }], a: null, é: true }), '{"a":null,"b":[2,{"c":"x","d":1}],"\\u00e9":true}');
+  assert.equal(canonicalJson('tab\t nl\n é 🙂 \u007f'), '"tab\\t nl\\n \\u00e9 \\ud83d\\ude42 \\u007f"');
+  assert.equal(JSON.parse(canonicalJson({ s: 'é 🙂' })).s, 'é 🙂');
+  assert.match(canonicalJson({ s: 'é 🙂\u2028' }), /^[\x20-\x7e]*$/);
   assert.equal(canonicalJson({ b: 1, a: 2 }), canonicalJson({ a: 2, b: 1 }));
   assert.throws(() => canonicalJson({ a: 1.5 }), /safe integer/);
   assert.throws(() => canonicalJson({ a: -0 }), /safe integer/);
