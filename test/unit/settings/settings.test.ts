@@ -204,3 +204,42 @@ test('diff: a changed pref, a removed tag, a new firewall rule, a device gone; v
   assert.ok(!keys.some((k) => k === 'properties xid' || k === 'properties start_time'));
   assert.deepEqual(diffSettings(before, before), []);
 });
+
+test('deliver and verify: stored once, verified by recomputed hash; missing and altered copies are reported', async () => {
+  const { deliverSettings, verifySettings, settingsSnapshotName } = await import('../../../dom0/settings/deliver.ts');
+  const { joinSettings, chunkSettings } = await import('../../../shared/protocol/settings-props.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'qzb-settings-'));
+  try {
+    const st = state();
+    await captureSettingsStep({ jobDir: dir, state: st, label: '@backup-1', qubes: ['work'], api: apiOf(model('4.2')), now: NOW });
+    // A receiver that keeps chunks per snapshot, as the agent's user properties do.
+    const props = new Map<string, { sha: string; chunks: string[] }>();
+    const link = {
+      async storeSettings(snapshot: string, bytes: Uint8Array, sha256: string) {
+        const had = props.has(snapshot);
+        props.set(snapshot, { sha: sha256, chunks: chunkSettings(bytes) });
+        return { alreadyStored: had };
+      },
+      async readSettings(snapshot: string) {
+        const p = props.get(snapshot);
+        if (!p) return null;
+        const j = joinSettings(p.chunks);
+        return { bytes: j.bytes, sha256: j.sha256, storedSha256: p.sha };
+      },
+    };
+    const snap = settingsSnapshotName('backuppool/qzb', 'mainpool/qubes/work', '@backup-1');
+    assert.equal(snap, 'backuppool/qzb/mainpool/qubes/work@backup-1');
+    assert.equal(await verifySettings(link, dir, st, 'work', '@backup-1', snap).then((v) => v.status), 'missing');
+    assert.equal(await deliverSettings(link, dir, st, 'work', '@backup-1', snap), 'stored');
+    assert.equal(await deliverSettings(link, dir, st, 'work', '@backup-1', snap), 'already-stored');
+    assert.equal(await deliverSettings(link, dir, st, 'vault', '@backup-1', snap), 'no-document');
+    assert.deepEqual(await verifySettings(link, dir, st, 'work', '@backup-1', snap), { status: 'ok', sha256: st.settings!['@backup-1']!.work!.sha256 });
+    const p = props.get(snap)!;
+    p.chunks[0] = p.chunks[0]!.replace('sys-firewall', 'sys-firewalx');
+    const v = await verifySettings(link, dir, st, 'work', '@backup-1', snap);
+    assert.equal(v.status, 'altered');
+    assert.equal(await verifySettings(link, dir, st, 'vault', '@backup-1', snap).then((x) => x.status), 'no-document');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
