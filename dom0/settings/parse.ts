@@ -4,7 +4,7 @@
 // qubes/device_protocol.py (R4.3 `DeviceAssignment.serialize`).
 import { QzbError } from '../../shared/errors.ts';
 import {
-  DEVICE_TOKEN_RE, FEATURE_NAME_RE, PROPERTY_NAME_RE, QUBE_NAME_RE, SETTINGS_LIMITS, TAG_RE, textProblem,
+  DEVICE_ID_RE, DEVICE_TOKEN_RE, FEATURE_NAME_RE, PROPERTY_NAME_RE, QUBE_NAME_RE, SETTINGS_LIMITS, TAG_RE, textProblem,
   type DeviceEntry, type PropertyEntry,
 } from './schema.ts';
 
@@ -140,8 +140,11 @@ function unpackProperties(s: string, where: string): [string, string][] {
 /** R4.3 admin.vm.device.<class>.Assigned: `<backend>+<port>:<device_id> key='value' …`. */
 export function parseDeviceAssigned43(payload: string, devclass: string, where: string): DeviceEntry[] {
   return limit(lines(payload), SETTINGS_LIMITS.devices, where).map((line) => {
-    const sp = line.indexOf(' ');
-    const ident = sp < 0 ? line : line.slice(0, sp);
+    // The key `<backend>+<port>:<device_id>` may hold spaces (a device id can): the properties
+    // start at the first ` name='`.
+    const m = / [^ =']+='/.exec(line);
+    const sp = m ? m.index : line.length;
+    const ident = line.slice(0, sp);
     const { backend } = splitIdent(ident, where);
     const props = new Map<string, string>();
     const options: Record<string, string> = {};
@@ -157,6 +160,8 @@ export function parseDeviceAssigned43(payload: string, devclass: string, where: 
     if (backendProp !== undefined && backendProp !== backend) throw bad(where, `backend_domain ${JSON.stringify(backendProp)} differs from ${backend}`);
     const mode = props.get('mode') ?? null;
     if (mode !== null && !/^[a-z-]{1,32}$/.test(mode)) throw bad(where, `invalid mode ${JSON.stringify(mode.slice(0, 40))}`);
-    return { class: devclass, backend, port: token(port, where), deviceId: token(props.get('device_id') ?? '*', where), mode, persistent: null, options };
+    const deviceId = props.get('device_id') ?? '*';
+    if (!DEVICE_ID_RE.test(deviceId)) throw bad(where, `invalid device id ${JSON.stringify(deviceId.slice(0, 80))}`);
+    return { class: devclass, backend, port: token(port, where), deviceId, mode, persistent: null, options };
   });
 }

@@ -51,8 +51,10 @@ export const PROPERTY_NAME_RE = /^[a-z_][a-z0-9_]{0,63}$/;
 export const FEATURE_NAME_RE = /^[\x21-\x7e]{1,256}$/;
 /** A tag (qubes.vm.Tags.validate_tag). */
 export const TAG_RE = /^[A-Za-z0-9_-]{1,256}$/;
-/** A device port or identity, or an option name: printable ASCII without spaces. */
+/** A device port or an option name: printable ASCII without spaces. */
 export const DEVICE_TOKEN_RE = /^[\x21-\x7e]{1,256}$/;
+/** An R4.3 device identity (DeviceSerializer allows spaces in values): printable ASCII. */
+export const DEVICE_ID_RE = /^[\x20-\x7e]{1,256}$/;
 
 const propertyType = z.enum(['str', 'int', 'bool', 'vm', 'label']);
 
@@ -77,7 +79,7 @@ export const deviceSchema = z
     backend: qubeName,
     port: z.string().regex(DEVICE_TOKEN_RE),
     /** R4.3 device identity ('*' for any); null on R4.2. */
-    deviceId: z.string().regex(DEVICE_TOKEN_RE).nullable(),
+    deviceId: z.string().regex(DEVICE_ID_RE).nullable(),
     /** R4.3 assignment mode ('required', 'auto-attach', 'ask-to-attach', …); null on R4.2. */
     mode: z.string().regex(/^[a-z-]{1,32}$/).nullable(),
     /** R4.2 `persistent=yes|no`; null on R4.3 (every listed assignment is persistent there). */

@@ -77,6 +77,9 @@ test('device parsers: R4.2 List and R4.3 Assigned (quoted values with \\\')', ()
     { class: 'pci', backend: 'dom0', port: '00_14.0', deviceId: '0x8086::p0c03', mode: 'required', persistent: null, options: { note: "it's ok" } },
   ]);
   assert.throws(() => parseDeviceAssigned43("dom0+x port_id='x' backend_domain='sys-net'\n", 'pci', 'x'), /differs/);
+  // A device id with spaces (DeviceSerializer allows them in values), also in the line's key.
+  const spaced = "sys-usb+sda:SanDisk Cruzer 123 device_id='SanDisk Cruzer 123' port_id='sda' devclass='block' backend_domain='sys-usb' mode='auto-attach' frontend_domain='work'\n";
+  assert.equal(parseDeviceAssigned43(spaced, 'block', 'x')[0]!.deviceId, 'SanDisk Cruzer 123');
   assert.throws(() => parseDeviceAssigned43("dom0+x port_id='x\n", 'pci', 'x'), /cannot read/);
   assert.throws(() => parseDeviceList42('bad name+x persistent=yes\n', 'pci', 'x'), /backend/);
 });
