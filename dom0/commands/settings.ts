@@ -5,6 +5,7 @@ import { QzbError } from '../../shared/errors.ts';
 import { requireMetadataDir } from '../metadata/dir.ts';
 import { MetadataStore } from '../metadata/store.ts';
 import { AdminApiError } from '../qubes/client.ts';
+import { parseVmList } from '../qubes/parse.ts';
 import { captureDeviceClasses, captureGlobal, captureQube, detectFlavour, type CaptureShared } from '../settings/capture.ts';
 import { diffSettings, type SettingsChange } from '../settings/diff.ts';
 import type { SettingsDocument } from '../settings/schema.ts';
@@ -67,7 +68,7 @@ export async function settings(options: SettingsOptions, ctx: Context): Promise<
 async function addDiff(qubes: QubeSettingsOut[], label: string, ctx: Context): Promise<void> {
   const api = ctx.system.adminApi;
   if (!api) throw new QzbError('INTERNAL', 'settings --diff needs the Admin API');
-  const live = new Set((await api('admin.vm.List', 'dom0')).split('\n').map((l) => l.split(' ')[0]).filter(Boolean));
+  const live = new Set(parseVmList(await api('admin.vm.List', 'dom0')).map((v) => v.name));
   const present = qubes.filter((q) => live.has(q.qube));
   for (const q of qubes) if (!live.has(q.qube)) q.changes = 'removed';
   if (present.length === 0) return;

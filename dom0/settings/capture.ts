@@ -5,7 +5,7 @@
 // reply for a method it does not have (AdminApiRefused).
 import { QzbError } from '../../shared/errors.ts';
 import { mapLimit, ADMIN_API_CONCURRENCY } from '../inventory/collect-qubes.ts';
-import { AdminApiRefused } from '../qubes/client.ts';
+import { AdminApiError, AdminApiRefused } from '../qubes/client.ts';
 import { parseBool, parseIntField, parseKeyValues, parseNameList } from '../qubes/parse.ts';
 import {
   checkText, parseDeviceAssigned43, parseDeviceClasses, parseDeviceList42, parseFeatureNames, parseFeatureValue, parseFirewall,
@@ -47,6 +47,20 @@ export async function detectFlavour(api: AdminApi, qube: string, classes: readon
     else throw new QzbError('QUBES_API_REFUSED', `qubesd answers neither admin.vm.device.${cls}.Assigned (R4.3) nor admin.vm.device.${cls}.List (R4.2) for ${qube}`, { hint: 'See journalctl -u qubesd.' });
   }
   return { devices, notes };
+}
+
+// detectFlavour on the first of `qubes` that exists (a removed qube must not fail the others).
+export async function detectFlavourOnAny(api: AdminApi, qubes: readonly string[], classes: readonly string[]): Promise<ApiFlavour> {
+  let last: unknown;
+  for (const q of qubes) {
+    try {
+      return await detectFlavour(api, q, classes);
+    } catch (e) {
+      if (!(e instanceof AdminApiError && e.excType === 'QubesVMNotFoundError')) throw e;
+      last = e;
+    }
+  }
+  throw last;
 }
 
 // Reads the global properties (admin.property.GetAll).
@@ -131,14 +145,35 @@ export async function captureQube(api: AdminApi, qube: string, shared: CaptureSh
   return parsed.data;
 }
 
-// Captures the documents of several qubes (shared calls once; bounded concurrency).
+// Captures the documents of several qubes (shared calls once; bounded concurrency); throws on the
+// first failure.
 export async function captureSettings(api: AdminApi, qubes: readonly string[], snapshotLabel: string, now: Date): Promise<Map<string, SettingsDocument>> {
   const out = new Map<string, SettingsDocument>();
+  for (const [q, r] of await captureSettingsEach(api, qubes, snapshotLabel, now)) {
+    if (r instanceof QzbError) throw r;
+    out.set(q, r);
+  }
+  return out;
+}
+
+// Like captureSettings, but one qube's failure (an Admin API error, a reply refused) is its own
+// result and the others are still captured; a failure of the shared calls fails every qube.
+export async function captureSettingsEach(api: AdminApi, qubes: readonly string[], snapshotLabel: string, now: Date): Promise<Map<string, SettingsDocument | QzbError>> {
+  const out = new Map<string, SettingsDocument | QzbError>();
   if (qubes.length === 0) return out;
-  const [global, classes] = await Promise.all([captureGlobal(api), captureDeviceClasses(api)]);
-  const flavour = await detectFlavour(api, qubes[0]!, classes);
-  const shared: CaptureShared = { global, classes, flavour, snapshotLabel, now };
-  const docs = await mapLimit(qubes, ADMIN_API_CONCURRENCY, (q) => captureQube(api, q, shared));
+  let shared: CaptureShared;
+  try {
+    const [global, classes] = await Promise.all([captureGlobal(api), captureDeviceClasses(api)]);
+    shared = { global, classes, flavour: await detectFlavourOnAny(api, qubes, classes), snapshotLabel, now };
+  } catch (e) {
+    if (!(e instanceof QzbError)) throw e;
+    for (const q of qubes) out.set(q, e);
+    return out;
+  }
+  const docs = await mapLimit(qubes, ADMIN_API_CONCURRENCY, (q) => captureQube(api, q, shared).catch((e: unknown) => {
+    if (e instanceof QzbError) return e;
+    throw e;
+  }));
   qubes.forEach((q, i) => out.set(q, docs[i]!));
   return out;
 }

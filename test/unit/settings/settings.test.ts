@@ -178,8 +178,13 @@ test('snapshot step: an Admin API failure is one error finding, nothing recorded
   try {
     const st = state();
     const r = await captureSettingsStep({ jobDir: dir, state: st, label: '@b', qubes: ['nosuch'], api: apiOf(model('4.2')), now: NOW });
-    assert.deepEqual(r.findings.map((f) => [f.code, f.severity]), [['SETTINGS_CAPTURE_FAILED', 'error']]);
+    assert.deepEqual(r.findings.map((f) => [f.code, f.severity, f.subject]), [['SETTINGS_CAPTURE_FAILED', 'error', 'nosuch']]);
     assert.equal(st.settings, undefined);
+    // One qube's failure does not stop the others.
+    const two = await captureSettingsStep({ jobDir: dir, state: st, label: '@b', qubes: ['work', 'nosuch'], api: apiOf(model('4.2')), now: NOW });
+    assert.deepEqual(two.captured.map((c) => c.qube), ['work']);
+    assert.deepEqual(two.findings.map((f) => f.subject), ['nosuch']);
+    assert.ok(st.settings!['@b']!.work);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
