@@ -13,6 +13,7 @@ import type { Context } from './commands/context.ts';
 import { realCore } from './commands/core.ts';
 import { importJob } from './commands/import.ts';
 import { send } from './commands/send.ts';
+import { settings } from './commands/settings.ts';
 import { snapshot } from './commands/snapshot.ts';
 import { status } from './commands/status.ts';
 import { verify } from './commands/verify.ts';
@@ -23,12 +24,13 @@ import { checkJson, renderCheck } from './output/check.ts';
 import { importJson, renderImport } from './output/import.ts';
 import { toJson } from './output/json.ts';
 import { MAX_MESSAGE_CHARS, printSafe, printSafeLines, terminalSafe } from './output/safe-text.ts';
+import { renderSettings, settingsJson } from './output/settings.ts';
 import { renderSnapshot, snapshotJson } from './output/snapshot.ts';
 import { SendRenderer } from './output/send.ts';
 import { renderStatus, statusJson } from './output/status.ts';
 import { renderVerify, verifyJson } from './output/verify.ts';
 import { styleFor } from './output/style.ts';
-import { qubesdSocketPath } from './qubes/client.ts';
+import { adminCall, qubesdSocketPath } from './qubes/client.ts';
 import { listSnapshots, listZfsInventory } from './zfs/inventory.ts';
 import { createSnapshots } from './zfs/snapshot.ts';
 import { realSendAdapters } from './send/adapters.ts';
@@ -79,6 +81,7 @@ function contextFor(g: GlobalOptions): Context {
       collectQubes: () => collectQubes({ socketPath: qubesdSocketPath(), ...zfsOptions }),
       createSnapshots: (names) => createSnapshots(names, zfsOptions),
       listSnapshots: (names) => listSnapshots(names, zfsOptions),
+      adminApi: (method, dest, arg) => adminCall(method, dest, arg ?? '', { socketPath: qubesdSocketPath(), ...zfsOptions }),
     },
     send: realSendAdapters(zfsOptions),
     metadataDir: resolveMetadataDir({ flag: g.metadataDir, programUrl: import.meta.url }).dir,
@@ -187,6 +190,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const r = await verify({ name }, contextFor(g));
       stdout(g.json ? toJson(verifyJson(r)) : renderVerify(r, style));
       setExit(r.ok ? EXIT.ok : EXIT.errors);
+    });
+
+  program.command('settings')
+    .argument('<name>', 'an imported job')
+    .argument('[qube...]', 'only these qubes (default: every qube with captured settings)')
+    .option('--diff', 'compare the captured settings with the live system (what changed since this backup)')
+    .description('Show the qube settings (prefs, features, tags, firewall, devices, volumes, notes) captured by snapshot for the job\'s target snapshot')
+    .addHelpText('after', EPILOG)
+    .action(async (name: string, qubes: string[], o: { diff?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await settings({ name, qubes, diff: o.diff === true }, contextFor(g));
+      stdout(g.json ? toJson(settingsJson(r)) : renderSettings(r, style, g.verbose === true));
+      setExit(EXIT.ok);
     });
 
   program.command('status')

@@ -15,6 +15,7 @@ import { handleHello } from './handlers/hello.ts';
 import { handleInventory } from './handlers/inventory.ts';
 import { handleReceive } from './handlers/receive.ts';
 import { handleAbort } from './handlers/abort.ts';
+import { handleReadSettings, handleStoreSettings } from './handlers/settings.ts';
 
 /** How a session ended: dom0 closed cleanly, dom0 went away mid-operation, or a protocol error. */
 export type SessionEnd = 'closed' | 'disconnected' | 'protocol-error';
@@ -67,6 +68,12 @@ export async function serveSession(input: Readable, output: Writable, options: S
           break;
         case 'abort':
           await handleAbort(ctx, root, request);
+          break;
+        case 'store-settings':
+          await handleStoreSettings(ctx, root, request);
+          break;
+        case 'read-settings':
+          await handleReadSettings(ctx, root, request);
           break;
         case 'receive':
           if ((await handleReceive(ctx, root, request, frames)) === 'eof') return 'disconnected';

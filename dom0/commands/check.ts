@@ -1,6 +1,11 @@
 // `check <file|name>`: every finding about the job file and the system at once, the designations
 // with the group and object each came from, what is left undesignated, and a target summary.
-import { hasErrors, type Finding } from '../job/findings.ts';
+import { isQzbError } from '../../shared/errors.ts';
+import { finding, hasErrors, type Finding } from '../job/findings.ts';
+import { mapLimit, ADMIN_API_CONCURRENCY } from '../inventory/collect-qubes.ts';
+import { parsePropertyGetAll } from '../settings/parse.ts';
+import { settingsFindings } from '../settings/findings.ts';
+import type { PropertyEntry } from '../settings/schema.ts';
 import type { ResolvedDesignation } from '../plan/types.ts';
 import { analyseJob, summariseTargets, type TargetSummary } from './analyse.ts';
 import type { Context } from './context.ts';
@@ -39,6 +44,7 @@ export async function check(options: CheckOptions, ctx: Context): Promise<CheckR
   const source = await resolveJobSource(options.job, ctx);
   const a = await analyseJob(source.text, ctx, { fileOnly: options.fileOnly === true });
   const systemChecked = a.zfs !== undefined;
+  if (a.job && a.qubes && ctx.system.adminApi) a.findings.push(...(await settingsChecks(a.job.receiver.qube, a, ctx.system.adminApi)));
   return {
     ok: !hasErrors(a.findings),
     job: a.job?.name ?? null,
@@ -52,4 +58,17 @@ export async function check(options: CheckOptions, ctx: Context): Promise<CheckR
     fileOnly: a.fileOnly,
     snapshotCreation: a.job?.allowedBehaviours.snapshotCreation ?? null,
   };
+}
+
+// The settings findings, from every qube's live properties; a failure to read them is one info.
+async function settingsChecks(receiverQube: string, a: Awaited<ReturnType<typeof analyseJob>>, api: NonNullable<Context['system']['adminApi']>): Promise<Finding[]> {
+  const qubes = a.qubes!;
+  try {
+    const props = await mapLimit(qubes.qubes, ADMIN_API_CONCURRENCY, async (q) => parsePropertyGetAll(await api('admin.vm.property.GetAll', q.name), `admin.vm.property.GetAll on ${q.name}`));
+    const properties = new Map<string, Record<string, PropertyEntry>>(qubes.qubes.map((q, i) => [q.name, props[i]!]));
+    return settingsFindings({ qubes, designations: a.designations, targets: a.targets, properties, receiverQube });
+  } catch (e) {
+    if (!isQzbError(e)) throw e;
+    return [finding('SETTINGS_UNREAD', 'info', `The qube properties could not be read (${e.message}), so include_in_backups, templates and netvms were not checked.`)];
+  }
 }

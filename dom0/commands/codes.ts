@@ -9,6 +9,7 @@ export const SYSTEM_CODES = {
   QUBESD_TIMEOUT: { severity: 'error', meaning: 'qubesd did not answer an Admin API call in time' },
   QUBES_API_ERROR: { severity: 'error', meaning: 'qubesd answered an Admin API call with an error (e.g. a qube removed meanwhile)' },
   QUBES_API_PROTOCOL: { severity: 'error', meaning: 'qubesd sent a reply this tool cannot read, or the connection broke' },
+  QUBES_API_REFUSED: { severity: 'error', meaning: 'qubesd closed the connection without a reply (a call this Qubes release does not have, or an unknown object)' },
   ZFS_NOT_FOUND: { severity: 'error', meaning: 'the `zfs` program cannot be run (ZFS not installed in dom0, or not on PATH)' },
   ZFS_COMMAND_FAILED: { severity: 'error', meaning: 'a `zfs` command failed (the message has the command, its exit status and its first lines of stderr)' },
   ZFS_OUTPUT_UNPARSABLE: { severity: 'error', meaning: '`zfs list` printed something this tool cannot read' },

@@ -21,6 +21,8 @@ export interface SystemAdapters {
   collectQubes(): Promise<QubesInventory>;
   createSnapshots(names: readonly string[]): Promise<void>;
   listSnapshots(names: readonly string[]): Promise<ZfsSnapshot[]>;
+  /** One Admin API call (settings capture and comparison); absent in tests that need none. */
+  adminApi?: (method: string, dest: string, arg?: string) => Promise<string>;
 }
 
 /** What one `zfs send` should stream: a snapshot (full, or from a base), or a resume token. */
@@ -39,7 +41,7 @@ export interface SendProcess {
 
 /** A connection to the receiver agent (the qrexec call). */
 export interface ReceiverConnection {
-  client: Pick<ReceiverClient, 'hello' | 'inventory' | 'receive' | 'abort' | 'close'>;
+  client: Pick<ReceiverClient, 'hello' | 'inventory' | 'receive' | 'abort' | 'close' | 'storeSettings' | 'readSettings'>;
   /** The qrexec child's last stderr lines, sanitised (diagnostics only). */
   stderrTail(): string[];
 }

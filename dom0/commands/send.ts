@@ -13,6 +13,7 @@ import { planSend } from '../send/plan.ts';
 import { receiverView, tokensToDecode } from '../send/receiver-view.ts';
 import type { DecodedToken, SendPlan, SendStep } from '../send/types.ts';
 import { formatBytes } from '../output/bytes.ts';
+import { deliverSettings, settingsSnapshotName } from '../settings/deliver.ts';
 import { analyseJob } from './analyse.ts';
 import type { Context, ReceiverConnection, SendAdapters } from './context.ts';
 
@@ -97,6 +98,11 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     state.inProgress = null;
     await store.saveState(state);
     await bookmarkSkipped(plan.steps, a.zfs.datasets, adapters, result, emit);
+    const label = a.job.scope.targetSnapshot;
+    const settingsFor = async (s: SendStep): Promise<void> => {
+      if (isQubeRoot(s)) await deliver(s, link!, stored.dir, state, label, root, result, emit);
+    };
+    for (const s of plan.steps) if (s.action === 'skip' && !s.patched && s.reason === 'already sent') await settingsFor(s);
 
     const runnable = plan.steps.filter((s) => s.action === 'send' || s.action === 'resume');
     let index = 0;
@@ -118,6 +124,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
       outcome.action = 'sent';
       outcome.reason = null;
       await bookmark(step, a.zfs.datasets, adapters, result, emit);
+      await settingsFor(step);
     }
     if (result.interrupted || failed) return finish(result, emit);
 
@@ -275,6 +282,24 @@ async function bookmark(step: SendStep, datasets: readonly { name: string; bookm
     const message = `could not bookmark ${step.snapshot} as ${name} (${e.message}); the backup is complete, but an incremental from it will need the snapshot itself.`;
     result.findings.push(finding('BOOKMARK_FAILED', 'warning', message, { subject: name }));
     emit({ event: 'notice', message: `warning: ${message}` });
+  }
+}
+
+// A qube's root dataset (`<container>/<qube>`) at the job's target label: its settings go there.
+function isQubeRoot(s: SendStep): boolean {
+  return s.qube !== null && s.type === 'filesystem' && s.kind === 'target';
+}
+
+// Delivers the qube's settings document for the label onto its received root snapshot (issue 11).
+async function deliver(step: SendStep, link: ReceiverConnection, jobDir: string, state: JobState, label: string, root: string, result: SendResult, emit: (e: SendEvent) => void): Promise<void> {
+  try {
+    const r = await deliverSettings(link.client, jobDir, state, step.qube!, label, settingsSnapshotName(root, step.dataset, label));
+    if (r === 'stored') emit({ event: 'notice', message: `settings of qube ${step.qube} stored with ${step.receiving}@${step.label}` });
+  } catch (e) {
+    if (!isQzbError(e)) throw e;
+    const message = `the settings of qube ${step.qube} could not be stored with ${step.receiving}@${step.label} (${e.message}); its data is backed up. Run send again to store them.`;
+    result.findings.push(finding('SETTINGS_NOT_DELIVERED', 'error', message, { subject: step.snapshot }));
+    emit({ event: 'notice', message: `error: ${message}` });
   }
 }
 

@@ -8,6 +8,7 @@ import type { JobState, TargetRecord } from '../metadata/types.ts';
 import { planSnapshots, snapshotExitCode, type PendingSnapshot } from '../snapshot/plan.ts';
 import { snapshotArgs } from '../zfs/snapshot.ts';
 import { quoteArgv, ZfsCommandError } from '../zfs/runner.ts';
+import { captureSettingsStep, type SettingsCaptured } from '../settings/snapshot-step.ts';
 import { analyseJob } from './analyse.ts';
 import type { Context } from './context.ts';
 
@@ -37,6 +38,8 @@ export interface SnapshotResult {
   wouldCreate: string[];
   /** The exact zfs commands run (or, with --dry-run, that would run). */
   commands: string[];
+  /** Settings documents captured in this run (with --dry-run: the qubes whose settings would be). */
+  settings: SettingsCaptured[];
   findings: Finding[];
   exitCode: 0 | 1 | 3;
 }
@@ -65,7 +68,7 @@ export async function snapshot(options: SnapshotOptions, ctx: Context): Promise<
     const a = await analyseJob(stored.text, ctx);
     const result: SnapshotResult = {
       job: options.name, label: a.job?.scope.targetSnapshot ?? null, dryRun: options.dryRun,
-      created: [], verified: [], pending: [], wouldCreate: [], commands: [], findings: a.findings.filter((f) => !PLAN_OWNED_CODES.has(f.code)), exitCode: 1,
+      created: [], verified: [], pending: [], wouldCreate: [], commands: [], settings: [], findings: a.findings.filter((f) => !PLAN_OWNED_CODES.has(f.code)), exitCode: 1,
     };
     if (!a.job || !a.zfs || !a.qubes || hasErrors(result.findings)) {
       if (!options.dryRun) await store.log(options.name, 'snapshot: refused (the job has errors; run check)', ctx.now());
@@ -78,6 +81,9 @@ export async function snapshot(options: SnapshotOptions, ctx: Context): Promise<
     result.commands = plan.create.map((b) => quoteArgv(['zfs', ...snapshotArgs(b.snapshots)]));
     if (options.dryRun) {
       result.wouldCreate = plan.create.flatMap((b) => b.snapshots);
+      const qubes = [...plan.verified.map((v) => v.qube), ...plan.create.map((b) => b.qube)].filter((q): q is string => q !== null);
+      const label = a.job.scope.targetSnapshot;
+      result.settings = [...new Set(qubes)].sort().filter((q) => !stored.state.settings?.[label]?.[q]).map((qube) => ({ qube, label, sha256: null, file: null }));
       // The status the real run would end with.
       result.exitCode = snapshotExitCode(plan.errors.length, plan.pending.length);
       return result;
@@ -125,9 +131,15 @@ export async function snapshot(options: SnapshotOptions, ctx: Context): Promise<
       }
       await store.saveState(state);
     }
+    // Settings of every qube whose snapshots were created or verified, once per label.
+    const qubes = [...result.created.map((c) => c.qube), ...result.verified.map((v) => v.qube)].filter((q): q is string => q !== null);
+    const captured = await captureSettingsStep({ jobDir: stored.dir, state, label: a.job.scope.targetSnapshot, qubes, api: ctx.system.adminApi, now: ctx.now() });
+    result.settings = captured.captured;
+    result.findings.push(...captured.findings);
+    if (captured.captured.length > 0) await store.saveState(state);
     const errors = result.findings.filter((f) => f.severity === 'error').length;
     result.exitCode = snapshotExitCode(errors, result.pending.length);
-    await store.log(options.name, `snapshot: ${result.created.length} created, ${result.verified.length} verified, ${result.pending.length} pending, ${errors} errors`, ctx.now());
+    await store.log(options.name, `snapshot: ${result.created.length} created, ${result.verified.length} verified, ${result.pending.length} pending, ${result.settings.length} settings captured, ${errors} errors`, ctx.now());
     return result;
   } finally {
     await lock.release();

@@ -6,6 +6,7 @@ import { finding, hasErrors, type Finding } from '../job/findings.ts';
 import { requireMetadataDir } from '../metadata/dir.ts';
 import { MetadataStore } from '../metadata/store.ts';
 import { receiverView } from '../send/receiver-view.ts';
+import { settingsSnapshotName, verifySettings } from '../settings/deliver.ts';
 import { analyseJob } from './analyse.ts';
 import type { Context, ReceiverConnection } from './context.ts';
 
@@ -24,11 +25,20 @@ export interface VerifiedTarget {
   receiverGuid: bigint | null;
 }
 
+/** The verdict on one qube's settings copy on the receiver. */
+export interface VerifiedSettings {
+  qube: string;
+  /** The received snapshot the copy is attached to. */
+  snapshot: string;
+  result: 'ok' | 'missing' | 'altered';
+}
+
 // What `verify` returns (its --json document).
 export interface VerifyResult {
   job: string;
   ok: boolean;
   targets: VerifiedTarget[];
+  settings: VerifiedSettings[];
   findings: Finding[];
 }
 
@@ -40,7 +50,7 @@ export async function verify(options: VerifyOptions, ctx: Context): Promise<Veri
   const store = new MetadataStore(ctx.metadataDir);
   await store.read(options.name);
   const lock = await store.lock(options.name, 'verify');
-  const result: VerifyResult = { job: options.name, ok: false, targets: [], findings: [] };
+  const result: VerifyResult = { job: options.name, ok: false, targets: [], settings: [], findings: [] };
   let link: ReceiverConnection | null = null;
   try {
     const stored = await store.read(options.name);
@@ -82,6 +92,23 @@ export async function verify(options: VerifyOptions, ctx: Context): Promise<Veri
       result.targets.push({ snapshot, receiving, result: verdict, guid: expected, receiverGuid: held?.guid ?? null });
     }
     await store.saveState(state);
+    // Each qube's settings copy, on its received root snapshot, against the hash recorded in dom0.
+    const label = a.job.scope.targetSnapshot;
+    const types = new Map((a.zfs?.datasets ?? []).map((d) => [d.name, d.type]));
+    for (const t of a.targets) {
+      if (!t.qube || t.kind !== 'target' || types.get(t.dataset) !== 'filesystem') continue;
+      const target = result.targets.find((x) => x.snapshot === t.snapshot);
+      if (target?.result !== 'ok') continue;
+      const snapshot = settingsSnapshotName(root, t.dataset, label);
+      const v = await verifySettings(link.client, stored.dir, state, t.qube, label, snapshot);
+      if (v.status === 'no-document') continue;
+      result.settings.push({ qube: t.qube, snapshot, result: v.status });
+      if (v.status === 'missing') {
+        result.findings.push(finding('VERIFY_SETTINGS_MISSING', 'error', `the settings of qube ${t.qube} are not on the receiver with ${snapshot}: run send to store them.`, { subject: snapshot }));
+      } else if (v.status === 'altered') {
+        result.findings.push(finding('VERIFY_SETTINGS_ALTERED', 'error', `the settings of qube ${t.qube} on the receiver (${snapshot}) are not the ones recorded at snapshot time (SHA-256 ${v.found}, recorded ${v.expected}): the copy on the backup disk was altered. Do not restore from it without checking.`, { subject: snapshot }));
+      }
+    }
     const bad = result.targets.filter((t) => t.result !== 'ok');
     const list = (r: VerifiedTarget['result']): string[] => bad.filter((t) => t.result === r).map((t) => t.snapshot);
     if (list('different').length > 0) {
@@ -93,7 +120,7 @@ export async function verify(options: VerifyOptions, ctx: Context): Promise<Veri
     if (list('pending').length > 0) {
       result.findings.push(finding('VERIFY_PENDING', 'error', `${plural(list('pending').length)} not snapshotted or sent yet: ${list('pending').join(', ')}. Run snapshot and send first.`, { details: { snapshots: list('pending') } }));
     }
-    result.ok = bad.length === 0;
+    result.ok = bad.length === 0 && result.settings.every((x) => x.result === 'ok');
     await store.log(options.name, `verify: ${result.targets.length - bad.length} ok, ${bad.length} not`, ctx.now()).catch(() => {});
     return result;
   } catch (e) {

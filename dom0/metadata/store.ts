@@ -31,6 +31,12 @@ const jobStateSchema = z.object({
     bytes: DECIMAL.optional(),
     sentAt: z.string().optional(),
   }).passthrough()),
+  settings: z.record(z.string(), z.record(z.string(), z.object({
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().min(0),
+    capturedAt: z.string(),
+    file: z.string().regex(/^settings\/[^/\0]+\/[^/\0]+\.json$/),
+  }).strict())).optional(),
 }).passthrough();
 
 // An imported job as read back from the store.

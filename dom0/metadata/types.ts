@@ -61,4 +61,17 @@ export interface JobState {
   lineages?: Record<string, LineageRecord>;
   /** Set while a `send` step runs (and left behind by one that was killed). */
   inProgress?: StepInProgress | null;
+  /** Settings documents captured at `snapshot`: snapshot label ('@x') → qube → record. */
+  settings?: Record<string, Record<string, SettingsRecord>>;
+}
+
+/** Where one qube's settings document for one label is, and its hash (dom0/settings/). */
+export interface SettingsRecord {
+  /** SHA-256 of the document's bytes (canonical JSON), hex. */
+  sha256: string;
+  /** Size of the document in bytes. */
+  bytes: number;
+  capturedAt: string;
+  /** The file, relative to the job directory: settings/<label without @>/<qube>.json. */
+  file: string;
 }

@@ -25,12 +25,14 @@ export function renderSnapshot(result: SnapshotResult, style: Style): string {
     out.push(...r.commands);
     out.push(`# dry run of snapshot ${r.job}: ${summary(r)}`);
     for (const m of pendingReasons(r)) out.push(`# pending: ${m}`);
+    if (r.settings.length > 0) out.push(`# settings would be captured for: ${r.settings.map((s) => s.qube).join(', ')}`);
     for (const f of r.findings.filter((f) => f.severity === 'error')) out.push(`# error ${f.code}: ${f.message}`);
     return out.join('\n') + '\n';
   }
   for (const c of r.created) out.push(`  ${style.green('created ')}  ${c.snapshot}${c.qube ? style.dim(` (qube ${c.qube})`) : ''}`);
   for (const v of r.verified) out.push(`  ${'verified'}  ${v.snapshot}`);
   for (const p of r.pending) out.push(`  ${style.yellow('pending ')}  ${p.snapshot}${style.dim(` (qube ${p.qube})`)}`);
+  if (r.settings.length > 0) out.push(`  settings  captured for ${r.settings.map((s) => s.qube).join(', ')} ${style.dim(`(${r.label ?? ''}; see: qubes-zfs-backup settings ${r.job})`)}`);
   const shown = r.findings.filter((f) => f.severity !== 'info');
   if (shown.length > 0) out.push('', style.bold('Findings'), ...renderFindings(shown, null, style));
   out.push('');
@@ -53,6 +55,7 @@ export function snapshotJson(r: SnapshotResult): unknown {
     pending: r.pending,
     wouldCreate: r.wouldCreate,
     commands: r.commands,
+    settings: r.settings,
     findings: r.findings,
     summary: {
       created: r.created.length,

@@ -12,12 +12,14 @@ export function renderVerify(result: VerifyResult, style: Style): string {
   if (bad.length > 0 && bad.length <= 200) {
     out.push(...columns(bad.map((t) => [t.result === 'pending' ? style.yellow(t.result) : style.red(t.result), t.snapshot, t.receiverGuid !== null ? `receiver GUID ${t.receiverGuid}, source ${t.guid ?? '?'}` : ''])));
   }
+  const badSettings = r.settings.filter((x) => x.result !== 'ok');
+  if (badSettings.length > 0) out.push(...columns(badSettings.map((x) => [style.red(`settings ${x.result}`), x.qube, x.snapshot])));
   const errors = r.findings.filter((f) => f.severity === 'error');
   if (errors.length > 0) out.push('', style.bold('Findings'), ...renderFindings(errors, null, style));
   out.push('');
   const ok = r.targets.length - bad.length;
   out.push(r.ok
-    ? style.green(`Verified ${r.job}: all ${plural(ok, 'target')} on the receiver with the source's GUID.`)
+    ? style.green(`Verified ${r.job}: all ${plural(ok, 'target')} on the receiver with the source's GUID${r.settings.length > 0 ? `, and the settings of ${plural(r.settings.length, 'qube')} as recorded` : ''}.`)
     : style.red(`Verify ${r.job}: ${ok} of ${plural(r.targets.length, 'target')} on the receiver with the source's GUID; ${bad.length} not.`));
   return out.join('\n') + '\n';
 }

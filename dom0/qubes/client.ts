@@ -33,6 +33,19 @@ export class AdminApiError extends QzbError {
   }
 }
 
+/** qubesd closed the connection without a reply: it does that for a ProtocolError (e.g. a method
+ *  this Qubes release does not have) and for PermissionDenied (qubes/api/__init__.py `respond`). */
+export class AdminApiRefused extends QzbError {
+  constructor(
+    readonly method: string,
+    readonly dest: string,
+  ) {
+    super('QUBES_API_REFUSED', `qubesd refused ${method} on ${dest} (it closed the connection without a reply: a method this Qubes release does not have, a bad argument, or permission denied)`, {
+      hint: 'See journalctl -u qubesd for the reason.',
+    });
+  }
+}
+
 // Per-call options (socket path, --verbose hook, timeout).
 export interface AdminCallOptions {
   socketPath?: string;
@@ -57,6 +70,7 @@ function formatMessage(format: string, args: string[]): string {
 
 // Decodes one reply: the payload on success, an AdminApiError on an exception reply.
 export function decodeReply(reply: Buffer, method: string, dest: string): string {
+  if (reply.length === 0) throw new AdminApiRefused(method, dest);
   if (reply.length >= 2 && reply[0] === 0x30 && reply[1] === 0) return reply.subarray(2).toString('utf8');
   if (reply.length >= 2 && reply[0] === 0x32 && reply[1] === 0) {
     const parts = reply.subarray(2).toString('utf8').split('\0');

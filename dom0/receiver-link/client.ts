@@ -11,6 +11,8 @@ import { requestSchemas, type Request } from '../../shared/protocol/schemas/requ
 import { replySchemas, type Reply } from '../../shared/protocol/schemas/replies.ts';
 import { isProtocolError, ProtocolError, ProtocolErrorCode, type ProtocolErrorCodeValue } from '../../shared/protocol/errors.ts';
 import { isBelowRoot, pointDatasetWithinRoot } from '../../shared/protocol/confine.ts';
+import { splitPointName } from '../../shared/protocol/schemas/common.ts';
+import { chunkSettings, joinSettings } from '../../shared/protocol/settings-props.ts';
 import { datasetNameProblem, poolOf } from '../../shared/zfs-names.ts';
 import { QzbError } from '../../shared/errors.ts';
 import { VERSION } from '../../shared/version.ts';
@@ -212,6 +214,50 @@ export class ReceiverClient {
       if (reply.dataset !== dataset) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered abort for ${JSON.stringify(reply.dataset)} instead of ${dataset}`);
       return { hadState: reply.hadState };
     });
+  }
+
+  /**
+   * Stores a qube's settings document (canonical JSON bytes) as user properties of `snapshot`, a
+   * received snapshot below the receive root; `alreadyStored` when the same document was there. A
+   * different document already on the snapshot is refused (RECEIVER_SETTINGS_CONFLICT).
+   */
+  storeSettings(snapshot: string, bytes: Uint8Array, sha256: string): Promise<{ alreadyStored: boolean }> {
+    return this.exchange(async () => {
+      this.requireBelowRoot(snapshot);
+      const chunks = chunkSettings(bytes);
+      if (joinSettings(chunks).sha256 !== sha256) throw new QzbError('RECEIVER_USAGE', `the settings bytes for ${snapshot} do not have the SHA-256 given`);
+      await this.send({ kind: 'store-settings', snapshot, sha256, chunks });
+      const reply = await this.expect('settings-stored');
+      if (reply.snapshot !== snapshot || reply.sha256 !== sha256) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered store-settings for ${JSON.stringify(reply.snapshot)} ${reply.sha256}`);
+      return { alreadyStored: reply.alreadyStored };
+    });
+  }
+
+  /**
+   * Reads the settings document stored on `snapshot`: null when there is none; otherwise the bytes,
+   * their SHA-256 computed here, and the SHA-256 the receiver's property claims (compare both with
+   * the job state's record: the receiver is not trusted).
+   */
+  readSettings(snapshot: string): Promise<{ bytes: Buffer; sha256: string; storedSha256: string } | null> {
+    return this.exchange(async () => {
+      this.requireBelowRoot(snapshot);
+      await this.send({ kind: 'read-settings', snapshot });
+      const reply = await this.expect('settings');
+      if (reply.snapshot !== snapshot) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered read-settings for ${JSON.stringify(reply.snapshot)} instead of ${snapshot}`);
+      if (reply.sha256 === null) {
+        if (reply.chunks.length > 0) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver sent settings chunks without a SHA-256 for ${snapshot}`);
+        return null;
+      }
+      if (reply.chunks.length === 0) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver sent a settings SHA-256 without chunks for ${snapshot}`);
+      const joined = joinSettings(reply.chunks);
+      return { bytes: joined.bytes, sha256: joined.sha256, storedSha256: reply.sha256 };
+    });
+  }
+
+  private requireBelowRoot(snapshot: string): void {
+    const root = this.requireRoot();
+    const parts = splitPointName(snapshot, '@');
+    if (!parts || !isBelowRoot(parts.dataset, root)) throw new QzbError('RECEIVER_USAGE', `${snapshot} is not a snapshot below the receive root ${root}`);
   }
 
   /** Ends the session (EOF to the agent) and stops the transport. Safe to call more than once. */

@@ -7,6 +7,11 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
+import {
+  DEVICE_CLASSES, emptySettings, formatDeviceAssigned43, formatDeviceList42, formatFirewall, formatGet, formatGetAll,
+  globalValues, propertyValues,
+} from './qube-settings.ts';
+import type { FakeSettings, PropValue } from './qube-settings.ts';
 
 export interface FakeVolume {
   name: string;
@@ -29,6 +34,8 @@ export interface FakeQube {
   uuid: string;
   template?: string;
   volumes: FakeVolume[];
+  /** Properties, features, tags, firewall, devices, notes (none when absent). */
+  settings?: FakeSettings;
 }
 
 export interface FakePool {
@@ -45,7 +52,13 @@ export interface QubesModel {
   volumeUsage?(qube: FakeQube, volume: FakeVolume): Promise<string>;
   volumeOutdated?(qube: FakeQube, volume: FakeVolume): Promise<boolean>;
   poolSizeUsage?(pool: FakePool): Promise<{ size: string; usage: string } | undefined>;
+  /** Global properties: computed defaults and the explicitly set ones (admin.property.GetAll). */
+  globalProperties?(): { defaults: Record<string, string>; set: Record<string, string> };
 }
+
+/** qubesd closes the connection without a reply (a ProtocolError or PermissionDenied, e.g. a
+ *  method this release does not have: qubes/api/__init__.py `respond` aborts the transport). */
+export class QubesdAbort extends Error {}
 
 /** An exception qubesd would send back (its Python class name and str()). */
 export class QubesdError extends Error {
@@ -95,10 +108,10 @@ export async function answer(model: QubesModel, method: string, arg: string, des
   const target = all.find((q) => q.name === dest);
   if (!target) throw new QubesdError('QubesVMNotFoundError', `No such domain: ${pyRepr(dest)}`);
   const noArg = (): void => {
-    if (arg !== '') throw new QubesdError('ProtocolError', 'unexpected argument');
+    if (arg !== '') throw new QubesdAbort('unexpected argument');
   };
   const adminOnly = (): void => {
-    if (dest !== 'dom0') throw new QubesdError('ProtocolError', 'this call goes to dom0');
+    if (dest !== 'dom0') throw new QubesdAbort('this call goes to dom0');
   };
   switch (method) {
     case 'admin.vm.List': {
@@ -116,7 +129,7 @@ export async function answer(model: QubesModel, method: string, arg: string, des
       return target.volumes.map((v) => `${v.name}\n`).join('');
     case 'admin.vm.volume.Info': {
       const v = target.volumes.find((x) => x.name === arg);
-      if (!v) throw new QubesdError('ProtocolError', 'Invalid argument: volume not in dest volumes');
+      if (!v) throw new QubesdAbort('Invalid argument: volume not in dest volumes');
       const usage = (await model.volumeUsage?.(target, v)) ?? '0';
       const outdated = v.snapOnStart ? ((await model.volumeOutdated?.(target, v)) ?? false) : false;
       const info: [string, string][] = [
@@ -136,16 +149,43 @@ export async function answer(model: QubesModel, method: string, arg: string, des
       return info.map(([k, val]) => `${k}=${val}\n`).join('');
     }
     case 'admin.vm.property.Get': {
-      const props: Record<string, [string, string]> = {
-        name: ['str', target.name],
-        klass: ['str', target.klass],
-        uuid: ['UUID', target.uuid],
-        ...(target.klass === 'AdminVM' || target.klass === 'TemplateVM' || target.klass === 'StandaloneVM' ? {} : { template: ['vm', target.template ?? ''] }),
-      };
-      const p = props[arg];
+      const p = properties(model, all, target).find((x) => x.name === arg);
       if (!p) throw new QubesdError('QubesNoSuchPropertyError', `Invalid property ${pyRepr(arg)} of ${target.name}`);
-      return `default=False type=${p[0]} ${p[1]}`;
+      return formatGet(p);
     }
+    case 'admin.vm.property.GetAll':
+      noArg();
+      return formatGetAll(properties(model, all, target));
+    case 'admin.property.GetAll': {
+      noArg();
+      adminOnly();
+      const g = model.globalProperties?.() ?? { defaults: {}, set: {} };
+      return formatGetAll(globalValues(g.defaults, g.set));
+    }
+    case 'admin.vm.feature.List':
+      noArg();
+      return Object.keys(settingsOf(target).features).map((k) => `${k}\n`).join('');
+    case 'admin.vm.feature.Get': {
+      const v = settingsOf(target).features[arg];
+      if (v === undefined) throw new QubesdError('QubesFeatureNotFoundError', `Feature not set for domain ${target.name}: ${arg}`);
+      return v;
+    }
+    case 'admin.vm.tag.List':
+      noArg();
+      return [...settingsOf(target).tags].sort().map((t) => `${t}\n`).join('');
+    case 'admin.vm.firewall.Get':
+      noArg();
+      return formatFirewall(settingsOf(target).firewall);
+    case 'admin.deviceclass.List':
+      noArg();
+      adminOnly();
+      return DEVICE_CLASSES.map((c) => `${c}\n`).join('');
+    case 'admin.vm.notes.Get':
+      // R4.3 (core-admin >= v4.3.26) only; R4.2 has no such method.
+      if (model.release !== '4.3') throw new QubesdAbort('no such method');
+      noArg();
+      if (dest === 'dom0') throw new QubesdAbort('enforce: dest is not dom0');
+      return settingsOf(target).notes;
     case 'admin.pool.List':
       noArg();
       adminOnly();
@@ -153,7 +193,7 @@ export async function answer(model: QubesModel, method: string, arg: string, des
     case 'admin.pool.Info': {
       adminOnly();
       const pool = model.pools().find((p) => p.name === arg);
-      if (!pool) throw new QubesdError('ProtocolError', 'Invalid argument: pools');
+      if (!pool) throw new QubesdAbort('Invalid argument: pools');
       const lines = Object.entries(pool.config)
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([k, v]) => `${k}=${v}\n`);
@@ -161,9 +201,32 @@ export async function answer(model: QubesModel, method: string, arg: string, des
       if (su) lines.push(`size=${su.size}\n`, `usage=${su.usage}\n`);
       return lines.join('');
     }
-    default:
-      throw new QubesdError('ProtocolError', `No such method: ${pyRepr(method)}`);
+    default: {
+      const dev = /^admin\.vm\.device\.([a-z]+)\.(List|Assigned)$/.exec(method);
+      // R4.2 lists assignments with .List, R4.3 with .Assigned (the other is not a method there).
+      if (dev && (DEVICE_CLASSES as readonly string[]).includes(dev[1]!) && (dev[2] === 'List') === (model.release === '4.2')) {
+        noArg();
+        const devices = settingsOf(target).devices;
+        return model.release === '4.2' ? formatDeviceList42(devices, dev[1]!) : formatDeviceAssigned43(devices, dev[1]!, target.name);
+      }
+      throw new QubesdAbort(`no such method: ${pyRepr(method)}`);
+    }
   }
+}
+
+function settingsOf(q: FakeQube): FakeSettings {
+  return q.settings ?? emptySettings();
+}
+
+// Every property of one qube, from its settings and the global defaults.
+function properties(model: QubesModel, all: FakeQube[], q: FakeQube): PropValue[] {
+  const g = model.globalProperties?.() ?? { defaults: {}, set: {} };
+  const globals = Object.fromEntries(globalValues(g.defaults, g.set).map((v) => [v.name, v.value]));
+  const qid = Math.max(0, all.filter((x) => x.name !== 'dom0').indexOf(q) + 1);
+  const fixed: Record<string, string> = { name: q.name, uuid: q.uuid, ...(q.template !== undefined ? { template: q.template } : {}) };
+  const values = propertyValues({ name: q.name, klass: q.klass, state: q.state, qid, settings: settingsOf(q), globals }, fixed);
+  // dom0 (the AdminVM) has few properties.
+  return q.klass === 'AdminVM' ? values.filter((v) => ['default_dispvm', 'icon', 'klass', 'label', 'name', 'qid', 'uuid'].includes(v.name)) : values;
 }
 
 export interface QubesdServer {
@@ -202,7 +265,10 @@ export async function startQubesd(path: string, model: QubesModel, log?: (line: 
         (payload) => sock.end(encodeOk(payload)),
         (e: unknown) => {
           if (e instanceof QubesdError) sock.end(encodeError(e.excType, e.message));
-          else {
+          else if (e instanceof QubesdAbort) {
+            log?.(`qubesd: ${req.method} aborted (${e.message})`);
+            sock.destroy();
+          } else {
             log?.(`qubesd: internal error on ${req.method}: ${String(e)}`);
             sock.destroy();
           }

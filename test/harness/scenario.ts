@@ -5,6 +5,10 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { splitArgv } from './argv.ts';
+import {
+  DEVICE_CLASSES, DEVICE_MODES, emptySettings, featureValue, GLOBAL_PROPERTIES, normaliseFirewallRule, prefProblem, prefValue, settableProblem, TAG_RE, valueProblem,
+} from './qube-settings.ts';
+import type { FakeDevice, FakeSettings } from './qube-settings.ts';
 
 /** `512`, `4K`, `2M`, `1G` (powers of 1024), or a plain number of bytes. */
 export function parseSize(value: string | number): number {
@@ -69,6 +73,34 @@ const qubesPoolSchema = z.discriminatedUnion('driver', [
   z.object({ name: qubeName, driver: z.literal('file'), 'dir-path': z.string().default('/var/lib/qubes') }).strict(),
 ]);
 
+// Qube settings (qvm-prefs, qvm-features, qvm-tags, qvm-firewall, qvm-device assign, notes).
+const prefValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]).transform(prefValue);
+const featureValueSchema = z.union([z.string(), z.number(), z.boolean()]).transform(featureValue);
+const featureName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'a feature name is letters, digits, _ . : - (at most 64)');
+const tagName = z.string().regex(TAG_RE, 'a tag is ASCII letters, digits, - and _');
+const firewallRule = z.string().transform((r, ctx) => {
+  const n = normaliseFirewallRule(r);
+  if (n.problem) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: n.problem });
+    return z.NEVER;
+  }
+  return n.rule!;
+});
+const deviceRef = {
+  class: z.enum(DEVICE_CLASSES),
+  backend: z.union([qubeName, z.literal('dom0')]),
+  port: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'a port id is letters, digits, _ . : -'),
+};
+const deviceSchema = z
+  .object({
+    ...deviceRef,
+    'device-id': z.string().regex(/^[A-Za-z0-9_.:*?-]{1,128}$/, 'not a device id').default('*'),
+    mode: z.enum(DEVICE_MODES).optional(),
+    options: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.union([z.string(), z.number(), z.boolean()]).transform(prefValue)).default({}),
+  })
+  .strict()
+  .transform((d): FakeDevice => ({ devclass: d.class, backend: d.backend, port: d.port, deviceId: d['device-id'], mode: d.mode ?? (d.class === 'pci' ? 'required' : 'auto-attach'), options: d.options }));
+
 const qubeSchema = z
   .object({
     name: qubeName,
@@ -81,6 +113,12 @@ const qubeSchema = z
     sizes: z.record(volumeName, size).default({}),
     'clone-of': qubeName.optional(),
     'auto-cleanup': z.boolean().default(false),
+    prefs: z.record(prefValueSchema).default({}),
+    features: z.record(featureName, featureValueSchema).default({}),
+    tags: z.array(tagName).default([]),
+    firewall: z.array(firewallRule).optional(),
+    devices: z.array(deviceSchema).default([]),
+    notes: z.string().max(256000).optional(),
   })
   .strict()
   .superRefine((q, ctx) => {
@@ -112,6 +150,7 @@ const systemSchema = z
     'qubes-pools': z.array(qubesPoolSchema).default([]),
     qubes: z.array(qubeSchema).default([]),
     receiver: receiverSchema.optional(),
+    'global-prefs': z.record(prefValueSchema).default({}),
   })
   .strict();
 
@@ -170,6 +209,11 @@ const stepSchema = z.union([
       expect: expectSchema.optional(),
     })
     .strict(),
+  z.object({ prefs: z.object({ qube: qubeName, set: z.record(prefValueSchema).default({}), reset: z.array(z.string()).default([]) }).strict(), expect: expectSchema.optional() }).strict(),
+  z.object({ features: z.object({ qube: qubeName, set: z.record(featureName, featureValueSchema).default({}), remove: z.array(featureName).default([]) }).strict(), expect: expectSchema.optional() }).strict(),
+  z.object({ tags: z.object({ qube: qubeName, add: z.array(tagName).default([]), remove: z.array(tagName).default([]) }).strict(), expect: expectSchema.optional() }).strict(),
+  z.object({ firewall: z.object({ qube: qubeName, set: z.array(firewallRule) }).strict(), expect: expectSchema.optional() }).strict(),
+  z.object({ devices: z.object({ qube: qubeName, assign: z.array(deviceSchema).default([]), unassign: z.array(z.object(deviceRef).strict()).default([]) }).strict(), expect: expectSchema.optional() }).strict(),
   z.object({ zfs: argvField, expect: expectSchema.optional() }).strict(),
   z.object({ zpool: argvField, expect: expectSchema.optional() }).strict(),
   z.object({ 'receiver-zfs': argvField, expect: expectSchema.optional() }).strict(),
@@ -203,12 +247,23 @@ export interface NQube {
   autoCleanup?: boolean;
   /** Synthesised for the receiver qube (no volumes). */
   synthetic?: boolean;
+  /** Properties, features, tags, firewall rules, devices and notes the qube starts with. */
+  settings: FakeSettings;
 }
+
+/** A change of one qube's settings, as qvm-prefs / qvm-features / qvm-tags / qvm-firewall / qvm-device would make it. */
+export type SettingsChange =
+  | { what: 'prefs'; set: Record<string, string>; reset: string[] }
+  | { what: 'features'; set: Record<string, string>; remove: string[] }
+  | { what: 'tags'; add: string[]; remove: string[] }
+  | { what: 'firewall'; set: string[] }
+  | { what: 'devices'; assign: FakeDevice[]; unassign: { devclass: string; backend: string; port: string }[] };
 
 export type NStep =
   | { kind: 'run'; argv: string[]; env: Record<string, string>; expect?: Expect; interrupt?: { afterBytes: number; signal: string }; fault?: { killAgentAfterBytes?: number; truncateStreamAt?: number; receiverPoolFull?: boolean }; timeoutMs?: number }
   | { kind: 'qube'; action: 'start' | 'stop' | 'remove' | 'revert' | 'import'; qube: string; volume?: string; expect?: Expect }
   | { kind: 'write'; qube?: string; volume?: string; dataset?: string; bytes: number; offset: number; expect?: Expect }
+  | { kind: 'settings'; qube: string; change: SettingsChange; expect?: Expect }
   | { kind: 'zfs' | 'zpool' | 'receiver-zfs' | 'receiver-zpool'; argv: string[]; expect?: Expect };
 
 export interface NScenario {
@@ -220,6 +275,8 @@ export interface NScenario {
   qubesPools: ({ name: string; driver: 'zfs'; container: string; revisionsToKeep: number } | { name: string; driver: 'file'; dirPath: string })[];
   qubes: NQube[];
   receiver?: { qube: string; pool: string; poolSize: number; dataset: string; encrypted: boolean; create: boolean };
+  /** Global properties set explicitly (admin.property.GetAll shows them default=False). */
+  globalPrefs: Record<string, string>;
   files: Record<string, string>;
   steps: NStep[];
 }
@@ -240,7 +297,7 @@ function formatIssues(error: z.ZodError): string[] {
     const where = i.path.length ? i.path.join('.') : '(top level)';
     if (i.code === z.ZodIssueCode.unrecognized_keys) return `${where}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     if (i.code === z.ZodIssueCode.invalid_union && where.startsWith('steps.')) {
-      return `${where}: not a valid step (one of run, qube, write, zfs, zpool, receiver-zfs, receiver-zpool, with expect/interrupt/fault/env where allowed): ${i.unionErrors
+      return `${where}: not a valid step (one of run, qube, write, prefs, features, tags, firewall, devices, zfs, zpool, receiver-zfs, receiver-zpool, with expect/interrupt/fault/env where allowed): ${i.unionErrors
         .map((u) => u.issues[0])
         .filter((x) => x && !(x.code === z.ZodIssueCode.unrecognized_keys || (x.code === z.ZodIssueCode.invalid_type && x.received === 'undefined')))
         .map((x) => `${x!.path.join('.')}: ${x!.message}`)
@@ -303,7 +360,30 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
       sizes: q.sizes as Record<string, number>,
       ...(q['clone-of'] ? { cloneOf: q['clone-of'] } : {}),
       ...(q['auto-cleanup'] ? { autoCleanup: true } : {}),
+      settings: {
+        prefs: { ...q.prefs, ...(q['auto-cleanup'] && q.prefs['auto_cleanup'] === undefined ? { auto_cleanup: 'True' } : {}) },
+        features: q.features,
+        tags: [...new Set(q.tags)],
+        firewall: q.firewall ?? null,
+        devices: q.devices,
+        notes: q.notes ?? '',
+      },
     });
+  }
+  const allQubes = new Set([...sys.qubes.map((q) => q.name), ...(sys.receiver ? [sys.receiver.qube] : [])]);
+  for (const [i, q] of sys.qubes.entries()) {
+    for (const [k, v] of Object.entries(q.prefs)) {
+      const problem = prefProblem(q.class, k, v, allQubes);
+      if (problem) problems.push(`system.qubes.${i} (${q.name}): prefs.${k}: ${problem}`);
+    }
+    for (const [j, d] of q.devices.entries()) {
+      if (d.backend !== 'dom0' && !allQubes.has(d.backend)) problems.push(`system.qubes.${i} (${q.name}): devices.${j}: backend ${d.backend} is not a qube of the scenario`);
+    }
+  }
+  for (const [k, v] of Object.entries(sys['global-prefs'])) {
+    const def = GLOBAL_PROPERTIES.find((g) => g.name === k);
+    const problem = def ? valueProblem(def.type, k, v, allQubes) : `no global property ${k} (known: ${GLOBAL_PROPERTIES.map((g) => g.name).join(', ')})`;
+    if (problem) problems.push(`system.global-prefs.${k}: ${problem}`);
   }
   for (const [i, d] of sys.datasets.entries()) {
     const pool = d.name.split('/')[0]!;
@@ -320,7 +400,7 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
     receiver = { qube: r.qube, pool: r.pool, poolSize: r['pool-size'] ?? 256 * 1024 ** 2, dataset: r.dataset, encrypted: r.encrypted, create: r.create };
     const listed = qubes.find((q) => q.name === r.qube);
     if (listed) listed.state = 'Running';
-    else qubes.push({ name: r.qube, class: r.class, volumePools: {}, state: 'Running', data: {}, sizes: {}, synthetic: true });
+    else qubes.push({ name: r.qube, class: r.class, volumePools: {}, state: 'Running', data: {}, sizes: {}, synthetic: true, settings: emptySettings() });
   }
 
   const steps: NStep[] = [];
@@ -351,6 +431,21 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
         const q = qubes.find((x) => x.name === name);
         if (!q) problems.push(`steps.${i}: qube ${name} is not in system.qubes`);
         steps.push({ kind: 'qube', action, qube: name, ...(volume ? { volume } : {}), ...(st.expect ? { expect: st.expect } : {}) });
+      } else if ('prefs' in st || 'features' in st || 'tags' in st || 'firewall' in st || 'devices' in st) {
+        const { change, qube } = settingsChange(st);
+        const q = qubes.find((x) => x.name === qube);
+        if (!q) problems.push(`steps.${i}: qube ${qube} is not in system.qubes`);
+        else if (change.what === 'prefs') {
+          for (const [k, v] of Object.entries(change.set)) {
+            const problem = prefProblem(q.class, k, v, allQubes);
+            if (problem) problems.push(`steps.${i}: prefs.set.${k}: ${problem}`);
+          }
+          for (const k of change.reset) {
+            const problem = settableProblem(q.class, k);
+            if (problem) problems.push(`steps.${i}: prefs.reset: ${problem}`);
+          }
+        }
+        steps.push({ kind: 'settings', qube, change, ...(st.expect ? { expect: st.expect } : {}) });
       } else if ('write' in st) {
         const w = st.write;
         if ('qube' in w && !qubes.some((q) => q.name === w.qube)) problems.push(`steps.${i}: qube ${w.qube} is not in system.qubes`);
@@ -389,9 +484,24 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
     ),
     qubes,
     ...(receiver ? { receiver } : {}),
+    globalPrefs: sys['global-prefs'],
     files: s.files,
     steps,
   };
+}
+
+type ParsedStep = z.infer<typeof stepSchema>;
+
+// The settings change a prefs/features/tags/firewall/devices step makes.
+function settingsChange(st: ParsedStep): { qube: string; change: SettingsChange } {
+  if ('prefs' in st) return { qube: st.prefs.qube, change: { what: 'prefs', set: st.prefs.set, reset: st.prefs.reset } };
+  if ('features' in st) return { qube: st.features.qube, change: { what: 'features', set: st.features.set, remove: st.features.remove } };
+  if ('tags' in st) return { qube: st.tags.qube, change: { what: 'tags', add: st.tags.add, remove: st.tags.remove } };
+  if ('firewall' in st) return { qube: st.firewall.qube, change: { what: 'firewall', set: st.firewall.set } };
+  if ('devices' in st) {
+    return { qube: st.devices.qube, change: { what: 'devices', assign: st.devices.assign, unassign: st.devices.unassign.map((u) => ({ devclass: u.class, backend: u.backend, port: u.port })) } };
+  }
+  throw new Error('not a settings step');
 }
 
 /** Parses YAML text (YAML 1.1 booleans, as the job files) and normalises it. */

@@ -5,6 +5,7 @@ import {
   datasetName, datasetType, decimal64, labelName, resumeToken, safeText, snapshotName, splitPointName,
 } from './common.ts';
 import { MAX_INVENTORY_BATCH, MAX_STDERR_LINES, MAX_VERSION_LINES } from '../limits.ts';
+import { MAX_SETTINGS_CHUNKS, SETTINGS_CHUNK_RE } from '../settings-props.ts';
 
 /** Pool features that decide which send flags the receiver can take (zpool-features(7)). */
 export const RELEVANT_POOL_FEATURES = [
@@ -123,11 +124,27 @@ export const receiveFailedReply = z
 /** `zfs receive -A` done; hadState false when there was no partial state to discard. */
 export const abortedReply = z.object({ kind: z.literal('aborted'), dataset: datasetName, hadState: z.boolean() }).strict();
 
+/** The settings document is stored on the snapshot (or was already, with the same SHA-256). */
+export const settingsStoredReply = z
+  .object({ kind: z.literal('settings-stored'), snapshot: snapshotName, sha256: z.string().regex(/^[0-9a-f]{64}$/), alreadyStored: z.boolean() })
+  .strict();
+
+/** What a snapshot's settings properties hold (sha256 null and no chunks when none are stored). */
+export const settingsReply = z
+  .object({
+    kind: z.literal('settings'),
+    snapshot: snapshotName,
+    /** The stored SHA-256 property, as found (dom0 recomputes it from the chunks). */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+    chunks: z.array(z.string().regex(SETTINGS_CHUNK_RE)).max(MAX_SETTINGS_CHUNKS),
+  })
+  .strict();
+
 /** Error codes the agent reports in-band; PROTOCOL_* ones end the session. */
 export const AGENT_ERROR_CODES = [
   'PROTOCOL_BAD_MESSAGE', 'PROTOCOL_UNEXPECTED_MESSAGE', 'PROTOCOL_FRAME_TOO_LARGE', 'PROTOCOL_BAD_FRAME',
   'PROTOCOL_TRUNCATED', 'PROTOCOL_VERSION_MISMATCH',
-  'REQUEST_REFUSED', 'RECEIVE_ROOT_MISSING', 'ZFS_COMMAND_FAILED', 'AGENT_INTERNAL',
+  'REQUEST_REFUSED', 'RECEIVE_ROOT_MISSING', 'ZFS_COMMAND_FAILED', 'AGENT_INTERNAL', 'SETTINGS_CONFLICT', 'SETTINGS_UNREADABLE',
 ] as const;
 
 /** A request failed (or the session is over, for PROTOCOL_* codes). */
@@ -144,6 +161,8 @@ export const replySchemas = {
   received: receivedReply,
   'receive-failed': receiveFailedReply,
   aborted: abortedReply,
+  'settings-stored': settingsStoredReply,
+  settings: settingsReply,
   error: errorReply,
 } as const;
 
@@ -158,8 +177,11 @@ export type ReceivedReply = z.infer<typeof receivedReply>;
 export type ReceiveFailedReply = z.infer<typeof receiveFailedReply>;
 export type AbortedReply = z.infer<typeof abortedReply>;
 export type ErrorReply = z.infer<typeof errorReply>;
+export type SettingsStoredReply = z.infer<typeof settingsStoredReply>;
+export type SettingsReply = z.infer<typeof settingsReply>;
 /** One of AGENT_ERROR_CODES. */
 export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
 /** Any message the agent may send. */
 export type Reply =
-  | HelloReply | InventoryBatch | InventoryEnd | ReceiveReady | ReceivedReply | ReceiveFailedReply | AbortedReply | ErrorReply;
+  | HelloReply | InventoryBatch | InventoryEnd | ReceiveReady | ReceivedReply | ReceiveFailedReply | AbortedReply | ErrorReply
+  | SettingsStoredReply | SettingsReply;

@@ -1,6 +1,7 @@
 // Messages dom0 sends to the receiver agent. Strict objects: an unknown key is a bad message.
 import { z } from 'zod';
 import { datasetName, datasetType, labelName, safeText, snapshotName } from './common.ts';
+import { MAX_SETTINGS_CHUNKS, SETTINGS_CHUNK_RE } from '../settings-props.ts';
 
 /** First message of every session: dom0's protocol version and the receive root for the session. */
 export const helloRequest = z
@@ -45,12 +46,31 @@ export const receiveRequest = z
 /** Discards the partial receive state of one dataset (`zfs receive -A`). */
 export const abortRequest = z.object({ kind: z.literal('abort'), dataset: datasetName }).strict();
 
+/** A hex SHA-256. */
+export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a hex SHA-256');
+
+/** Stores a qube's settings document as user properties of one received snapshot (below the root). */
+export const storeSettingsRequest = z
+  .object({
+    kind: z.literal('store-settings'),
+    snapshot: snapshotName,
+    /** SHA-256 of the chunks joined; the agent checks it before setting anything. */
+    sha256: sha256Hex,
+    chunks: z.array(z.string().regex(SETTINGS_CHUNK_RE, 'a chunk is 1 to 8000 printable ASCII characters')).min(1).max(MAX_SETTINGS_CHUNKS),
+  })
+  .strict();
+
+/** Reads back the settings document stored on one snapshot (below the root). */
+export const readSettingsRequest = z.object({ kind: z.literal('read-settings'), snapshot: snapshotName }).strict();
+
 /** Schema of each message dom0 may send, by its `kind`. */
 export const requestSchemas = {
   hello: helloRequest,
   inventory: inventoryRequest,
   receive: receiveRequest,
   abort: abortRequest,
+  'store-settings': storeSettingsRequest,
+  'read-settings': readSettingsRequest,
 } as const;
 
 // Static types of the requests, inferred from the schemas above (one per message kind).
@@ -58,5 +78,7 @@ export type HelloRequest = z.infer<typeof helloRequest>;
 export type InventoryRequest = z.infer<typeof inventoryRequest>;
 export type ReceiveRequest = z.infer<typeof receiveRequest>;
 export type AbortRequest = z.infer<typeof abortRequest>;
+export type StoreSettingsRequest = z.infer<typeof storeSettingsRequest>;
+export type ReadSettingsRequest = z.infer<typeof readSettingsRequest>;
 /** Any message dom0 may send. */
-export type Request = HelloRequest | InventoryRequest | ReceiveRequest | AbortRequest;
+export type Request = HelloRequest | InventoryRequest | ReceiveRequest | AbortRequest | StoreSettingsRequest | ReadSettingsRequest;

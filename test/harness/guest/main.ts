@@ -249,6 +249,11 @@ class ScenarioRun {
           else rec['reverted-to'] = await this.sim.revert(step.qube, step.volume!);
           break;
         }
+        case 'settings': {
+          rec[step.change.what] = { qube: step.qube, ...Object.fromEntries(Object.entries(step.change).filter(([k]) => k !== 'what')) };
+          this.sim.applySettings(step.qube, step.change);
+          break;
+        }
         case 'write': {
           const dataset = step.dataset ?? this.sim.volumeDataset(step.qube!, step.volume!);
           rec['write'] = { ...(step.qube ? { qube: step.qube, volume: step.volume } : {}), dataset, bytes: step.bytes, offset: step.offset };

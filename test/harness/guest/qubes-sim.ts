@@ -23,7 +23,8 @@
 import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { NQube, NScenario, QubeClass } from '../scenario.ts';
+import type { NQube, NScenario, QubeClass, SettingsChange } from '../scenario.ts';
+import { prefProblem, settableProblem } from '../qube-settings.ts';
 import type { FakePool, FakeQube, FakeVolume, QubesModel } from '../qubesd.ts';
 import { BASE_PATH, must, optionArgs, zfs, zfsTry, ZPOOL } from './proc.ts';
 
@@ -152,6 +153,57 @@ export class QubesSim implements QubesModel {
   }
   pools(): FakePool[] {
     return this.poolList;
+  }
+  /** Global defaults that depend on the scenario (first zfs pool, first template), and the set ones. */
+  globalProperties(): { defaults: Record<string, string>; set: Record<string, string> } {
+    const firstTemplate = [...this.qubesByName.values()].find((q) => q.klass === 'TemplateVM')?.name ?? '';
+    return { defaults: { default_pool: [...this.zfsPools.keys()][0] ?? '', default_template: firstTemplate }, set: this.scenario.globalPrefs };
+  }
+
+  /** qvm-prefs / qvm-features / qvm-tags / qvm-firewall / qvm-device assign|unassign on one qube. */
+  applySettings(name: string, change: SettingsChange): void {
+    const q = this.qubesByName.get(name);
+    if (!q) throw new Error(`QubesVMNotFoundError: no such domain ${name}`);
+    const s = q.settings!;
+    const names = new Set(this.qubesByName.keys());
+    switch (change.what) {
+      case 'prefs':
+        for (const [k, v] of Object.entries(change.set)) {
+          const problem = prefProblem(q.klass, k, v, names);
+          if (problem) throw new Error(`qvm-prefs: error: ${problem}`);
+          s.prefs[k] = v;
+        }
+        for (const k of change.reset) {
+          const problem = settableProblem(q.klass, k);
+          if (problem) throw new Error(`qvm-prefs: error: ${problem}`);
+          if (k === 'label' || k === 'template') throw new Error(`qvm-prefs: error: property ${k} has no default`);
+          delete s.prefs[k];
+        }
+        break;
+      case 'features':
+        Object.assign(s.features, change.set);
+        for (const k of change.remove) delete s.features[k];
+        break;
+      case 'tags':
+        s.tags = [...new Set([...s.tags.filter((t) => !change.remove.includes(t)), ...change.add])];
+        break;
+      case 'firewall':
+        s.firewall = [...change.set];
+        break;
+      case 'devices': {
+        const same = (a: { devclass: string; backend: string; port: string }, b: { devclass: string; backend: string; port: string }): boolean =>
+          a.devclass === b.devclass && a.backend === b.backend && a.port === b.port;
+        for (const u of change.unassign) {
+          if (!s.devices.some((d) => same(d, u))) throw new Error(`qvm-device: error: ${u.backend}:${u.port} is not assigned to ${name}`);
+          s.devices = s.devices.filter((d) => !same(d, u));
+        }
+        for (const a of change.assign) {
+          if (a.backend !== 'dom0' && !names.has(a.backend)) throw new Error(`qvm-device: error: no backend domain ${a.backend}`);
+          s.devices = [...s.devices.filter((d) => !same(d, a)), a];
+        }
+        break;
+      }
+    }
   }
   // Live values for admin.vm.volume.Info (usage, is_outdated) come from ONE `zfs list` of every
   // container, shared by the calls of the next second: the CLI asks for every volume of every qube,
@@ -297,6 +349,7 @@ export class QubesSim implements QubesModel {
       ...(q.template ? { template: q.template } : {}),
       spec: q,
       volumes: [],
+      settings: structuredClone(q.settings),
     };
     qube.volumes = this.makeVolumes(q);
     this.qubesByName.set(q.name, qube);

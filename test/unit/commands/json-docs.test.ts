@@ -112,7 +112,7 @@ function receiverWithNothing(): SendAdapters {
       client: {
         hello: async (root: string) => ({ protocol: 1, agent: 'a', zfsVersion: [], receiveRoot: { name: root, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' }, pool: { name: 'p', exists: true, features: [] }, features: new Map() }),
         inventory: async () => ({ root: 'backup/x', datasets: new Map() }),
-        receive: none, abort: none, close: async () => {},
+        receive: none, abort: none, close: async () => {}, storeSettings: none, readSettings: none,
       },
     }),
     decodeToken: none, estimate: none, startSend: () => { throw new Error('not used'); }, createBookmark: none,

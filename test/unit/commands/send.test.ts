@@ -28,6 +28,7 @@ interface FakeReceiver {
   received: ReceiveHeader[];
   failAt?: { snapshot: string; kind: 'pool-full' | 'wrong-guid' | 'hang' };
   aborted: string[];
+  settings: Map<string, { bytes: Buffer; sha256: string }>;
   /** What dom0's `zfs send -nvP -t` would decode a token into (a hostile agent's forgery). */
   decoded?: DecodedToken;
 }
@@ -46,6 +47,15 @@ function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookm
         return { hadState: true };
       },
       close: async () => {},
+      storeSettings: async (snapshot: string, bytes: Uint8Array, sha256: string) => {
+        const had = rx.settings.has(snapshot);
+        rx.settings.set(snapshot, { bytes: Buffer.from(bytes), sha256 });
+        return { alreadyStored: had };
+      },
+      readSettings: async (snapshot: string) => {
+        const got = rx.settings.get(snapshot);
+        return got ? { bytes: got.bytes, sha256: got.sha256, storedSha256: got.sha256 } : null;
+      },
       receive: async (header: ReceiveHeader, source: Readable | (() => Readable), options: { onProgress?: (b: bigint) => void; signal?: AbortSignal } = {}) => {
         rx.received.push(header);
         const stream = typeof source === 'function' ? source() : source;
@@ -96,7 +106,7 @@ function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookm
 async function setup(failAt?: FakeReceiver['failAt']) {
   const sys: FakeSystem = { zfs: zfsOf(), qubes: qubesOf(), created: [] };
   const ctx = fakeContext(sys);
-  const rx: FakeReceiver = { datasets: new Map(), received: [], aborted: [], ...(failAt ? { failAt } : {}) };
+  const rx: FakeReceiver = { datasets: new Map(), received: [], aborted: [], settings: new Map(), ...(failAt ? { failAt } : {}) };
   const adapters = fakeAdapters(sys, rx);
   const full = Object.assign(ctx, { send: adapters });
   writeFileSync(path.join(ctx.cwd, 'backup1.yaml'), 'name: j1\n');

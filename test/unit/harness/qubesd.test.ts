@@ -102,11 +102,11 @@ test('CurrentState reports power_state', () =>
     assert.match((await call(p, 'admin.vm.CurrentState dom0 name fedora-41\0')).toString(), /^0\0mem=0 mem_static_max=0 cputime=0 power_state=Halted$/);
   }));
 
-test('errors: unknown qube, unknown volume, unknown method use the error frame', () =>
+test('errors: an unknown qube gets the error frame; a ProtocolError (unknown volume or method) closes without a reply, as qubesd does', () =>
   withServer(async (p) => {
     assert.equal((await call(p, 'admin.vm.volume.List dom0 name nosuch\0')).toString(), "2\0QubesVMNotFoundError\0\0No such domain: 'nosuch'\0");
-    assert.match((await call(p, 'admin.vm.volume.Info+nope dom0 name work\0')).toString(), /^2\0ProtocolError\0\0[^\0]+\0$/);
-    assert.match((await call(p, 'admin.vm.Kill dom0 name work\0')).toString(), /^2\0ProtocolError\0\0[^\0]+\0$/);
+    assert.equal((await call(p, 'admin.vm.volume.Info+nope dom0 name work\0')).length, 0);
+    assert.equal((await call(p, 'admin.vm.Kill dom0 name work\0')).length, 0);
   }));
 
 test('a framing error closes the connection without a reply', () =>

@@ -2,7 +2,7 @@
 import { shellQuote } from '../../../shared/shell.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adminCall, AdminApiError, decodeReply, encodeRequest, MAX_ADMIN_REPLY_BYTES } from '../../../dom0/qubes/client.ts';
+import { adminCall, AdminApiError, AdminApiRefused, decodeReply, encodeRequest, MAX_ADMIN_REPLY_BYTES } from '../../../dom0/qubes/client.ts';
 import { parseKeyValues, parseVmList } from '../../../dom0/qubes/parse.ts';
 import { collectQubes } from '../../../dom0/inventory/collect-qubes.ts';
 import { QzbError } from '../../../shared/errors.ts';
@@ -24,6 +24,7 @@ test('replies: success payload, exception with formatted message, garbage', () =
     return true;
   });
   assert.throws(() => decodeReply(Buffer.from('1\0x'), 'm', 'd'), /unexpected reply/);
+  assert.throws(() => decodeReply(Buffer.alloc(0), 'admin.vm.notes.Get', 'work'), (e: unknown) => e instanceof AdminApiRefused && e.code === 'QUBES_API_REFUSED');
 });
 
 test('parsers: R4.2 and R4.3 vm lines, key=value with empty values', () => {

@@ -183,6 +183,32 @@ async function guest(): Promise<void> {
 
   await placeholderChecks(client, ReceiveFailedError);
   await writtenAndFailureChecks(client, ReceiveFailedError);
+  // Settings documents as user properties of a received snapshot (chunked under the 8 KiB limit).
+  const { canonicalJson, sha256OfBytes } = await import('../../../dom0/settings/canonical.ts');
+  const docBytes = Buffer.from(canonicalJson({ format: 'test', notes: `${'x'.repeat(9000)} é ${'y'.repeat(9000)}`, n: 1 }), 'utf8');
+  const docSha = sha256OfBytes(docBytes);
+  const snapA = `${ROOT}/src/fs@a`;
+  const stored = await client.storeSettings(snapA, docBytes, docSha);
+  check('store-settings: 3 chunks, hash and count as user properties of the snapshot', !stored.alreadyStored && prop(snapA, 'org.qubes-zfs-backup:settings-chunks') === '3' && prop(snapA, 'org.qubes-zfs-backup:settings-sha256') === docSha, `${docBytes.length} bytes`);
+  const byHand = sh(`zfs get -H -o property,value -s local all '${snapA}' | grep '^org.qubes-zfs-backup:settings\\.' | sort | cut -f2 | tr -d '\\n' | sha256sum`).split(' ')[0];
+  check('store-settings: readable with zfs get | sort | cut (same SHA-256)', byHand === docSha, byHand);
+  const back = await client.readSettings(snapA);
+  check('read-settings: same bytes, computed and stored hash match', back !== null && back.bytes.equals(docBytes) && back.sha256 === docSha && back.storedSha256 === docSha);
+  check('store-settings again with the same document: alreadyStored', (await client.storeSettings(snapA, docBytes, docSha)).alreadyStored);
+  const otherBytes = Buffer.from(canonicalJson({ format: 'other' }));
+  const conflict = await client.storeSettings(snapA, otherBytes, sha256OfBytes(otherBytes)).catch((e: unknown) => e);
+  check('store-settings of a different document: SETTINGS_CONFLICT, nothing changed', (conflict as { code?: string }).code === 'RECEIVER_SETTINGS_CONFLICT' && prop(snapA, 'org.qubes-zfs-backup:settings-sha256') === docSha, String((conflict as Error).message));
+  check('read-settings on a snapshot without settings: null (tied to its snapshot)', (await client.readSettings(`${ROOT}/src/fs@b`)) === null);
+  const outside = await client.readSettings('src/fs@a').catch((e: unknown) => e);
+  check('read-settings outside the receive root: refused in dom0', (outside as { code?: string }).code === 'RECEIVER_USAGE');
+  sh(`zfs set org.qubes-zfs-backup:settings.001=tampered '${snapA}'`);
+  const tampered = await client.readSettings(snapA);
+  check('an altered chunk: the computed hash differs from the stored and recorded one', tampered !== null && tampered.sha256 !== docSha && tampered.storedSha256 === docSha);
+  const snapSp = `${ROOT}/src/with space@s 1`;
+  await client.storeSettings(snapSp, otherBytes, sha256OfBytes(otherBytes));
+  sh(`zfs destroy '${snapSp}'`);
+  const afterDestroy = await client.readSettings(snapSp).catch((e: unknown) => e);
+  check('destroying the snapshot takes its settings with it (read fails: no such snapshot)', (afterDestroy as { code?: string }).code === 'RECEIVER_ZFS_COMMAND_FAILED', String((afterDestroy as Error).message));
 
   // dom0 vanishes mid-stream: the agent closes zfs's stdin; ZFS keeps resumable state.
   sh(`zfs create src/gone && dd if=/dev/urandom of=/tmp/mnt/src/gone/x bs=1M count=24 status=none && zfs snapshot src/gone@g`);
