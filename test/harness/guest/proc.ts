@@ -63,6 +63,37 @@ export function run(argv: string[], opts: ProcOptions = {}): Promise<ProcResult>
   });
 }
 
+export interface PipeResult {
+  sendExit: number;
+  receiveExit: number;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs `producer | consumer` (argv arrays, no shell): the harness's raw zfs send | zfs receive. */
+export function runPipe(producer: string[], consumer: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<PipeResult> {
+  const t0 = Date.now();
+  const env = opts.env ?? { PATH: BASE_PATH, LC_ALL: 'C' };
+  const cwd = opts.cwd ?? '/tmp';
+  return new Promise((resolve) => {
+    let stderr = '';
+    const collect = (tag: string) => (d: string): void => {
+      if (stderr.length < MAX_OUTPUT) stderr += d.split('\n').map((l) => (l ? `${tag}: ${l}` : l)).join('\n');
+    };
+    const a = spawn(producer[0]!, producer.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const b = spawn(consumer[0]!, consumer.slice(1), { cwd, env, stdio: [a.stdout, 'pipe', 'pipe'] });
+    a.stderr.setEncoding('utf8').on('data', collect('send'));
+    b.stderr!.setEncoding('utf8').on('data', collect('receive'));
+    b.stdout!.resume();
+    const status = (child: ChildProcess): Promise<number> =>
+      new Promise((res) => {
+        child.on('error', () => res(127));
+        child.on('close', (code, signal) => res(code ?? (signal ? 128 + ((constants.signals as Record<string, number>)[signal] ?? 0) : 1)));
+      });
+    void Promise.all([status(a), status(b)]).then(([sendExit, receiveExit]) => resolve({ sendExit, receiveExit, stderr, ms: Date.now() - t0 }));
+  });
+}
+
 export class CommandFailed extends Error {
   constructor(readonly argv: string[], readonly result: ProcResult) {
     super(`${argv.join(' ')} failed (exit ${result.exit}): ${result.stderr.trim().split('\n').slice(0, 3).join(' / ')}`);
