@@ -16,6 +16,8 @@ export interface ExpectSpec {
   'stderr-contains'?: string[];
   /** Regular expressions (JavaScript syntax, multiline flag) stdout must match. */
   'stdout-matches'?: string[];
+  /** The same for stderr. */
+  'stderr-matches'?: string[];
   json?: unknown;
   /** stdout as NDJSON (one JSON value per non-empty line): the LAST line must contain this subset. */
   'ndjson-last'?: unknown;
@@ -80,15 +82,17 @@ export function checkExpect(spec: ExpectSpec, got: StepOutcome): string[] {
   for (const s of spec['stdout-contains'] ?? []) if (!got.stdout.includes(s)) failures.push(`stdout does not contain ${show(s)}`);
   for (const s of spec['stdout-not-contains'] ?? []) if (got.stdout.includes(s)) failures.push(`stdout contains ${show(s)}`);
   for (const s of spec['stderr-contains'] ?? []) if (!got.stderr.includes(s)) failures.push(`stderr does not contain ${show(s)}`);
-  for (const re of spec['stdout-matches'] ?? []) {
-    let rx: RegExp;
-    try {
-      rx = new RegExp(re, 'm');
-    } catch (e) {
-      failures.push(`stdout-matches: ${show(re)} is not a regular expression (${(e as Error).message})`);
-      continue;
+  for (const stream of ['stdout', 'stderr'] as const) {
+    for (const re of spec[`${stream}-matches`] ?? []) {
+      let rx: RegExp;
+      try {
+        rx = new RegExp(re, 'm');
+      } catch (e) {
+        failures.push(`${stream}-matches: ${show(re)} is not a regular expression (${(e as Error).message})`);
+        continue;
+      }
+      if (!rx.test(got[stream])) failures.push(`${stream} does not match /${re}/m`);
     }
-    if (!rx.test(got.stdout)) failures.push(`stdout does not match /${re}/m`);
   }
   if (spec['ndjson-last'] !== undefined || spec['ndjson-contains'] !== undefined) {
     const { values, error } = parseNdjson(got.stdout);

@@ -124,17 +124,20 @@ const expectSchema = z
     'stdout-not-contains': strOrList.optional(),
     'stderr-contains': strOrList.optional(),
     'stdout-matches': strOrList.optional(),
+    'stderr-matches': strOrList.optional(),
     json: z.unknown().optional(),
     'ndjson-last': z.unknown().optional(),
     'ndjson-contains': z.array(z.unknown()).optional(),
   })
   .strict()
   .superRefine((e, ctx) => {
-    for (const [i, re] of (e['stdout-matches'] ?? []).entries()) {
-      try {
-        new RegExp(re, 'm');
-      } catch (err) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['stdout-matches', i], message: `not a regular expression: ${(err as Error).message}` });
+    for (const key of ['stdout-matches', 'stderr-matches'] as const) {
+      for (const [i, re] of (e[key] ?? []).entries()) {
+        try {
+          new RegExp(re, 'm');
+        } catch (err) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key, i], message: `not a regular expression: ${(err as Error).message}` });
+        }
       }
     }
   });

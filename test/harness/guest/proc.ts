@@ -85,12 +85,18 @@ export function runPipe(producer: string[], consumer: string[], opts: { env?: Re
     a.stderr.setEncoding('utf8').on('data', collect('send'));
     b.stderr!.setEncoding('utf8').on('data', collect('receive'));
     b.stdout!.resume();
-    const status = (child: ChildProcess): Promise<number> =>
+    // The producer's stdout belongs to the consumer: wait for its 'exit' (its 'close' would wait for
+    // a stream this process never reads), the consumer's 'close' (its output is read here).
+    const status = (child: ChildProcess, ev: 'exit' | 'close'): Promise<number> =>
       new Promise((res) => {
         child.on('error', () => res(127));
-        child.on('close', (code, signal) => res(code ?? (signal ? 128 + ((constants.signals as Record<string, number>)[signal] ?? 0) : 1)));
+        child.on(ev, (code: number | null, signal: NodeJS.Signals | null) => res(code ?? (signal ? 128 + ((constants.signals as Record<string, number>)[signal] ?? 0) : 1)));
       });
-    void Promise.all([status(a), status(b)]).then(([sendExit, receiveExit]) => resolve({ sendExit, receiveExit, stderr, ms: Date.now() - t0 }));
+    const producerStderr = new Promise<void>((res) => a.stderr.on('close', () => res()));
+    void Promise.all([status(a, 'exit'), status(b, 'close'), producerStderr]).then(([sendExit, receiveExit]) => {
+      a.stdout.destroy();
+      resolve({ sendExit, receiveExit, stderr, ms: Date.now() - t0 });
+    });
   });
 }
 

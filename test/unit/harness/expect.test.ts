@@ -48,4 +48,6 @@ test('checkExpect: ndjson-last matches the last line, ndjson-contains any line, 
   assert.deepEqual(checkExpect({ 'ndjson-last': {} }, { exit: 0, stdout: '\n', stderr: '' }), ['ndjson: stdout has no JSON lines']);
   assert.deepEqual(checkExpect({ 'stdout-matches': ['^[1-9][0-9]*$'] }, { exit: 0, stdout: '65536\n', stderr: '' }), []);
   assert.deepEqual(checkExpect({ 'stdout-matches': ['^[1-9][0-9]*$'] }, { exit: 0, stdout: '0\n', stderr: '' }), ['stdout does not match /^[1-9][0-9]*$/m']);
+  assert.deepEqual(checkExpect({ 'stderr-matches': ['[Ff]ull', 'needs [0-9.]+ MiB'] }, { exit: 1, stdout: '', stderr: 'error: the pool is full; the step needs 6.1 MiB\n' }), []);
+  assert.deepEqual(checkExpect({ 'stderr-matches': ['x'] }, { exit: 1, stdout: 'x', stderr: '' }), ['stderr does not match /x/m']);
 });
