@@ -17,6 +17,7 @@ import { calcJson, renderCalc } from './output/calc.ts';
 import { checkJson, renderCheck } from './output/check.ts';
 import { importJson, renderImport } from './output/import.ts';
 import { toJson } from './output/json.ts';
+import { MAX_MESSAGE_CHARS, printSafe, printSafeLines, terminalSafe } from './output/safe-text.ts';
 import { renderSnapshot, snapshotJson } from './output/snapshot.ts';
 import { renderStatus, statusJson } from './output/status.ts';
 import { styleFor } from './output/style.ts';
@@ -47,12 +48,17 @@ interface GlobalOptions {
   verbose?: boolean;
 }
 
+// Every write goes through terminalSafe (output/safe-text.ts): the last guard against control bytes.
 function stdout(text: string): void {
-  process.stdout.write(text);
+  process.stdout.write(terminalSafe(text, styleFor(process.stdout).color));
+}
+
+function stderr(text: string): void {
+  process.stderr.write(terminalSafe(text, styleFor(process.stderr).color));
 }
 
 function contextFor(g: GlobalOptions): Context {
-  const onCommand = g.verbose ? (line: string): void => { process.stderr.write(`${line}\n`); } : undefined;
+  const onCommand = g.verbose ? (line: string): void => { stderr(`${printSafeLines(line)}\n`); } : undefined;
   const zfsOptions = onCommand ? { onCommand } : {};
   return {
     core: realCore,
@@ -65,7 +71,7 @@ function contextFor(g: GlobalOptions): Context {
     metadataDir: resolveMetadataDir({ flag: g.metadataDir, programUrl: import.meta.url }).dir,
     cwd: process.cwd(),
     now: () => new Date(),
-    notice: (line) => { process.stderr.write(`${line}\n`); },
+    notice: (line) => { stderr(`${printSafe(line)}\n`); },
   };
 }
 
@@ -79,6 +85,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print one machine-readable JSON document on stdout')
     .option('--verbose', 'print every zfs command and Admin API call to stderr (copy-pasteable); stack traces on failures')
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeErr: stderr })
     .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', EPILOG);
 
@@ -147,14 +154,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
 function reportError(e: unknown, g: GlobalOptions): number {
   const style = styleFor(process.stderr);
   if (isQzbError(e)) {
-    process.stderr.write(`${style.red('error:')} ${e.message} [${e.code}]\n${e.hint ? `  ${e.hint}\n` : ''}`);
-    if (g.verbose && e.stack) process.stderr.write(`${e.stack}\n`);
+    stderr(`${style.red('error:')} ${printSafe(e.message)} [${printSafe(e.code)}]\n${e.hint ? `  ${printSafe(e.hint)}\n` : ''}`);
+    if (g.verbose && e.stack) stderr(`${printSafeLines(e.stack, MAX_MESSAGE_CHARS)}\n`);
     if (g.json) stdout(toJson({ ok: false, error: { code: e.code, message: e.message, hint: e.hint ?? null } }));
     return EXIT.errors;
   }
   const err = e instanceof Error ? e : new Error(String(e));
   const code = (err as NodeJS.ErrnoException).code ?? 'UNEXPECTED';
-  process.stderr.write(`${style.red('error:')} unexpected failure: ${err.message} [${code}]\n${g.verbose ? `${err.stack ?? ''}\n` : '  Run again with --verbose for details, and report it if it persists.\n'}`);
+  stderr(`${style.red('error:')} unexpected failure: ${printSafe(err.message)} [${printSafe(String(code))}]\n${g.verbose ? `${printSafeLines(err.stack ?? '', MAX_MESSAGE_CHARS)}\n` : '  Run again with --verbose for details, and report it if it persists.\n'}`);
   if (g.json) stdout(toJson({ ok: false, error: { code, message: err.message, hint: null } }));
   return EXIT.errors;
 }

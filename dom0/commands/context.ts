@@ -4,6 +4,9 @@ import type { Finding } from '../job/findings.ts';
 import type { Job } from '../job/types.ts';
 import type { QubesInventory, ZfsInventory, ZfsSnapshot } from '../inventory/types.ts';
 import type { ResolvedDesignation, Target } from '../plan/types.ts';
+import type { ReceiverClient } from '../receiver-link/client.ts';
+import type { DecodedToken, SendFlags } from '../send/types.ts';
+import type { Readable } from 'node:stream';
 
 /** The pure core, injected so commands can be tested without the other modules' fixtures. */
 export interface Core {
@@ -20,10 +23,45 @@ export interface SystemAdapters {
   listSnapshots(names: readonly string[]): Promise<ZfsSnapshot[]>;
 }
 
+/** What one `zfs send` should stream: a snapshot (full, or from a base), or a resume token. */
+export type SendSource =
+  | { snapshot: string; from: string | null; flags: SendFlags }
+  | { token: string };
+
+/** A running `zfs send`. */
+export interface SendProcess {
+  stdout: Readable;
+  /** Kills it, closes the pipe's read end, then waits (a send blocked on a full pipe cannot hang). */
+  stop(): Promise<void>;
+  /** Its exit, with the last lines of its stderr. */
+  done: Promise<{ exitCode: number | null; signal: string | null; stderrTail: string[] }>;
+}
+
+/** A connection to the receiver agent (the qrexec call). */
+export interface ReceiverConnection {
+  client: Pick<ReceiverClient, 'hello' | 'inventory' | 'receive' | 'abort' | 'close'>;
+  /** The qrexec child's last stderr lines, sanitised (diagnostics only). */
+  stderrTail(): string[];
+}
+
+/** The adapters `send` and `verify` use beyond SystemAdapters. */
+export interface SendAdapters {
+  connectReceiver(qube: string): ReceiverConnection;
+  /** `zfs send -nvP -t TOKEN` in dom0, parsed; throws a QzbError when it cannot be decoded. */
+  decodeToken(token: string): Promise<DecodedToken>;
+  /** `zfs send -nvP …`: the stream size estimate (a hint), or null. */
+  estimate(source: SendSource): Promise<bigint | null>;
+  startSend(source: SendSource): SendProcess;
+  /** `zfs bookmark SNAPSHOT BOOKMARK`. */
+  createBookmark(snapshot: string, bookmark: string): Promise<void>;
+}
+
 // Everything a command function gets.
 export interface Context {
   core: Core;
   system: SystemAdapters;
+  /** Present where send/verify can run (the CLI wires the real ones). */
+  send?: SendAdapters;
   /** The resolved metadata directory (may not exist: commands that need it check). */
   metadataDir: string;
   cwd: string;

@@ -8,6 +8,7 @@ export const JOB_CODES = {
   EMPTY_FILE: { severity: 'error', meaning: 'the file has no YAML content' },
   YAML_SYNTAX: { severity: 'error', meaning: 'the file is not valid YAML (position of the fault)' },
   YAML_UNSUPPORTED: { severity: 'error', meaning: 'YAML features a job file may not use (custom tags, too many aliases)' },
+  YAML_TOO_COMPLEX: { severity: 'error', meaning: 'aliases and merge keys that expand to far more values than any job file needs' },
   NESTING_TOO_DEEP: { severity: 'error', meaning: 'brackets or indentation nested far deeper than any job file needs' },
   MULTIPLE_DOCUMENTS: { severity: 'error', meaning: 'more than one YAML document (`---`) in the file' },
   DUPLICATE_KEY: { severity: 'error', meaning: 'the same key twice in one mapping (only the first is used)' },

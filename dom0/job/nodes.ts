@@ -1,6 +1,7 @@
 // Reading the yaml package's nodes with positions: aliases resolved (counted, never expanded into
 // copies), merge keys (`<<`) applied, duplicate keys reported. Every walk here is iterative or of
-// fixed depth, so no input can exhaust the stack.
+// fixed depth, so no input can exhaust the stack; and every alias use is charged the size of what it
+// points at, so no input can multiply the work (a big anchored map merged many times).
 import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Alias, Document, LineCounter, Node as YamlNode, YAMLMap } from 'yaml';
 import type { Position } from './types.ts';
@@ -10,6 +11,11 @@ import type { Report } from './report.ts';
 export const MAX_ALIAS_USES = 1000;
 /** Deepest chain of merge keys (`<<: *a` where a itself merges) followed. */
 export const MAX_MERGE_DEPTH = 8;
+/**
+ * Most nodes reachable through alias uses and merge keys in one file, counted per use (an alias
+ * to a 1 000-node list used 3 times costs 3 000): the file's own size bounds the rest of the work.
+ */
+export const MAX_ALIAS_WORK = 250_000;
 
 /** One key of a mapping, with the value it maps to (aliases resolved). */
 export interface Entry {
@@ -26,6 +32,9 @@ export class Reader {
   private readonly anchors = new Map<Alias, YamlNode | undefined>();
   private aliasUses = 0;
   private aliasLimitReported = false;
+  private readonly sizes = new Map<YamlNode, number>();
+  private aliasWork = 0;
+  private workLimitReported = false;
   private readonly unknownAliases = new Set<Alias>();
 
   constructor(
@@ -33,7 +42,7 @@ export class Reader {
     private readonly lines: LineCounter,
     private readonly report: Report,
   ) {
-    indexAnchors(doc.contents, this.anchors);
+    indexAnchors(doc.contents, this.anchors, this.sizes);
   }
 
   /** 1-based position of a node's first character. */
@@ -55,6 +64,16 @@ export class Reader {
       return null;
     }
     const target = this.anchors.get(node);
+    if (target !== undefined) {
+      this.aliasWork += this.sizes.get(target) ?? 1;
+      if (this.aliasWork > MAX_ALIAS_WORK) {
+        if (!this.workLimitReported) {
+          this.workLimitReported = true;
+          this.report.add('YAML_TOO_COMPLEX', `The file's aliases (*name) and merge keys (<<) expand to more than ${MAX_ALIAS_WORK} values in all; a job file needs a few. This one and the rest are ignored: write the values out instead of repeating a big anchor.`, this.pos(node));
+        }
+        return null;
+      }
+    }
     if (target === undefined && !this.unknownAliases.has(node)) {
       this.unknownAliases.add(node);
       this.report.add('YAML_SYNTAX', `The alias *${node.source} refers to no anchor &${node.source} defined before it. Define the anchor first or fix the name.`, this.pos(node));
@@ -183,24 +202,37 @@ export function describe(node: YamlNode | null | undefined, withSource = true): 
 }
 
 // Maps each alias to the node carrying its anchor: the last one defined before it in document
-// order, as YAML says. One iterative pass over the whole document.
-function indexAnchors(root: unknown, out: Map<Alias, YamlNode | undefined>): void {
+// order, as YAML says; and records the size of each anchored node (itself, its pairs, keys and
+// values; an alias inside counts 1, as it is charged when followed). One iterative pass.
+function indexAnchors(root: unknown, out: Map<Alias, YamlNode | undefined>, sizes: Map<YamlNode, number>): void {
   const current = new Map<string, YamlNode>();
-  const stack: unknown[] = [root];
+  // Frames enter a node, then leave it once its children are done; `open` holds the running sizes.
+  const stack: { node: unknown; exit: boolean }[] = [{ node: root, exit: false }];
+  const open: { size: number }[] = [];
   while (stack.length > 0) {
-    const node = stack.pop();
+    const frame = stack.pop()!;
+    const node = frame.node;
+    if (frame.exit) {
+      const done = open.pop()!;
+      if (open.length > 0) open[open.length - 1]!.size += done.size;
+      if ((isScalar(node) || isMap(node) || isSeq(node)) && node.anchor) sizes.set(node, done.size);
+      continue;
+    }
+    if (node === null || node === undefined) continue;
+    open.push({ size: 1 });
+    stack.push({ node, exit: true });
     if (isAlias(node)) {
       out.set(node, current.get(node.source));
       continue;
     }
     if (isPair(node)) {
-      stack.push(node.value, node.key);
+      stack.push({ node: node.value, exit: false }, { node: node.key, exit: false });
       continue;
     }
     if (isScalar(node) || isMap(node) || isSeq(node)) {
       if (node.anchor) current.set(node.anchor, node);
       if (isMap(node) || isSeq(node)) {
-        for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+        for (let i = node.items.length - 1; i >= 0; i--) stack.push({ node: node.items[i], exit: false });
       }
     }
   }

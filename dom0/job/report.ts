@@ -8,6 +8,8 @@ import type { JobCode } from './codes.ts';
 
 /** Most findings one load returns; a file with more is garbage, and the first ones say so. */
 export const MAX_FINDINGS = 500;
+/** Codes kept even past MAX_FINDINGS: each is added at most once and says why the rest stopped. */
+const ALWAYS_KEPT: ReadonlySet<JobCode> = new Set(['YAML_TOO_COMPLEX']);
 
 /** Collects findings for one load. */
 export class Report {
@@ -21,7 +23,7 @@ export class Report {
     const key = `${code}\u0000${pos?.line ?? ''}:${pos?.column ?? ''}\u0000${message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    if (this.findings.length >= MAX_FINDINGS) {
+    if (this.findings.length >= MAX_FINDINGS && !ALWAYS_KEPT.has(code)) {
       this.dropped++;
       return;
     }

@@ -10,15 +10,19 @@ export const QUBE_NAME = /^[a-zA-Z][a-zA-Z0-9_.-]{0,30}$/;
 /** The value of `scope.since` for a first, full backup. */
 export const SINCE_BEGINNING = 'beginning';
 
-/** Why `name` cannot be a job name, or null. */
-export function jobNameProblem(name: string): string | null {
+/**
+ * Why `name` cannot be a job name, or null: the one rule for the job file's `name` (INVALID_NAME
+ * finding) and for the metadata store's job directories (dom0/metadata/store.ts). `subject` is
+ * how the sentence names it.
+ */
+export function jobNameProblem(name: string, subject = '`name`'): string | null {
   if (JOB_NAME.test(name)) return null;
   const rule = 'it is typed on the command line and used as the name of the job\'s metadata directory, so it must be 1 to 64 letters, digits, \'.\', \'_\' or \'-\', starting with a letter or digit (for example mybackup1)';
-  if (name.length === 0) return `\`name\` is empty; ${rule}.`;
-  if (name.length > 64) return `\`name\` is ${name.length} characters long; ${rule}.`;
-  if (!/^[A-Za-z0-9]/.test(name)) return `\`name\` ${JSON.stringify(name)} starts with ${JSON.stringify([...name][0])}; ${rule}.`;
+  if (name.length === 0) return `${subject} is empty; ${rule}.`;
+  if (name.length > 64) return `${subject} is ${name.length} characters long; ${rule}.`;
+  if (!/^[A-Za-z0-9]/.test(name)) return `${subject} ${JSON.stringify(name)} starts with ${JSON.stringify([...name][0])}; ${rule}.`;
   const bad = [...name].find((c) => !/[A-Za-z0-9_.-]/.test(c)) ?? '?';
-  return `\`name\` ${JSON.stringify(name)} contains ${JSON.stringify(bad)}; ${rule}.`;
+  return `${subject} ${JSON.stringify(name)} contains ${JSON.stringify(bad)}; ${rule}.`;
 }
 
 /** Why `label` is not a usable "@label" for `field` (target-snapshot or since), or null. */

@@ -1,6 +1,6 @@
 // Job file text → one YAML document with a line counter, or findings saying why not. Guards the
 // yaml package against inputs that could exhaust memory or the stack before it ever sees them.
-import { Composer, LineCounter, Parser } from 'yaml';
+import { Composer, Lexer, LineCounter, Parser } from 'yaml';
 import type { Document } from 'yaml';
 import type { Position } from './types.ts';
 import type { Report } from './report.ts';
@@ -30,7 +30,7 @@ export function parseSource(input: string, report: Report): Source {
     report.add('FILE_TOO_LARGE', `The job file is larger than ${MAX_FILE_BYTES} bytes (1 MiB). A job file is a few kilobytes; check that you passed the right file.`);
     return { doc: null, lines };
   }
-  if (!isPrintable(text, report) || !nestingIsSane(text, report)) return { doc: null, lines };
+  if (!isPrintable(text, report) || !nestingIsSane(text, report) || !flowDepthIsSane(text, report)) return { doc: null, lines };
 
   const tokens = Array.from(new Parser(lines.addNewLine).parse(text));
   // uniqueKeys is off: the package's check is quadratic; duplicate keys are found in nodes.ts.
@@ -139,10 +139,10 @@ function isPrintable(text: string, report: Report): boolean {
   return false;
 }
 
-// Refuses nesting deep enough to make the yaml composer recurse towards the stack limit (a stack
-// overflow inside V8's regexp compiler is a fatal out-of-memory, not a catchable error).
+// Refuses indentation nested deep enough to make the yaml composer recurse towards the stack limit
+// (a stack overflow inside V8's regexp compiler is a fatal out-of-memory, not a catchable error).
+// Bracket nesting, the other way to recurse, is flowDepthIsSane below.
 function nestingIsSane(text: string, report: Report): boolean {
-  let depth = 0;
   let lineStart = true;
   let indent = 0;
   let line = 1;
@@ -168,12 +168,37 @@ function nestingIsSane(text: string, report: Report): boolean {
       }
       lineStart = false;
     }
-    if (c === '[' || c === '{') {
+  }
+  return true;
+}
+
+// Synthetic lexer tokens (document start, flow error end, scalar marker): not in the source text.
+const LEXER_MARKERS = new Set(['\u0002', '\u0018', '\u001f']);
+
+// Refuses bracket (`[`, `{`) nesting deeper than MAX_FLOW_DEPTH, counted on the yaml package's
+// own lexer tokens, so brackets inside quoted strings and comments are not counted and none that
+// the parser will nest on are missed. The lexer is iterative; only the composer recurses.
+function flowDepthIsSane(text: string, report: Report): boolean {
+  // Fewer brackets in all than the limit cannot nest past it: skip the lexer for real job files.
+  let open = 0;
+  for (let i = 0; i < text.length && open <= MAX_FLOW_DEPTH; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) open++;
+  }
+  if (open <= MAX_FLOW_DEPTH) return true;
+  let depth = 0;
+  let offset = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (token === '[' || token === '{') {
       if (++depth > MAX_FLOW_DEPTH) {
+        const before = text.slice(0, offset);
+        const line = before.split('\n').length;
+        const column = offset - before.lastIndexOf('\n');
         report.add('NESTING_TOO_DEEP', `Brackets are nested more than ${MAX_FLOW_DEPTH} levels deep here; a job file needs two at most. Check that this is a job file.`, { line, column });
         return false;
       }
-    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+    } else if ((token === ']' || token === '}') && depth > 0) depth--;
+    if (!LEXER_MARKERS.has(token)) offset += token.length;
   }
   return true;
 }

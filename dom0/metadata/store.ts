@@ -1,12 +1,16 @@
 // The metadata store: per job `<dir>/<name>/` holds job.yaml (the imported file, byte for byte),
 // job.sha256, state.json (JobState) and log/runs.log (a line per run). A new job directory is
-// built under a temporary name and renamed into place, so an import is all or nothing.
+// built under a temporary name and renamed into place, so an import is all or nothing. A replace
+// first renames the old directory aside to `.<name>.replaced`; until the new one is renamed in
+// (the commit point) the aside copy is the job, so a crash between the two renames loses nothing:
+// readers use the aside copy, and the next run holding the job's lock puts it back.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { QzbError } from '../../shared/errors.ts';
 import { appendLine, fsyncDir, writeFileAtomic } from './atomic.ts';
+import { jobNameProblem } from '../job/values.ts';
 import { acquireLock, type JobLock } from './lock.ts';
 import type { JobState, TargetStatus } from './types.ts';
 
@@ -44,20 +48,14 @@ export function sha256Hex(text: string | Uint8Array): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-// Why `name` cannot be a job directory name, or null.
-export function jobNameProblem(name: string): string | null {
-  if (name.length === 0) return 'the name is empty';
-  if (name.length > 200) return 'the name is longer than 200 characters';
-  if (name.startsWith('.')) return "the name cannot start with '.'";
-  if (name.startsWith('-')) return "the name cannot start with '-' (it would read as an option)";
-  if (/[/\0\n\r\t]/.test(name)) return 'the name cannot contain "/", a NUL, a tab or a line break';
-  return null;
+// The job file's own rule (dom0/job/values.ts), so every importable name is storable and back.
+function checkName(name: string): void {
+  const problem = jobNameProblem(name, 'The job name');
+  if (problem) throw new QzbError('INVALID_NAME', problem);
 }
 
-function checkName(name: string): void {
-  const problem = jobNameProblem(name);
-  if (problem) throw new QzbError('INVALID_NAME', `${JSON.stringify(name)} cannot be used as a job name: ${problem}`);
-}
+/** Suffix of a job directory renamed aside by a replace that has not finished. */
+const ASIDE_SUFFIX = '.replaced';
 
 // Counts of the targets by status in a job state (to say what a replace would discard).
 export function progressOf(state: JobState): Record<TargetStatus, number> {
@@ -82,33 +80,81 @@ export class MetadataStore {
     return path.join(this.dir, `.${name}.lock`);
   }
 
-  // Takes the per-job lock; throws JOB_LOCKED naming the holder.
-  lock(name: string, command: string): Promise<JobLock> {
-    return acquireLock(this.lockFile(name), command);
+  // Where an unfinished replace keeps the old job directory.
+  asideDir(name: string): string {
+    checkName(name);
+    return path.join(this.dir, `.${name}${ASIDE_SUFFIX}`);
+  }
+
+  // Takes the per-job lock (throws JOB_LOCKED naming the holder), then finishes or undoes a
+  // replace that a crash interrupted.
+  async lock(name: string, command: string): Promise<JobLock> {
+    const lock = await acquireLock(this.lockFile(name), command);
+    try {
+      await this.recover(name);
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+    return lock;
+  }
+
+  // Only with the job's lock held: puts the aside copy back when the new directory never arrived
+  // (crash before the commit rename), or moves its run log over and removes it (crash after);
+  // removes half-built import directories.
+  private async recover(name: string): Promise<void> {
+    const final = this.jobDir(name);
+    const aside = this.asideDir(name);
+    if (await exists(aside)) {
+      if (!(await exists(final))) {
+        await rename(aside, final);
+      } else {
+        if (!(await exists(path.join(final, 'log'))) && (await exists(path.join(aside, 'log')))) {
+          await rename(path.join(aside, 'log'), path.join(final, 'log'));
+        }
+        await rm(aside, { recursive: true, force: true });
+      }
+      await fsyncDir(this.dir);
+    }
+    if (await exists(final)) await mkdir(path.join(final, 'log'), { recursive: true, mode: 0o700 });
+    const prefix = `.${name}.importing-`;
+    for (const e of await readdir(this.dir)) {
+      if (e.startsWith(prefix)) await rm(path.join(this.dir, e), { recursive: true, force: true });
+    }
+  }
+
+  // The directory that holds the job now: its own, or the aside copy of an interrupted replace.
+  private async currentDir(name: string): Promise<string> {
+    const final = this.jobDir(name);
+    if (await exists(final)) return final;
+    const aside = this.asideDir(name);
+    return (await exists(aside)) ? aside : final;
   }
 
   // True when a job of that name has been imported.
   async has(name: string): Promise<boolean> {
     try {
-      return (await stat(path.join(this.jobDir(name), 'job.yaml'))).isFile();
+      return (await stat(path.join(await this.currentDir(name), 'job.yaml'))).isFile();
     } catch {
       return false;
     }
   }
 
-  // Names of every imported job, sorted.
+  // Names of every imported job, sorted (including one whose replace a crash interrupted).
   async list(): Promise<string[]> {
     const entries = await readdir(this.dir, { withFileTypes: true });
-    const names: string[] = [];
+    const names = new Set<string>();
     for (const e of entries) {
-      if (e.isDirectory() && !e.name.startsWith('.') && (await this.has(e.name))) names.push(e.name);
+      if (!e.isDirectory()) continue;
+      const name = e.name.startsWith('.') && e.name.endsWith(ASIDE_SUFFIX) ? e.name.slice(1, -ASIDE_SUFFIX.length) : e.name;
+      if (jobNameProblem(name) === null && (await this.has(name))) names.add(name);
     }
-    return names.sort();
+    return [...names].sort();
   }
 
   // Reads an imported job; checks job.yaml, job.sha256 and state.json agree.
   async read(name: string): Promise<StoredJob> {
-    const dir = this.jobDir(name);
+    const dir = await this.currentDir(name);
     let bytes: Buffer;
     try {
       bytes = await readFile(path.join(dir, 'job.yaml'));
@@ -154,29 +200,35 @@ export class MetadataStore {
   }
 
   // Writes a new job directory (job.yaml, job.sha256, a fresh state) in place of any old one.
-  // The caller holds the job's lock and has decided that replacing is allowed.
+  // The caller holds the job's lock (so recover() has run) and has decided that replacing is
+  // allowed. At every instant either the job directory or its aside copy is a complete job.
   async write(name: string, bytes: Uint8Array, now: Date = new Date()): Promise<JobState> {
     const final = this.jobDir(name);
+    const aside = this.asideDir(name);
     const sha256 = sha256Hex(bytes);
     const state: JobState = { version: 1, job: name, configSha256: sha256, importedAt: now.toISOString(), targets: {} };
+    await this.recover(name);
     const tmp = path.join(this.dir, `.${name}.importing-${process.pid}`);
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(path.join(tmp, 'log'), { recursive: true, mode: 0o700 });
+    await mkdir(tmp, { mode: 0o700 });
     await writeFileAtomic(path.join(tmp, 'job.yaml'), bytes);
     await writeFileAtomic(path.join(tmp, 'job.sha256'), `${sha256}  job.yaml\n`);
     await writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
-    let old: string | null = null;
-    if (await exists(final)) {
-      old = path.join(this.dir, `.${name}.replaced-${process.pid}`);
-      await rm(old, { recursive: true, force: true });
-      await rename(final, old);
-      // Keep the run history across a replace.
-      await rm(path.join(tmp, 'log'), { recursive: true, force: true });
-      await rename(path.join(old, 'log'), path.join(tmp, 'log')).catch(() => mkdir(path.join(tmp, 'log'), { mode: 0o700 }));
+    if (!(await exists(final))) {
+      await mkdir(path.join(tmp, 'log'), { mode: 0o700 });
+      await rename(tmp, final);
+      await fsyncDir(this.dir);
+      return state;
     }
+    await rm(aside, { recursive: true, force: true });
+    await rename(final, aside);
+    await fsyncDir(this.dir);
+    // The commit point: from here the new job is the job.
     await rename(tmp, final);
     await fsyncDir(this.dir);
-    if (old) await rm(old, { recursive: true, force: true });
+    // Keep the run history across a replace.
+    await rename(path.join(aside, 'log'), path.join(final, 'log')).catch(() => mkdir(path.join(final, 'log'), { recursive: true, mode: 0o700 }));
+    await rm(aside, { recursive: true, force: true });
+    await fsyncDir(this.dir);
     return state;
   }
 }

@@ -16,6 +16,37 @@ export interface TargetRecord {
   /** Bytes forwarded for this target (decimal string), once `send` runs. */
   bytes?: string;
   sentAt?: string;
+  /** The GUID the receiver reported for the received snapshot (decimal string). */
+  receivedGuid?: string;
+  /** True when the step that completed it continued from a resume token. */
+  resumed?: boolean;
+  /** ISO time when the receiver was last seen holding it with the source's GUID. */
+  verifiedAt?: string;
+}
+
+/** The stream flags fixed for one receiving lineage at its first full (or clone) send. */
+export interface LineageRecord {
+  raw: boolean;
+  largeBlocks: boolean;
+  compressed: boolean;
+  embedded: boolean;
+  /** The dataset on the receiver. */
+  receiving: string;
+  fixedAt: string;
+}
+
+/** The step a `send` is working on right now (rewritten every few seconds; cleared when it ends). */
+export interface StepInProgress {
+  snapshot: string;
+  receiving: string;
+  startedAt: string;
+  updatedAt: string;
+  /** Bytes forwarded in this run's attempt (decimal string). */
+  bytes: string;
+  /** The `zfs send -nvP` estimate (decimal string), when known. */
+  estimate?: string;
+  resumed: boolean;
+  pid: number;
 }
 
 export interface JobState {
@@ -26,4 +57,8 @@ export interface JobState {
   importedAt: string;
   /** Keyed by full snapshot name. */
   targets: Record<string, TargetRecord>;
+  /** Keyed by source dataset: the send flags of its receiving lineage. */
+  lineages?: Record<string, LineageRecord>;
+  /** Set while a `send` step runs (and left behind by one that was killed). */
+  inProgress?: StepInProgress | null;
 }

@@ -2,6 +2,7 @@
 import type { CalcResult } from '../commands/calc.ts';
 import type { SendType } from '../plan/types.ts';
 import { countFindings, renderFindings } from './findings.ts';
+import { printSafeDeep } from './safe-text.ts';
 import { columns, plural, type Style } from './style.ts';
 
 // "full", "incremental from X", "clone of X".
@@ -12,7 +13,8 @@ export function describeSend(send: SendType): string {
 }
 
 // The human-readable target list.
-export function renderCalc(r: CalcResult, style: Style): string {
+export function renderCalc(result: CalcResult, style: Style): string {
+  const r = printSafeDeep(result);
   const out: string[] = [style.bold(`Job ${r.job}${r.label ? `, target snapshot ${r.label}` : ''}: ${plural(r.targets.length, 'backup target')}, in send order`)];
   if (r.targets.length > 0) {
     const rows = [['SNAPSHOT', 'KIND', 'EXISTS', 'STATE', 'SEND'].map((h) => style.dim(h))];

@@ -2,6 +2,7 @@
 import type { CheckResult } from '../commands/check.ts';
 import type { ResolvedDesignation } from '../plan/types.ts';
 import { countFindings, renderFindings } from './findings.ts';
+import { printSafeDeep } from './safe-text.ts';
 import { columns, plural, type Style } from './style.ts';
 
 const SECTIONS = [
@@ -15,7 +16,8 @@ function origin(d: ResolvedDesignation): string {
 }
 
 // The human-readable check report.
-export function renderCheck(r: CheckResult, style: Style): string {
+export function renderCheck(result: CheckResult, style: Style): string {
+  const r = printSafeDeep(result);
   const file = r.source.kind === 'file' ? r.source.path : null;
   const out: string[] = [];
   out.push(style.bold(`Checking ${r.source.kind === 'file' ? r.source.path : `imported job ${r.job ?? ''}`}${r.job && r.source.kind === 'file' ? ` (job ${r.job})` : ''}`));

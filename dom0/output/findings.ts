@@ -1,6 +1,7 @@
 // Findings as text: errors first, then warnings, then notes; each with file:line:col, severity,
 // code and message, so every problem is visible at once.
 import type { Finding, Severity } from '../job/findings.ts';
+import { printSafe } from './safe-text.ts';
 import { plural, type Style } from './style.ts';
 
 const ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
@@ -19,7 +20,8 @@ function label(severity: Severity, style: Style): string {
 // One finding on one line (plus an indented detail list when it has one).
 export function renderFinding(f: Finding, file: string | null, style: Style): string[] {
   const where = f.line !== undefined ? `${file ?? ''}${file ? ':' : 'line '}${f.line}${f.column !== undefined ? `:${f.column}` : ''}` : '';
-  const head = `  ${label(f.severity, style)}  ${where ? style.dim(where) + '  ' : ''}${style.bold(f.code)}  ${f.message}`;
+  // Idempotent on fields a renderer has already made safe; guards callers that have not.
+  const head = `  ${label(f.severity, style)}  ${where ? style.dim(printSafe(where)) + '  ' : ''}${style.bold(printSafe(f.code))}  ${printSafe(f.message)}`;
   return [head];
 }
 

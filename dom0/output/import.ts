@@ -2,10 +2,13 @@
 import type { ImportResult } from '../commands/import.ts';
 import { describeProgress } from '../commands/import.ts';
 import { countFindings, renderFindings } from './findings.ts';
+import { printSafe, printSafeDeep } from './safe-text.ts';
 import type { Style } from './style.ts';
 
 // The human-readable import report.
-export function renderImport(r: ImportResult, file: string, style: Style): string {
+export function renderImport(result: ImportResult, fileArg: string, style: Style): string {
+  const r = printSafeDeep(result);
+  const file = printSafe(fileArg);
   const out: string[] = [];
   if (r.action === 'refused') {
     out.push(style.bold('Findings'), ...renderFindings(r.findings, file, style), '');

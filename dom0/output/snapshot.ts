@@ -1,6 +1,7 @@
 // `snapshot` as text (with --dry-run: exactly the zfs commands, then `#` comments) and as JSON.
 import type { SnapshotResult } from '../commands/snapshot.ts';
 import { renderFindings } from './findings.ts';
+import { printSafeDeep } from './safe-text.ts';
 import { plural, type Style } from './style.ts';
 
 // Why work is pending, one phrase per qube ("qube work is Running").
@@ -17,7 +18,8 @@ function summary(r: SnapshotResult): string {
 }
 
 // The human-readable report.
-export function renderSnapshot(r: SnapshotResult, style: Style): string {
+export function renderSnapshot(result: SnapshotResult, style: Style): string {
+  const r = printSafeDeep(result);
   const out: string[] = [];
   if (r.dryRun) {
     out.push(...r.commands);

@@ -3,7 +3,7 @@
 import type { ZfsDataset, ZfsSnapshot } from '../inventory/types.ts';
 import type { TargetKind } from './types.ts';
 
-/** An incremental base: a snapshot, or (progressive: no only) a bookmark. */
+/** An incremental base: a snapshot, or a bookmark (`zfs send -i ds#bm` works for the first step). */
 export interface Base {
   name: string;
   createtxg: bigint;
@@ -63,8 +63,8 @@ export interface ChainInput {
 export interface ChainResult {
   base: Base | null;
   steps: Step[];
-  /** True when only the bookmark #since exists and progressive: yes made it unusable. */
-  bookmarkOnly: boolean;
+  /** Qubes driver snapshots between the base and the target that progressive left out (§4.5). */
+  driverSnapshotsSkipped: number;
   /** The target snapshot, when it exists. */
   target: ZfsSnapshot | undefined;
 }
@@ -82,28 +82,38 @@ export function buildChain(input: ChainInput): ChainResult {
     else if (s.name === sinceName) snap = s;
   }
   let base: Base | null = null;
-  let bookmarkOnly = false;
   if (since !== 'beginning') {
     if (snap) {
       base = { name: snap.name, createtxg: snap.createtxg, bookmark: false };
     } else {
       const bmName = ds.name + '#' + since.slice(1);
       const bm = ds.bookmarks.find((b) => b.name === bmName);
-      if (bm && !progressive) base = { name: bm.name, createtxg: bm.createtxg, bookmark: true };
-      else if (bm) bookmarkOnly = true;
+      if (bm) base = { name: bm.name, createtxg: bm.createtxg, bookmark: true };
     }
   }
   const steps: Step[] = [];
+  let driverSnapshotsSkipped = 0;
   if (progressive) {
     for (const s of snapshotsByTxg(ds)) {
       if (s.name === targetName) continue;
       if (base !== null && s.createtxg <= base.createtxg) continue;
       if (target && s.createtxg >= target.createtxg) continue;
+      // qubesd creates and prunes these at every start/stop: a plan holding them would break.
+      if (isDriverSnapshot(s.name)) {
+        driverSnapshotsSkipped++;
+        continue;
+      }
       steps.push({ name: s.name, kind: 'intermediate', snap: s });
     }
   }
   steps.push({ name: targetName, kind: 'target', snap: target ?? null });
-  return { base, steps, bookmarkOnly, target };
+  return { base, steps, driverSnapshotsSkipped, target };
+}
+
+// The Qubes zfs driver's own snapshots (`@qubes-clean-*`, `@qubes:before-start:*` and other `@qubes:*`).
+export function isDriverSnapshot(fullName: string): boolean {
+  const label = fullName.slice(fullName.indexOf('@') + 1);
+  return label.startsWith('qubes-clean-') || label.startsWith('qubes:');
 }
 
 // Adds an origin snapshot to a chain in createtxg order. False when it would come at or before the

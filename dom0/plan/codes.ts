@@ -24,6 +24,7 @@ export const PLAN_CODES = {
   SINCE_NOT_FOUND: { severity: 'error', meaning: '`since` names a label no target dataset has' },
   SINCE_MISSING_SOME: { severity: 'info', meaning: 'target datasets without `since`: they get a full send' },
   SINCE_AFTER_TARGET: { severity: 'error', meaning: 'on some dataset `since` is not older than `target-snapshot`' },
+  DRIVER_SNAPSHOTS_LEFT_OUT: { severity: 'info', meaning: "progressive left out the Qubes driver's own snapshots (@qubes-clean-*, @qubes:*)" },
   TARGET_SNAPSHOT_PENDING: { severity: 'info', meaning: 'target datasets whose target snapshot does not exist yet' },
   SNAPSHOT_CREATION_DISABLED: { severity: 'warning', meaning: 'target snapshots missing while `snapshot-creation: no`' },
   QUBE_IN_USE: { severity: 'warning', meaning: 'included qubes running or still marked dirty: their snapshots must wait' },

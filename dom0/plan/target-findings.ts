@@ -16,7 +16,8 @@ export interface ChainFacts {
   dataset: ZfsDataset;
   base: Base | null;
   target: ZfsSnapshot | undefined;
-  bookmarkOnly: boolean;
+  /** Qubes driver snapshots progressive left out between the base and the target. */
+  driverSnapshotsSkipped: number;
 }
 
 function plural(n: number, one: string, many: string): string {
@@ -53,31 +54,27 @@ export function targetFindings(
   if (targetOk && !fieldInvalid(job, 'scope.since') && !fieldInvalid(job, 'scope.progressive')) out.push(...sinceFindings(job, facts));
   if (targetOk) {
     out.push(...pendingFindings(job, facts));
+    out.push(...driverSnapshotFindings(facts));
     out.push(...inUseFindings(index, layout, targets));
   }
   return out;
 }
 
 function sinceFindings(job: Job, facts: readonly ChainFacts[]): Finding[] {
-  const { since, targetSnapshot, progressive } = job.scope;
+  const { since, targetSnapshot } = job.scope;
   if (since === 'beginning') return [];
   const pos = job.positions['scope.since'];
   const out: Finding[] = [];
   const withBase = facts.filter((f) => f.base !== null);
-  const bookmarkOnly = facts.filter((f) => f.base === null && f.bookmarkOnly).map((f) => f.dataset.name);
   if (withBase.length === 0) {
-    const bm =
-      bookmarkOnly.length > 0
-        ? ` ${plural(bookmarkOnly.length, 'dataset has', 'datasets have')} only the bookmark #${since.slice(1)}, which cannot ` +
-          `start a progressive send (bookmarks work with single incremental sends): set progressive: no, or`
-        : ' If this is your first backup to this receiver, set since: beginning; otherwise';
+    const bm = ' If this is your first backup to this receiver, set since: beginning; otherwise';
     out.push(
       finding(
         'SINCE_NOT_FOUND',
         'error',
         `since is ${since}, but none of the ${plural(facts.length, 'dataset', 'datasets')} in the backup has a snapshot ` +
-          `${since}${progressive ? '' : ' or bookmark #' + since.slice(1)}.${bm} check the label of your previous backup's target snapshot.`,
-        { pos, subject: since, details: { bookmarkOnly } },
+          `${since} or bookmark #${since.slice(1)}.${bm} check the label of your previous backup's target snapshot.`,
+        { pos, subject: since },
       ),
     );
     return out;
@@ -91,12 +88,8 @@ function sinceFindings(job: Job, facts: readonly ChainFacts[]): Finding[] {
         `${plural(missing.length, 'dataset has', 'datasets have')} no ${since} and will be sent in full (or as a clone ` +
           `of ${missing.length === 1 ? 'its' : 'their'} origin): ${missing.join(', ')}. That is expected for datasets new ` +
           `since your last backup. If one of them was in it, its ${since} snapshot has been deleted and the receiver ` +
-          `will refuse the full send (it already has that dataset): back it up to a fresh receiver dataset instead.` +
-          (bookmarkOnly.length > 0
-            ? ` ${bookmarkOnly.join(', ')} still ${bookmarkOnly.length === 1 ? 'has' : 'have'} the bookmark #${since.slice(1)}, ` +
-              `which can serve as the base with progressive: no (progressive: yes cannot start from a bookmark).`
-            : ''),
-        { pos, details: { datasets: missing, bookmarkOnly } },
+          `will refuse the full send (it already has that dataset): back it up to a fresh receiver dataset instead.`,
+        { pos, details: { datasets: missing } },
       ),
     );
   }
@@ -115,6 +108,24 @@ function sinceFindings(job: Job, facts: readonly ChainFacts[]): Finding[] {
     );
   }
   return out;
+}
+
+// progressive: yes leaves the Qubes driver's own snapshots out (SPEC §4.5); say how many, and where.
+function driverSnapshotFindings(facts: readonly ChainFacts[]): Finding[] {
+  const skipped = facts.filter((f) => f.driverSnapshotsSkipped > 0);
+  if (skipped.length === 0) return [];
+  const total = skipped.reduce((n, f) => n + f.driverSnapshotsSkipped, 0);
+  const names = skipped.map((f) => f.dataset.name);
+  return [
+    finding(
+      'DRIVER_SNAPSHOTS_LEFT_OUT',
+      'info',
+      `progressive leaves out ${plural(total, 'snapshot', 'snapshots')} of the Qubes storage driver (@qubes-clean-*, ` +
+        `@qubes:*) on ${names.join(', ')}: qubesd creates and deletes them at every qube start and stop, so they are ` +
+        'never intermediates (an origin of a clone is still sent).',
+      { details: { datasets: names, count: total } },
+    ),
+  ];
 }
 
 function pendingFindings(job: Job, facts: readonly ChainFacts[]): Finding[] {

@@ -97,7 +97,7 @@ function buildPlans(
       steps: chain.steps,
       cloneOf: null,
     });
-    facts.push({ dataset: t.dataset, base: chain.base, target: chain.target, bookmarkOnly: chain.bookmarkOnly });
+    facts.push({ dataset: t.dataset, base: chain.base, target: chain.target, driverSnapshotsSkipped: chain.driverSnapshotsSkipped });
   }
   if (!honourOrigins) return { plans, facts };
 

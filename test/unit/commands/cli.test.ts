@@ -160,3 +160,35 @@ test('Ctrl-C: exit 130 with a one-line message', async () => {
     silent.close();
   }
 });
+
+// Terminal injection (issue 9 item 6) through the real process: the error printer and a job file's
+// double-quoted YAML escapes. No control byte, bidi or invisible character may reach stdout/stderr.
+test('hostile text in a job file and in an error message reaches no terminal raw', async () => {
+  const forbidden = /(?!\n)[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+  const escapes = '\\e[2J\\e]0;owned\\a\\r\\b\\x7f\\x9b\\u202e\\u2066\\u200b\\u2060\\ufeff\\u2028';
+  writeFileSync(path.join(dir, 'hostile.yaml'), JOB.replace('name: cli1', `name: "evil${escapes}${'x'.repeat(300_000)}"`).replace('core:\n', `"core${escapes}":\n  type: qubes\n  members: ["w${escapes}"]\ncore:\n`));
+  const runs = [
+    await cli(['check', 'hostile.yaml']),
+    await cli(['check', 'hostile.yaml', '--json']),
+    await cli(['import', 'hostile.yaml']),
+    await cli(['check', `./no-such\u001b[31m\u202efile${'y'.repeat(5000)}.yaml`]),
+    await cli(['check', `./no-such\u001b[31m\u202efile.yaml`, '--json']),
+    await cli(['calc', `evil\u001b[2J\u202e`]),
+  ];
+  for (const [i, r] of runs.entries()) {
+    for (const [stream, text] of [['stdout', r.stdout], ['stderr', r.stderr]] as const) {
+      const m = forbidden.exec(text);
+      assert.equal(m, null, `run ${i} ${stream}: U+${(m?.[0].codePointAt(0) ?? 0).toString(16)} in ${JSON.stringify(text.slice(0, 300))}`);
+      for (const line of text.split('\n')) assert.ok(line.length < 12_000, `run ${i} ${stream}: a line of ${line.length} characters`);
+    }
+    assert.equal(r.code, 1, `run ${i}: ${r.stderr}`);
+  }
+  assert.match(runs[0]!.stdout, /evil\\x1b\[2J/);
+  assert.match(runs[0]!.stdout, /more characters cut/);
+  assert.match(runs[3]!.stderr, /no-such\\x1b\[31m\\u202efile/);
+  assert.match(runs[3]!.stderr, /more characters cut/);
+  // --json stays exact JSON, on stdout, for findings and for errors.
+  assert.equal((JSON.parse(runs[1]!.stdout) as { ok: boolean }).ok, false);
+  // eslint-disable-next-line no-control-regex
+  assert.match((JSON.parse(runs[4]!.stdout) as { error: { message: string } }).error.message, /no-such\u001b\[31m\u202efile/);
+});

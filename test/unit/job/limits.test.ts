@@ -88,3 +88,47 @@ test('a file just over the limit is refused without being parsed', () => {
   assert.deepEqual(r.findings.map((f) => f.code), ['FILE_TOO_LARGE']);
   assert.equal(loadJob('x'.repeat(50 * MAX_FILE_BYTES)).findings[0]!.code, 'FILE_TOO_LARGE');
 });
+
+// Issue 9 item 7: each merge of an anchored map re-reads all its keys, so the alias limit alone
+// multiplies (a 60 000-key map merged ~990 times once ran 87 s into a V8 heap abort).
+test('merge keys that multiply work (60k-key anchored map merged 990 times) stop fast with a finding', () => {
+  const keys = Array.from({ length: 60_000 }, (_, i) => `  k${i}: v`).join('\n');
+  const merges = Array.from({ length: 990 }, (_, i) => `g${i}:\n  <<: *b`).join('\n');
+  const text = `base: &b\n${keys}\n${merges}\n`;
+  assert.ok(text.length > 700_000 && text.length < MAX_FILE_BYTES, String(text.length));
+  const started = Date.now();
+  const r = loadJob(text);
+  const ms = Date.now() - started;
+  checkInvariants(text, r);
+  assert.ok(ms < 10_000, `took ${ms} ms`);
+  assert.ok(r.findings.some((f) => f.code === 'YAML_TOO_COMPLEX'), JSON.stringify(r.findings.slice(0, 3)));
+});
+
+test('an alias to a big list used many times counts all the work, not just the uses', () => {
+  const members = Array.from({ length: 30_000 }, (_, i) => `q${i}`).join(', ');
+  const groups = Array.from({ length: 900 }, (_, i) => `g${i}:\n  type: qubes\n  members: *m`).join('\n');
+  const text = seed('void-groups: []', `void-groups: [${Array.from({ length: 900 }, (_, i) => `g${i}`).join(', ')}]`) + `big: &m [${members}]\n${groups}\n`;
+  const started = Date.now();
+  const r = loadJob(text);
+  const ms = Date.now() - started;
+  checkInvariants(text, r);
+  assert.ok(ms < 10_000, `took ${ms} ms`);
+  assert.ok(r.findings.some((f) => f.code === 'YAML_TOO_COMPLEX'), JSON.stringify(r.findings.slice(0, 3)));
+});
+
+// Issue 9 item 9: brackets inside quoted strings and comments are text, not nesting; and a quoted
+// bracket must not cancel a real one (`["]",` repeated nests for real).
+test('the bracket-depth guard counts real brackets only, not those in quotes or comments', () => {
+  for (const text of ['a: ' + '["]",'.repeat(100_000), "a: " + "[']',".repeat(100_000), 'a: ' + '["\\"]",'.repeat(50_000), 'a: ' + '[{"}": '.repeat(50_000)]) {
+    const r = loadJob(text);
+    checkInvariants(text, r);
+    assert.deepEqual(r.findings.map((f) => f.code), ['NESTING_TOO_DEEP'], text.slice(0, 40));
+    assert.deepEqual([r.findings[0]!.line, (r.findings[0]!.column ?? 0) > 3], [1, true]);
+  }
+  // Brackets in quoted text, in comments and in plain words are not nesting: the file loads.
+  const brackets = '['.repeat(200) + '{'.repeat(200);
+  const text = seed('name: mybackup1', `name: mybackup1 # ${brackets}\n# ${brackets}`).replace('    - video-editing', `    - video-editing\n    - "${brackets}"\n    - '${brackets}'`);
+  const r = loadJob(text);
+  assert.ok(!r.findings.some((f) => f.code === 'NESTING_TOO_DEEP'), JSON.stringify(r.findings));
+  assert.ok(r.findings.some((f) => f.code === 'INVALID_QUBE_NAME'));
+});

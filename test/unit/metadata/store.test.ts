@@ -1,14 +1,17 @@
 // Metadata store: directory resolution, atomic writes, the per-job lock, import/replace rules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { defaultMetadataDir, requireMetadataDir, resolveMetadataDir } from '../../../dom0/metadata/dir.ts';
 import { writeFileAtomic } from '../../../dom0/metadata/atomic.ts';
 import { acquireLock, ownerAlive } from '../../../dom0/metadata/lock.ts';
-import { MetadataStore, jobNameProblem, progressOf, sha256Hex } from '../../../dom0/metadata/store.ts';
+import { MetadataStore, progressOf, sha256Hex } from '../../../dom0/metadata/store.ts';
+import { jobNameProblem } from '../../../dom0/job/values.ts';
+import { loadJob } from '../../../dom0/job/load.ts';
+import { renameSync, mkdirSync } from 'node:fs';
 import { QzbError } from '../../../shared/errors.ts';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'qzb-meta-'));
@@ -86,11 +89,106 @@ test('store: replace swaps the directory and keeps the run log', async () => {
   assert.deepEqual(readdirSync(store.dir).sort(), ['j']);
 });
 
-test('job names that cannot be a directory are refused', () => {
+// Issue 9 item 9: one job-name rule for the job file (INVALID_NAME finding) and the store.
+test('job names: the store and the job file apply the same rule', () => {
   assert.equal(jobNameProblem('mybackup1'), null);
-  assert.equal(jobNameProblem('my backup'), null);
-  assert.notEqual(jobNameProblem('../x'), null);
-  assert.notEqual(jobNameProblem('.hidden'), null);
-  assert.notEqual(jobNameProblem('-x'), null);
-  assert.throws(() => new MetadataStore('/m').jobDir('a/b'), /cannot be used as a job name/);
+  for (const bad of ['my backup', '../x', '.hidden', '-x', 'a/b', '', 'x'.repeat(65), 'tab\there', 'ünï']) {
+    assert.notEqual(jobNameProblem(bad), null, bad);
+    assert.throws(() => new MetadataStore('/m').jobDir(bad), (e: unknown) => e instanceof QzbError && e.code === 'INVALID_NAME' && e.message.startsWith('The job name'), bad);
+  }
+  // Every name the loader accepts is a name the store accepts, and the other way round.
+  for (const name of ['mybackup1', 'my backup', 'a.b_c-d', '9lives', '.x', 'x'.repeat(64), 'x'.repeat(65), 'a\u202eb']) {
+    const job = `name: ${JSON.stringify(name)}\n`;
+    const fileOk = !loadJob(job).findings.some((f) => f.code === 'INVALID_NAME');
+    let storeOk = true;
+    try {
+      new MetadataStore('/m').jobDir(name);
+    } catch {
+      storeOk = false;
+    }
+    assert.equal(storeOk, fileOk, name);
+  }
+});
+
+// Issue 9 item 9: `import --replace` renames the old directory aside, then the new one in; a crash
+// between the two must not leave the job without a directory.
+test('store: a replace interrupted between its two renames keeps the old job, and the next locked run restores it', async () => {
+  const store = new MetadataStore(tmp());
+  await store.write('j', Buffer.from('old'));
+  await store.log('j', 'first run');
+  // The state a crash after the first rename leaves: the old job aside, a half-built new one.
+  renameSync(store.jobDir('j'), path.join(store.dir, '.j.replaced'));
+  mkdirSync(path.join(store.dir, '.j.importing-99999'));
+  writeFileSync(path.join(store.dir, '.j.importing-99999', 'job.yaml'), 'new');
+  // Readers still see the old job.
+  assert.equal(await store.has('j'), true);
+  assert.deepEqual(await store.list(), ['j']);
+  assert.equal((await store.read('j')).text, 'old');
+  // The next run that takes the job's lock puts it back and cleans up.
+  const lock = await store.lock('j', 'snapshot');
+  await lock.release();
+  assert.deepEqual(readdirSync(store.dir).sort(), ['j']);
+  assert.equal((await store.read('j')).text, 'old');
+  assert.match(readFileSync(path.join(store.jobDir('j'), 'log', 'runs.log'), 'utf8'), /first run/);
+});
+
+test('store: a replace interrupted after its commit rename keeps the new job and the run log', async () => {
+  const store = new MetadataStore(tmp());
+  await store.write('j', Buffer.from('old'));
+  await store.log('j', 'first run');
+  // The state a crash after the second rename leaves: the new job in place without a log, the old aside.
+  renameSync(store.jobDir('j'), path.join(store.dir, '.j.replaced'));
+  const fresh = new MetadataStore(tmp());
+  await fresh.write('j', Buffer.from('new'));
+  renameSync(fresh.jobDir('j'), store.jobDir('j'));
+  rmSync(path.join(store.jobDir('j'), 'log'), { recursive: true });
+  assert.equal((await store.read('j')).text, 'new');
+  const lock = await store.lock('j', 'snapshot');
+  await lock.release();
+  assert.deepEqual(readdirSync(store.dir).sort(), ['j']);
+  assert.equal((await store.read('j')).text, 'new');
+  assert.match(readFileSync(path.join(store.jobDir('j'), 'log', 'runs.log'), 'utf8'), /first run/);
+  // And a replace after that works as usual.
+  await store.write('j', Buffer.from('newer'));
+  assert.equal((await store.read('j')).text, 'newer');
+  assert.deepEqual(readdirSync(store.dir).sort(), ['j']);
+});
+
+// Issue 9 item 9: a stale lock is taken over by exactly one of the runs that find it stale, and
+// release() removes only a lock its caller still owns.
+test('lock: concurrent takeovers of a stale lock leave exactly one holder', async () => {
+  const dir = tmp();
+  const file = path.join(dir, '.job.lock');
+  const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+  for (let trial = 0; trial < 40; trial++) {
+    writeFileSync(file, JSON.stringify({ pid: dead, startTime: '1', command: 'send', since: 'x' }));
+    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => acquireLock(file, `run${i}`)));
+    const held = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>> => r.status === 'fulfilled');
+    assert.equal(held.length, 1, `trial ${trial}: ${held.length} holders; ${results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'held')).join(' | ')}`);
+    for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof QzbError && r.reason.code === 'JOB_LOCKED', String(r.reason));
+    assert.equal(held[0]!.value.tookOverFrom?.pid, dead);
+    await held[0]!.value.release();
+    assert.equal(existsSync(file), false);
+    assert.deepEqual(readdirSync(dir), []);
+  }
+});
+
+test('lock: release() leaves alone a lock that is no longer its own', async () => {
+  const dir = tmp();
+  const file = path.join(dir, '.job.lock');
+  const lock = await acquireLock(file, 'snapshot');
+  // Someone else holds it now (e.g. took it over): its file must survive our release.
+  const other = JSON.stringify({ pid: process.pid, startTime: '', command: 'import', since: 'y', token: 'someone-else' });
+  writeFileSync(file, other);
+  await lock.release();
+  assert.equal(readFileSync(file, 'utf8'), other);
+});
+
+test('lock: a takeover interrupted by a crash is reported, never guessed at', async () => {
+  const dir = tmp();
+  const file = path.join(dir, '.job.lock');
+  const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+  writeFileSync(file, JSON.stringify({ pid: dead, startTime: '1', command: 'send', since: 'x' }));
+  writeFileSync(`${file}.takeover`, JSON.stringify({ pid: dead, startTime: '1', command: 'import', since: 'x' }));
+  await assert.rejects(acquireLock(file, 'snapshot'), (e: unknown) => e instanceof QzbError && e.code === 'JOB_LOCKED' && e.message.includes('takeover') && (e.hint ?? '').includes(`${file}.takeover`));
 });

@@ -1,5 +1,6 @@
 // Property-based tests (fast-check) for the nesting, void and ordering rules on random systems:
 // random dataset trees (with names that sort awkwardly), qubes, snapshots, clones and designations.
+import { isDriverSnapshot } from '../../../dom0/plan/chains.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -208,7 +209,7 @@ test('order: parents before children, origins before clones, createtxg ascending
   );
 });
 
-test('progressive: yes sends every snapshot after the base up to the target; no sends only targets and origins', () => {
+test('progressive: yes sends every snapshot after the base up to the target (but the driver\'s own); no sends only targets and origins', () => {
   fc.assert(
     fc.property(worldArb, (w) => {
       const { job, tgt } = run(w);
@@ -223,7 +224,11 @@ test('progressive: yes sends every snapshot after the base up to the target; no 
         for (const s of ds.snapshots) {
           const after = base === undefined || s.createtxg > base.createtxg;
           const before = target === undefined || s.createtxg <= target.createtxg;
-          if (after && before) assert.ok(listed.has(s.name), `${s.name} missing from the progressive chain`);
+          if (after && before && !isDriverSnapshot(s.name)) assert.ok(listed.has(s.name), `${s.name} missing from the progressive chain`);
+          if (isDriverSnapshot(s.name) && s.name !== t.snapshot) {
+            const x = tgt.targets.find((y) => y.snapshot === s.name);
+            assert.ok(x === undefined || x.kind === 'origin', `${s.name} is a driver snapshot but planned as ${x?.kind}`);
+          }
         }
       }
     }),

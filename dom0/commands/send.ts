@@ -1,0 +1,298 @@
+// `send <name> [--dry-run]` (SPEC §6): re-plan from live state (dom0 inventory + one receiver
+// inventory), preflight everything, then run the steps in order, recording each one atomically
+// before the next starts, bookmarking what was sent, and confirming every target by GUID at the end.
+// The decisions are dom0/send/plan.ts (pure); this file collects, executes, records and reports.
+import { QzbError, isQzbError } from '../../shared/errors.ts';
+import { finding, hasErrors, type Finding } from '../job/findings.ts';
+import { requireMetadataDir } from '../metadata/dir.ts';
+import { MetadataStore } from '../metadata/store.ts';
+import type { JobState } from '../metadata/types.ts';
+import type { SendEvent, StepOutcome } from '../send/events.ts';
+import { executeStep, sourceOf } from '../send/execute.ts';
+import { planSend } from '../send/plan.ts';
+import { receiverView, tokensToDecode } from '../send/receiver-view.ts';
+import type { DecodedToken, SendPlan, SendStep } from '../send/types.ts';
+import { formatBytes } from '../output/bytes.ts';
+import { analyseJob } from './analyse.ts';
+import type { Context, ReceiverConnection, SendAdapters } from './context.ts';
+
+// Options of `send`.
+export interface SendOptions {
+  name: string;
+  dryRun: boolean;
+  /** Ctrl-C / SIGTERM: stop at once, keep resumable state, exit 130. */
+  signal?: AbortSignal;
+  onEvent?: (event: SendEvent) => void;
+}
+
+// What `send` returns.
+export interface SendResult {
+  job: string;
+  dryRun: boolean;
+  steps: StepOutcome[];
+  plan: SendPlan | null;
+  findings: Finding[];
+  bytes: bigint;
+  verified: number;
+  interrupted: boolean;
+  exitCode: 0 | 1 | 3 | 130;
+}
+
+/** How often the in-progress record in state.json is rewritten during a step. */
+const PROGRESS_SAVE_MS = 5_000;
+/** How often a progress event is emitted. */
+const PROGRESS_EVENT_MS = 1_000;
+
+// Runs `send` under the job's lock.
+export async function send(options: SendOptions, ctx: Context): Promise<SendResult> {
+  const adapters = ctx.send;
+  if (!adapters) throw new QzbError('SEND_UNAVAILABLE', 'send needs the receiver and zfs send adapters');
+  await requireMetadataDir(ctx.metadataDir);
+  const store = new MetadataStore(ctx.metadataDir);
+  await store.read(options.name);
+  const lock = await store.lock(options.name, options.dryRun ? 'send --dry-run' : 'send');
+  const emit = options.onEvent ?? ((): void => {});
+  const result: SendResult = { job: options.name, dryRun: options.dryRun, steps: [], plan: null, findings: [], bytes: 0n, verified: 0, interrupted: false, exitCode: 1 };
+  let link: ReceiverConnection | null = null;
+  try {
+    if (lock.tookOverFrom) ctx.notice(`note: took over a stale lock left by pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command})`);
+    const stored = await store.read(options.name);
+    const state = stored.state;
+    const a = await analyseJob(stored.text, ctx);
+    result.findings.push(...a.findings.filter((f) => f.severity === 'error'));
+    if (!a.job || !a.zfs || hasErrors(result.findings)) return finish(result, emit);
+
+    link = adapters.connectReceiver(a.job.receiver.qube);
+    const root = a.job.receiver.dataset;
+    const hello = await link.client.hello(root);
+    const inventory = await link.client.inventory();
+    const view = receiverView(root, hello, inventory);
+    const tokens = await decodeTokens(adapters, tokensToDecode(root, new Set(a.targets.map((t) => t.dataset)), view));
+    const plan = planSend({ targets: a.targets, source: a.zfs, state, patching: a.job.allowedBehaviours.patching, receiver: view, tokens });
+    result.plan = plan;
+    result.findings.push(...plan.findings);
+    const estimates = new Map<string, bigint | null>();
+    if (options.dryRun || !hasErrors(result.findings)) {
+      for (const s of plan.steps) if (s.action === 'send' || s.action === 'resume') estimates.set(s.snapshot, await adapters.estimate(sourceOf(s)).catch(() => null));
+    }
+    emit({
+      event: 'preflight', job: options.name, dryRun: options.dryRun, findings: result.findings,
+      steps: plan.steps.map((s) => ({ snapshot: s.snapshot, receiving: s.receiving, action: s.action, stream: s.stream, from: s.from, estimate: estimates.get(s.snapshot) ?? null, reason: s.reason })),
+    });
+    result.steps = plan.steps.map((s) => ({ snapshot: s.snapshot, action: s.action === 'skip' ? 'skipped' : 'pending', resumed: false, bytes: 0n, reason: s.reason }));
+    if (options.dryRun || hasErrors(result.findings)) return finish(result, emit);
+
+    // Record what this run learned before any byte moves: lineage flags, and steps a killed run
+    // completed without recording (its in-progress step is on the receiver: plan.ts counts it sent).
+    const now = ctx.now().toISOString();
+    for (const [ds, flags] of Object.entries(plan.lineages)) {
+      state.lineages ??= {};
+      state.lineages[ds] ??= { ...flags, receiving: `${root}/${ds}`, fixedAt: now };
+    }
+    for (const s of plan.steps) {
+      if (s.action === 'skip' && !s.patched && s.reason === 'already sent' && state.targets[s.snapshot]?.status === 'snapshotted') {
+        markSent(state, s, s.guid, 0n, false, now);
+      }
+    }
+    state.inProgress = null;
+    await store.saveState(state);
+    await bookmarkSkipped(plan.steps, a.zfs.datasets, adapters, result, emit);
+
+    const runnable = plan.steps.filter((s) => s.action === 'send' || s.action === 'resume');
+    let index = 0;
+    let failed = false;
+    for (const step of runnable) {
+      if (options.signal?.aborted) break;
+      index++;
+      const outcome = result.steps.find((o) => o.snapshot === step.snapshot)!;
+      const ok = await runOne(step, { index, count: runnable.length, estimate: estimates.get(step.snapshot) ?? null }, link, adapters, state, store, ctx, options, emit, result);
+      outcome.bytes = ok.bytes;
+      outcome.resumed = step.action === 'resume';
+      result.bytes += ok.bytes;
+      if (!ok.ok) {
+        outcome.action = 'failed';
+        outcome.reason = ok.message;
+        failed = true;
+        break;
+      }
+      outcome.action = 'sent';
+      outcome.reason = null;
+      await bookmark(step, a.zfs.datasets, adapters, result, emit);
+    }
+    if (result.interrupted || failed) return finish(result, emit);
+
+    // Confirm every step on the receiver by GUID (a fresh listing, never the agent's word alone).
+    const after = receiverView(root, hello, await link.client.inventory());
+    const at = ctx.now().toISOString();
+    for (const s of plan.steps) {
+      if (s.action === 'pending') continue;
+      const held = after.datasets.get(s.receiving)?.snapshots.find((x) => x.label === s.label);
+      if (held?.guid === s.guid) {
+        if (!s.patched) {
+          const r = state.targets[s.snapshot];
+          if (r && (r.status === 'sent' || r.status === 'verified')) {
+            r.status = 'verified';
+            r.verifiedAt = at;
+          }
+        }
+        result.verified++;
+      } else {
+        result.findings.push(finding('NOT_CONFIRMED', 'error', `${s.receiving}@${s.label} is ${held ? `on the receiver with GUID ${held.guid}, not ${s.guid}` : 'not on the receiver'} after the send: the receiver did not keep what it reported. Run verify, and check the backup pool in the receiver qube.`, { subject: s.snapshot }));
+      }
+    }
+    await store.saveState(state);
+    return finish(result, emit);
+  } catch (e) {
+    if (!isQzbError(e)) throw e;
+    result.findings.push(finding(e.code, 'error', `${e.message}${e.hint ? ` (${e.hint})` : ''}`));
+    if (options.signal?.aborted) result.interrupted = true;
+    return finish(result, emit);
+  } finally {
+    await link?.client.close().catch(() => {});
+    if (!options.dryRun) await store.log(options.name, `send: ${describe(result)}`, ctx.now()).catch(() => {});
+    await lock.release();
+  }
+}
+
+// Decodes each receiving dataset's resume token in dom0 (`zfs send -nvP -t`); failures are values.
+async function decodeTokens(adapters: SendAdapters, tokens: Map<string, string>): Promise<Map<string, DecodedToken | { error: string }>> {
+  const out = new Map<string, DecodedToken | { error: string }>();
+  for (const [receiving, token] of tokens) {
+    try {
+      out.set(receiving, await adapters.decodeToken(token));
+    } catch (e) {
+      if (!isQzbError(e)) throw e;
+      out.set(receiving, { error: e.message.slice(0, 300) });
+    }
+  }
+  return out;
+}
+
+type StepRun = { ok: true; bytes: bigint } | { ok: false; bytes: bigint; message: string };
+
+// Executes one step and records its outcome in the state before returning.
+async function runOne(
+  step: SendStep,
+  info: { index: number; count: number; estimate: bigint | null },
+  link: ReceiverConnection,
+  adapters: SendAdapters,
+  state: JobState,
+  store: MetadataStore,
+  ctx: Context,
+  options: SendOptions,
+  emit: (e: SendEvent) => void,
+  result: SendResult,
+): Promise<StepRun> {
+  const resumed = step.action === 'resume';
+  const started = Date.now();
+  const earlier = state.inProgress?.snapshot === step.snapshot ? BigInt(state.inProgress.bytes) : 0n;
+  state.inProgress = {
+    snapshot: step.snapshot, receiving: step.receiving, startedAt: ctx.now().toISOString(), updatedAt: ctx.now().toISOString(),
+    bytes: '0', resumed, pid: process.pid, ...(info.estimate !== null ? { estimate: info.estimate.toString() } : {}),
+  };
+  await store.saveState(state);
+  emit({ event: 'step-start', snapshot: step.snapshot, receiving: step.receiving, stream: step.stream, from: step.from, resumed, estimate: info.estimate, index: info.index, count: info.count });
+  let lastEvent = 0;
+  let lastSave = Date.now();
+  let saving: Promise<void> | null = null;
+  const r = await executeStep(step, link, adapters, {
+    signal: options.signal ?? new AbortController().signal,
+    onProgress: (bytes) => {
+      const t = Date.now();
+      if (t - lastEvent >= PROGRESS_EVENT_MS) {
+        lastEvent = t;
+        emit({ event: 'progress', snapshot: step.snapshot, bytes, estimate: info.estimate, totalBytes: result.bytes + bytes, totalEstimate: null, seconds: (t - started) / 1000 });
+      }
+      if (t - lastSave >= PROGRESS_SAVE_MS && saving === null && state.inProgress) {
+        lastSave = t;
+        state.inProgress.bytes = bytes.toString();
+        state.inProgress.updatedAt = ctx.now().toISOString();
+        saving = store.saveState(state).catch(() => {}).finally(() => { saving = null; });
+      }
+    },
+  });
+  await (saving as Promise<void> | null);
+  const seconds = (Date.now() - started) / 1000;
+  if (r.ok && r.guid !== step.guid) {
+    const message = `the receiver reported GUID ${r.guid} for ${step.receiving}@${step.label}, but the source snapshot has GUID ${step.guid}: the step is not recorded as sent. Run verify, and check the backup pool in the receiver qube.`;
+    result.findings.push(finding('GUID_MISMATCH', 'error', message, { subject: step.snapshot }));
+    emit({ event: 'step-failed', snapshot: step.snapshot, code: 'GUID_MISMATCH', message, resumable: false });
+    state.inProgress = null;
+    await store.saveState(state);
+    return { ok: false, bytes: r.bytes, message };
+  }
+  if (r.ok) {
+    markSent(state, step, r.guid, earlier + r.bytes, resumed, ctx.now().toISOString());
+    state.inProgress = null;
+    await store.saveState(state);
+    emit({ event: 'step-done', snapshot: step.snapshot, bytes: r.bytes, guid: r.guid, resumed, seconds });
+    return { ok: true, bytes: r.bytes };
+  }
+  if (state.inProgress) {
+    state.inProgress.bytes = (earlier + r.bytes).toString();
+    state.inProgress.updatedAt = ctx.now().toISOString();
+  }
+  await store.saveState(state);
+  if (r.cancelled) {
+    result.interrupted = true;
+    emit({ event: 'step-failed', snapshot: step.snapshot, code: 'INTERRUPTED', message: 'interrupted', resumable: true });
+    return { ok: false, bytes: r.bytes, message: 'interrupted' };
+  }
+  const size = info.estimate !== null ? ` The step needs about ${formatBytes(info.estimate)} on the receiver pool; free space there (or grow the pool)` : ' Free space on the receiver pool';
+  const message = r.error.code === 'RECEIVER_POOL_FULL'
+    ? `The receiver pool is full: ${step.receiving}@${step.label} could not be received.${size}, then run send again${r.resumable ? ' to resume where it stopped' : ''}.`
+    : `${r.error.message}${r.resumable ? ' — run send again to resume' : ''}`;
+  result.findings.push(finding(r.error.code, 'error', message, { subject: step.snapshot }));
+  emit({ event: 'step-failed', snapshot: step.snapshot, code: r.error.code, message, resumable: r.resumable });
+  return { ok: false, bytes: r.bytes, message };
+}
+
+// Marks a step's target as sent in the state.
+function markSent(state: JobState, step: SendStep, guid: bigint, bytes: bigint, resumed: boolean, at: string): void {
+  const old = state.targets[step.snapshot];
+  state.targets[step.snapshot] = {
+    ...old, snapshot: step.snapshot, status: 'sent', guid: old?.guid ?? step.guid.toString(), receivedGuid: guid.toString(),
+    bytes: bytes.toString(), sentAt: at, resumed,
+  };
+}
+
+// Bookmarks a sent snapshot on the source (`ds#label`), the cursor for later incrementals.
+async function bookmark(step: SendStep, datasets: readonly { name: string; bookmarks: readonly { name: string; guid: bigint }[] }[], adapters: SendAdapters, result: SendResult, emit: (e: SendEvent) => void): Promise<void> {
+  const name = `${step.dataset}#${step.label}`;
+  const existing = datasets.find((d) => d.name === step.dataset)?.bookmarks.find((b) => b.name === name);
+  if (existing) {
+    if (existing.guid !== step.guid) {
+      const message = `the bookmark ${name} already exists for another snapshot (GUID ${existing.guid}); it is left alone, so later incrementals cannot fall back on it for ${step.snapshot}.`;
+      result.findings.push(finding('BOOKMARK_CONFLICT', 'warning', message, { subject: name }));
+      emit({ event: 'notice', message: `warning: ${message}` });
+    }
+    return;
+  }
+  try {
+    await adapters.createBookmark(step.snapshot, name);
+  } catch (e) {
+    if (!isQzbError(e)) throw e;
+    const message = `could not bookmark ${step.snapshot} as ${name} (${e.message}); the backup is complete, but an incremental from it will need the snapshot itself.`;
+    result.findings.push(finding('BOOKMARK_FAILED', 'warning', message, { subject: name }));
+    emit({ event: 'notice', message: `warning: ${message}` });
+  }
+}
+
+// Creates missing bookmarks of steps an earlier run sent (it may have stopped before bookmarking).
+async function bookmarkSkipped(steps: readonly SendStep[], datasets: Parameters<typeof bookmark>[1], adapters: SendAdapters, result: SendResult, emit: (e: SendEvent) => void): Promise<void> {
+  for (const s of steps) if (s.action === 'skip' && !s.patched && s.reason === 'already sent') await bookmark(s, datasets, adapters, result, emit);
+}
+
+function finish(result: SendResult, emit: (e: SendEvent) => void): SendResult {
+  const errors = hasErrors(result.findings);
+  // A dry run ends with the status the real run's plan implies: only planned-pending steps wait.
+  const waiting = result.dryRun ? (result.plan?.steps ?? []).some((s) => s.action === 'pending') : result.steps.some((s) => s.action === 'pending');
+  result.exitCode = result.interrupted ? 130 : errors ? 1 : waiting ? 3 : 0;
+  emit({ event: 'summary', exit: result.exitCode, bytes: result.bytes, steps: result.steps, findings: result.findings, interrupted: result.interrupted, verified: result.verified });
+  return result;
+}
+
+function describe(r: SendResult): string {
+  const n = (a: StepOutcome['action']): number => r.steps.filter((s) => s.action === a).length;
+  return `${n('sent')} sent, ${n('skipped')} skipped, ${n('pending')} pending, ${n('failed')} failed, ${r.bytes} bytes, exit ${r.exitCode}${r.interrupted ? ' (interrupted)' : ''}`;
+}

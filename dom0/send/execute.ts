@@ -1,0 +1,82 @@
+// Runs one planned step over the receiver link: discard stale partial state if the plan says so,
+// start `zfs send` only once the agent is ready, forward it with progress and cancellation, and
+// always stop the sender in the safe order (kill, close the pipe, wait). Decides nothing.
+import { isQzbError, QzbError } from '../../shared/errors.ts';
+import type { ReceiverConnection, SendAdapters, SendProcess, SendSource } from '../commands/context.ts';
+import { ReceiveFailedError } from '../receiver-link/errors.ts';
+import type { ReceiveHeader } from '../receiver-link/types.ts';
+import type { SendStep } from './types.ts';
+
+/** How one step ended. */
+export type StepResult =
+  | { ok: true; guid: bigint; bytes: bigint }
+  | { ok: false; error: QzbError; bytes: bigint; resumable: boolean; cancelled: boolean };
+
+// What `zfs send` streams for a step.
+export function sourceOf(step: SendStep): SendSource {
+  if (step.action === 'resume' && step.token !== null) return { token: step.token };
+  return { snapshot: step.snapshot, from: step.from, flags: step.flags };
+}
+
+// The receive request for a step.
+export function headerOf(step: SendStep): ReceiveHeader {
+  const header: ReceiveHeader = {
+    dataset: step.receiving,
+    snapshot: step.label,
+    type: step.type,
+    stream: step.stream,
+    origin: step.receiverOrigin,
+    raw: step.flags.raw,
+    resume: step.action === 'resume',
+  };
+  // The agent re-checks that the dataset is still its own empty placeholder before it replaces it.
+  if (step.intoPlaceholder) (header as ReceiveHeader & { intoPlaceholder?: boolean }).intoPlaceholder = true;
+  return header;
+}
+
+// Sends one step; never throws for a failure of the step itself (the result says what happened).
+export async function executeStep(
+  step: SendStep,
+  link: ReceiverConnection,
+  send: SendAdapters,
+  options: { signal: AbortSignal; onProgress: (bytes: bigint) => void },
+): Promise<StepResult> {
+  let proc: SendProcess | null = null;
+  let bytes = 0n;
+  const onProgress = (b: bigint): void => {
+    bytes = b;
+    options.onProgress(b);
+  };
+  try {
+    if (step.abortFirst) await link.client.abort(step.receiving);
+    const result = await link.client.receive(headerOf(step), () => {
+      proc = send.startSend(sourceOf(step));
+      return proc.stdout;
+    }, { signal: options.signal, onProgress });
+    const exit = await (proc as SendProcess | null)?.done;
+    if (exit && exit.exitCode !== 0) {
+      // The receiver took a complete stream, yet zfs send reports a failure: do not trust the step.
+      return { ok: false, bytes: result.bytes, resumable: false, cancelled: false, error: new QzbError('SEND_FAILED', `zfs send for ${step.snapshot} exited ${exit.exitCode ?? exit.signal}: ${exit.stderrTail.join(' / ') || 'no message'}`) };
+    }
+    return { ok: true, guid: result.guid, bytes: result.bytes };
+  } catch (e) {
+    const cancelled = options.signal.aborted;
+    const stopped = proc as SendProcess | null;
+    if (stopped) await stopped.stop();
+    const exit = stopped ? await stopped.done : null;
+    const sendError = exit && exit.exitCode !== 0 && exit.exitCode !== null && exit.stderrTail.length > 0 && !cancelled
+      ? ` (zfs send: ${exit.stderrTail.slice(-3).join(' / ')})` : '';
+    if (e instanceof ReceiveFailedError) {
+      const error = new QzbError(e.reason === 'out-of-space' ? 'RECEIVER_POOL_FULL' : 'RECEIVE_FAILED', `${e.message}${sendError}`, { hint: e.hint });
+      return { ok: false, error, bytes: e.bytes > bytes ? e.bytes : bytes, resumable: e.resumeToken !== null, cancelled };
+    }
+    if (isQzbError(e)) {
+      const error = sendError ? new QzbError(e.code, `${e.message}${sendError}`, { hint: e.hint }) : e;
+      // A cut link keeps ZFS's partial state on the receiver (zfs receive -s): resumable.
+      return { ok: false, error, bytes, resumable: true, cancelled };
+    }
+    throw e;
+  } finally {
+    if (proc) await (proc as SendProcess).stop();
+  }
+}
