@@ -288,7 +288,7 @@ class ScenarioRun {
           rec['zfs-pipe'] = { send: step.send, receive: step.receive };
           const p = await runPipe([join(this.dir, 'bin', 'zfs'), ...step.send], [join(this.dir, 'bin', 'receiver-zfs'), ...step.receive], { cwd: join(this.dir, 'work') });
           outcome = { exit: p.sendExit !== 0 ? p.sendExit : p.receiveExit, stdout: '', stderr: p.stderr, ms: p.ms };
-          rec = { ...rec, exit: outcome.exit, 'send-exit': p.sendExit, 'receive-exit': p.receiveExit, stderr: p.stderr, ms: p.ms };
+          rec = { ...rec, exit: outcome.exit, 'send-exit': p.sendExit, 'receive-exit': p.receiveExit, stderr: p.stderr, ms: p.ms, ...(p.sendCpu ? { 'send-cpu': p.sendCpu } : {}) };
           if (!expect && outcome.exit !== 0) failures.push(`zfs-pipe exited ${outcome.exit} (send ${p.sendExit}, receive ${p.receiveExit})`);
           break;
         }

@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
+import { sampleCpu } from './cpu.ts';
+import type { CpuUsage } from './cpu.ts';
 
 export const ZFS = existsSync('/usr/sbin/zfs') ? '/usr/sbin/zfs' : '/sbin/zfs';
 export const ZPOOL = existsSync('/usr/sbin/zpool') ? '/usr/sbin/zpool' : '/sbin/zpool';
@@ -68,6 +70,8 @@ export interface PipeResult {
   receiveExit: number;
   stderr: string;
   ms: number;
+  /** The producer's CPU time (sampled; see cpu.ts). */
+  sendCpu?: CpuUsage;
 }
 
 /** Runs `producer | consumer` (argv arrays, no shell): the harness's raw zfs send | zfs receive. */
@@ -81,6 +85,7 @@ export function runPipe(producer: string[], consumer: string[], opts: { env?: Re
       if (stderr.length < MAX_OUTPUT) stderr += d.split('\n').map((l) => (l ? `${tag}: ${l}` : l)).join('\n');
     };
     const a = spawn(producer[0]!, producer.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cpu = a.pid ? sampleCpu(a.pid) : undefined;
     const b = spawn(consumer[0]!, consumer.slice(1), { cwd, env, stdio: [a.stdout, 'pipe', 'pipe'] });
     a.stderr.setEncoding('utf8').on('data', collect('send'));
     b.stderr!.setEncoding('utf8').on('data', collect('receive'));
@@ -95,7 +100,8 @@ export function runPipe(producer: string[], consumer: string[], opts: { env?: Re
     const producerStderr = new Promise<void>((res) => a.stderr.on('close', () => res()));
     void Promise.all([status(a, 'exit'), status(b, 'close'), producerStderr]).then(([sendExit, receiveExit]) => {
       a.stdout.destroy();
-      resolve({ sendExit, receiveExit, stderr, ms: Date.now() - t0 });
+      const sendCpu = cpu?.stop();
+      resolve({ sendExit, receiveExit, stderr, ms: Date.now() - t0, ...(sendCpu ? { sendCpu } : {}) });
     });
   });
 }
