@@ -9,8 +9,10 @@ import { check } from './commands/check.ts';
 import type { Context } from './commands/context.ts';
 import { realCore } from './commands/core.ts';
 import { importJob } from './commands/import.ts';
+import { send } from './commands/send.ts';
 import { snapshot } from './commands/snapshot.ts';
 import { status } from './commands/status.ts';
+import { verify } from './commands/verify.ts';
 import { collectQubes } from './inventory/collect-qubes.ts';
 import { resolveMetadataDir, METADATA_DIR_ENV } from './metadata/dir.ts';
 import { calcJson, renderCalc } from './output/calc.ts';
@@ -19,11 +21,14 @@ import { importJson, renderImport } from './output/import.ts';
 import { toJson } from './output/json.ts';
 import { MAX_MESSAGE_CHARS, printSafe, printSafeLines, terminalSafe } from './output/safe-text.ts';
 import { renderSnapshot, snapshotJson } from './output/snapshot.ts';
+import { SendRenderer } from './output/send.ts';
 import { renderStatus, statusJson } from './output/status.ts';
+import { renderVerify, verifyJson } from './output/verify.ts';
 import { styleFor } from './output/style.ts';
 import { qubesdSocketPath } from './qubes/client.ts';
 import { listSnapshots, listZfsInventory } from './zfs/inventory.ts';
 import { createSnapshots } from './zfs/snapshot.ts';
+import { realSendAdapters } from './send/adapters.ts';
 
 /** Exit statuses (documented in --help and COMMANDS.md). */
 export const EXIT = { ok: 0, errors: 1, usage: 2, partial: 3, interrupted: 130 } as const;
@@ -68,6 +73,7 @@ function contextFor(g: GlobalOptions): Context {
       createSnapshots: (names) => createSnapshots(names, zfsOptions),
       listSnapshots: (names) => listSnapshots(names, zfsOptions),
     },
+    send: realSendAdapters(zfsOptions),
     metadataDir: resolveMetadataDir({ flag: g.metadataDir, programUrl: import.meta.url }).dir,
     cwd: process.cwd(),
     now: () => new Date(),
@@ -138,6 +144,41 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(r.exitCode);
     });
 
+  program.command('send')
+    .argument('<name>', 'an imported job')
+    .option('--dry-run', 'list the steps with their send type and size estimate, and change nothing')
+    .description('Send the snapshotted targets of an imported job to its receiver qube, resuming where an interrupted send stopped; targets still pending are left for a later run (exit 3)')
+    .addHelpText('after', EPILOG)
+    .action(async (name: string, o: { dryRun?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const mode = g.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain';
+      const renderer = new SendRenderer(mode, { write: (t) => { process.stdout.write(t); } }, style);
+      const interrupt = new AbortController();
+      onInterrupt = (signal) => {
+        if (interrupt.signal.aborted) return false;
+        process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : `got ${signal}`}: stopping the transfer; the receiver keeps what it got. Run \`send\` again to continue.\n`);
+        interrupt.abort();
+        return true;
+      };
+      try {
+        const r = await send({ name, dryRun: o.dryRun === true, signal: interrupt.signal, onEvent: (e) => renderer.handle(e) }, contextFor(g));
+        setExit(r.exitCode);
+      } finally {
+        onInterrupt = null;
+      }
+    });
+
+  program.command('verify')
+    .argument('<name>', 'an imported job')
+    .description('Check that every target of an imported job is on the receiver with the source snapshot\'s GUID (exit 1 lists what is missing or different)')
+    .addHelpText('after', EPILOG)
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await verify({ name }, contextFor(g));
+      stdout(g.json ? toJson(verifyJson(r)) : renderVerify(r, style));
+      setExit(r.ok ? EXIT.ok : EXIT.errors);
+    });
+
   program.command('status')
     .argument('[name]', 'an imported job (default: every job)')
     .description('Show imported jobs and the recorded state of their targets (reads only the metadata directory)')
@@ -189,9 +230,14 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw e;
 });
-process.on('SIGINT', () => {
-  process.stderr.write('\ninterrupted; nothing is left half-done: run the same command again to continue\n');
-  process.exit(EXIT.interrupted);
-});
+/** A running command's own handling of Ctrl-C/SIGTERM (send stops cleanly); false: exit at once. */
+let onInterrupt: ((signal: NodeJS.Signals) => boolean) | null = null;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (onInterrupt?.(signal)) return;
+    process.stderr.write('\ninterrupted; nothing is left half-done: run the same command again to continue\n');
+    process.exit(EXIT.interrupted);
+  });
+}
 const code = await main(process.argv);
 process.exitCode = code;

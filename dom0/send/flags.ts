@@ -33,17 +33,27 @@ export function chooseFlags(src: ZfsDataset, recorded: LineageRecord | undefined
   };
 }
 
-// Why a decoded token does not belong to `step`, or null when resuming it sends exactly this step.
-// The token's stream flags may only be ones the lineage allows (ZFS sets large-block and embedded
-// only when the dataset uses them); raw must be equal.
+// Why a token's recorded flags cannot come from a send with `flags`, or null when they can. The
+// token holds the stream's feature flags, which the kernel derives (dmu_send.c setup_featureflags,
+// checked on real tokens in test/unit/zfs/fixtures/send/): COMPRESSED = -c or -w; RAW = -w of an
+// encrypted dataset; LARGE_BLOCKS = (-L or -w) and the dataset has had a block > 128 KiB;
+// EMBED_DATA = (-e or -w), an unencrypted dataset, the pool feature active. So rawok and compressok
+// must match exactly; largeblockok/embedok may be missing although asked for, but never present
+// when not asked for.
+export function tokenFlagsProblem(token: DecodedToken['flags'], flags: SendFlags): string | null {
+  if (token.rawok !== flags.raw) return token.rawok ? 'the token is of a raw (-w) send' : 'the token is not of a raw (-w) send';
+  if (token.compressok !== (flags.compressed || flags.raw)) return token.compressok ? 'the token is of a compressed (-c) send' : 'the token is not of a compressed (-c) send';
+  if (token.largeblockok && !(flags.largeBlocks || flags.raw)) return 'the token is of a large-block (-L) send';
+  if (token.embedok && !(flags.embedded || flags.raw)) return 'the token is of an embedded-data (-e) send';
+  return null;
+}
+
+// Why a decoded token does not belong to `step`, or null when resuming it sends exactly this step:
+// the same snapshot and GUIDs, and stream flags this lineage produces.
 export function tokenMismatch(t: DecodedToken, step: SendStep): string | null {
   if (t.toname !== step.snapshot) return `it is for ${t.toname}`;
   if (t.toguid !== step.guid) return `it is for GUID ${t.toguid}, not ${step.guid}`;
   const from = step.stream === 'full' ? null : step.fromGuid;
   if (t.fromguid !== from) return from === null ? 'it is an incremental stream, this step is full' : t.fromguid === null ? 'it is a full stream, this step is incremental' : `it is incremental from GUID ${t.fromguid}, this step from ${from}`;
-  if (t.flags.rawok !== step.flags.raw) return t.flags.rawok ? 'it is a raw stream, this lineage is not raw' : 'it is not raw, this lineage is raw';
-  if (t.flags.largeblockok && !step.flags.largeBlocks) return 'it uses large blocks, which this lineage does not';
-  if (t.flags.embedok && !step.flags.embedded) return 'it uses embedded blocks, which this lineage does not';
-  if (t.flags.compressok && !step.flags.compressed) return 'it is compressed, which this lineage is not';
-  return null;
+  return tokenFlagsProblem(t.flags, step.flags);
 }

@@ -16,7 +16,6 @@ import { QzbError } from '../../shared/errors.ts';
 import { componentProblem, datasetNameProblem } from '../../shared/zfs-names.ts';
 import { runZfs, ZfsCommandError, type ZfsRunOptions } from './runner.ts';
 import { classifySendFailure, type SendFailure } from './send-errors.ts';
-import type { SendFlags } from './send-args.ts';
 
 /** Longest token accepted. Real ones are ~220-320 characters; 4096 leaves room for 255-character names. */
 export const MAX_TOKEN_LENGTH = 4096;
@@ -84,20 +83,8 @@ export interface TokenFlags {
   rawok: boolean;
 }
 
-// Why a token's recorded flags cannot come from a send with `flags`, or null when they can. The
-// token holds the stream's feature flags, which the kernel derives (dmu_send.c setup_featureflags):
-// COMPRESSED = -c or -w; RAW = -w of an encrypted dataset; LARGE_BLOCKS = (-L or -w) and the dataset
-// has had a block > 128 KiB; EMBED_DATA = (-e or -w), an unencrypted dataset, the pool feature
-// active. So rawok and compressok must match exactly; largeblockok/embedok may be missing although
-// asked for, but never present when not asked for. A raw lineage of an unencrypted dataset never
-// fits (its stream is not raw): raw is for encrypted sources only.
-export function tokenFlagsProblem(token: TokenFlags, flags: SendFlags): string | null {
-  if (token.rawok !== flags.raw) return token.rawok ? 'the token is of a raw (-w) send' : 'the token is not of a raw (-w) send';
-  if (token.compressok !== (flags.compressed || flags.raw)) return token.compressok ? 'the token is of a compressed (-c) send' : 'the token is not of a compressed (-c) send';
-  if (token.largeblockok && !(flags.largeBlocks || flags.raw)) return 'the token is of a large-block (-L) send';
-  if (token.embedok && !(flags.embedded || flags.raw)) return 'the token is of an embedded-data (-e) send';
-  return null;
-}
+// The match of a token's flags with a lineage's is a decision of the send planner (pure).
+export { tokenFlagsProblem } from '../send/flags.ts';
 
 /** A token's contents as printed by `zfs send -n -v -P -t`. */
 export interface TokenDump {

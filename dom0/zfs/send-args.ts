@@ -10,17 +10,9 @@ import { QzbError } from '../../shared/errors.ts';
 import { datasetNameProblem, componentProblem } from '../../shared/zfs-names.ts';
 import { ImplausibleTokenError, tokenProblem } from './resume-token.ts';
 
-/** The send flags of one receiving lineage (recorded; never mixed on one lineage). */
-export interface SendFlags {
-  /** `-w`: encrypted source, the receiver gets ciphertext. Implies the three others. */
-  raw: boolean;
-  /** `-L`: records > 128 KiB stay large. */
-  largeBlocks: boolean;
-  /** `-c`: blocks stay compressed as on disk. */
-  compressed: boolean;
-  /** `-e`: WRITE_EMBEDDED records (not receivable as an encrypted dataset). */
-  embedded: boolean;
-}
+/** The send flags of one receiving lineage (defined with the planner that chooses them). */
+export type { SendFlags } from '../send/types.ts';
+import type { SendFlags } from '../send/types.ts';
 
 /** What one `zfs send` step sends. */
 export interface SendSpec {
