@@ -136,7 +136,7 @@ export function buildSuite(seed: number, count = 21): Suite {
       const step: Record<string, unknown> = { run: `send ${k.job} --json`, expect: { exit: EXIT[fault] } };
       if (fault === 'kill-agent') step['fault'] = { 'kill-agent-after-bytes': offset };
       else step['interrupt'] = { 'after-bytes': offset, signal: fault };
-      if (fault === 'SIGINT' || fault === 'SIGTERM') (step['expect'] as Record<string, unknown>)['stderr-contains'] = 'run `send` again to continue';
+      if (fault === 'SIGINT' || fault === 'SIGTERM') (step['expect'] as Record<string, unknown>)['stderr-matches'] = '[Rr]un `send` again to continue';
       const n = add(step);
       if (pending) pending.nextStep = n;
       pending = { kind: k.kind, job: k.job, fault, offset, interruptedStep: n, nextStep: -1 };
