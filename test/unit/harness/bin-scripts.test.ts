@@ -148,6 +148,7 @@ test('qrexec-client: a watched channel is counted; a truncated one ends early', 
   r = qrexec(['-d', 'backups-disp', 'root:QUBESRPC qubes.ZfsBackupReceive dom0'], 'y'.repeat(10000));
   assert.equal(r.code, 7);
   assert.ok(r.out.endsWith(`argv:0:\n${'y'.repeat(100)}`), r.out.slice(-200));
+  rmSync(join(scn, 'channel', 'truncate'));
 });
 
 test('qrexec-client: a held channel stops at exactly the hold byte (summed over sessions) until released', async () => {
@@ -162,7 +163,11 @@ test('qrexec-client: a held channel stops at exactly the hold byte (summed over 
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const done = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
-  child.stdin.write('z'.repeat(10000));
+  // A first small frame passes at once, before the hold byte and without EOF (a session's hello).
+  child.stdin.write('z'.repeat(100));
+  for (let i = 0; i < 200 && !out.includes('argv:0:\nzzz'); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(out.endsWith('z'.repeat(100)), `the first 100 bytes did not pass before the hold: ${JSON.stringify(out.slice(-50))}`);
+  child.stdin.write('z'.repeat(9900));
   child.stdin.end();
   let reached: string | undefined;
   for (let i = 0; i < 200 && !reached; i++) {
