@@ -14,7 +14,15 @@ export interface ExpectSpec {
   'stdout-contains'?: string[];
   'stdout-not-contains'?: string[];
   'stderr-contains'?: string[];
+  /** Regular expressions (JavaScript syntax, multiline flag) stdout must match. */
+  'stdout-matches'?: string[];
+  /** The same for stderr. */
+  'stderr-matches'?: string[];
   json?: unknown;
+  /** stdout as NDJSON (one JSON value per non-empty line): the LAST line must contain this subset. */
+  'ndjson-last'?: unknown;
+  /** stdout as NDJSON: every expected element must match (subset) SOME line, in any order. */
+  'ndjson-contains'?: unknown[];
 }
 
 export interface StepOutcome {
@@ -53,6 +61,20 @@ export function jsonSubsetMismatches(expected: unknown, actual: unknown, path = 
   return Object.is(expected, actual) ? [] : [`${path}: expected ${show(expected)}, got ${show(actual)}`];
 }
 
+/** stdout split into NDJSON values (non-empty lines); a line that is not JSON is an error. */
+export function parseNdjson(stdout: string): { values: unknown[]; error?: string } {
+  const values: unknown[] = [];
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  for (const [i, l] of lines.entries()) {
+    try {
+      values.push(JSON.parse(l));
+    } catch (e) {
+      return { values, error: `line ${i + 1} is not JSON (${(e as Error).message}): ${show(l)}` };
+    }
+  }
+  return { values };
+}
+
 /** Checks one step's outcome against its `expect`; returns the failures (empty = held). */
 export function checkExpect(spec: ExpectSpec, got: StepOutcome): string[] {
   const failures: string[] = [];
@@ -60,6 +82,29 @@ export function checkExpect(spec: ExpectSpec, got: StepOutcome): string[] {
   for (const s of spec['stdout-contains'] ?? []) if (!got.stdout.includes(s)) failures.push(`stdout does not contain ${show(s)}`);
   for (const s of spec['stdout-not-contains'] ?? []) if (got.stdout.includes(s)) failures.push(`stdout contains ${show(s)}`);
   for (const s of spec['stderr-contains'] ?? []) if (!got.stderr.includes(s)) failures.push(`stderr does not contain ${show(s)}`);
+  for (const stream of ['stdout', 'stderr'] as const) {
+    for (const re of spec[`${stream}-matches`] ?? []) {
+      let rx: RegExp;
+      try {
+        rx = new RegExp(re, 'm');
+      } catch (e) {
+        failures.push(`${stream}-matches: ${show(re)} is not a regular expression (${(e as Error).message})`);
+        continue;
+      }
+      if (!rx.test(got[stream])) failures.push(`${stream} does not match /${re}/m`);
+    }
+  }
+  if (spec['ndjson-last'] !== undefined || spec['ndjson-contains'] !== undefined) {
+    const { values, error } = parseNdjson(got.stdout);
+    if (error) failures.push(`ndjson: stdout is not NDJSON: ${error}`);
+    else if (values.length === 0) failures.push('ndjson: stdout has no JSON lines');
+    else {
+      if (spec['ndjson-last'] !== undefined) failures.push(...jsonSubsetMismatches(spec['ndjson-last'], values[values.length - 1], '$last').map((m) => `ndjson-last ${m}`));
+      for (const [i, e] of (spec['ndjson-contains'] ?? []).entries()) {
+        if (!values.some((v) => jsonSubsetMismatches(e, v).length === 0)) failures.push(`ndjson-contains[${i}]: no line matches ${show(e)}`);
+      }
+    }
+  }
   if (spec.json !== undefined) {
     let parsed: unknown;
     let ok = true;

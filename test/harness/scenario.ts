@@ -39,6 +39,7 @@ const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
 // Dataset names may contain spaces (ZFS allows them; the tool must cope); pool names may not.
 const zfsName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.: /-]*$/, 'not a ZFS dataset name');
 const qubeName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,30}$/, 'not a valid qube name');
+const snapshotName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.: /-]*@[A-Za-z0-9_.:-]+$/, 'a snapshot is pool/dataset@name');
 const snapLabel = z.string().regex(/^@[A-Za-z0-9_.:-]+$/, 'a snapshot label is @ followed by letters, digits, _ . : -');
 
 const QUBE_CLASSES = ['TemplateVM', 'AppVM', 'DispVM', 'StandaloneVM'] as const;
@@ -161,9 +162,24 @@ const expectSchema = z
     'stdout-contains': strOrList.optional(),
     'stdout-not-contains': strOrList.optional(),
     'stderr-contains': strOrList.optional(),
+    'stdout-matches': strOrList.optional(),
+    'stderr-matches': strOrList.optional(),
     json: z.unknown().optional(),
+    'ndjson-last': z.unknown().optional(),
+    'ndjson-contains': z.array(z.unknown()).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((e, ctx) => {
+    for (const key of ['stdout-matches', 'stderr-matches'] as const) {
+      for (const [i, re] of (e[key] ?? []).entries()) {
+        try {
+          new RegExp(re, 'm');
+        } catch (err) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key, i], message: `not a regular expression: ${(err as Error).message}` });
+        }
+      }
+    }
+  });
 
 const argvField = z.union([z.string(), z.array(z.union([z.string(), z.number()]))]);
 
@@ -218,6 +234,30 @@ const stepSchema = z.union([
   z.object({ zpool: argvField, expect: expectSchema.optional() }).strict(),
   z.object({ 'receiver-zfs': argvField, expect: expectSchema.optional() }).strict(),
   z.object({ 'receiver-zpool': argvField, expect: expectSchema.optional() }).strict(),
+  z
+    .object({
+      'zfs-pipe': z.object({ send: argvField, receive: argvField }).strict(),
+      expect: expectSchema.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      'assert-replicated': z
+        .object({
+          'receiver-root': zfsName.optional(),
+          snapshots: z.array(snapshotName).min(1, 'list at least one snapshot'),
+          exact: z.boolean().default(false),
+          'source-bookmarks': z.boolean().default(false),
+        })
+        .strict(),
+    })
+    .strict(),
+  z.object({ 'assert-no-partial-state': z.union([z.null(), z.object({ 'receiver-root': zfsName.optional() }).strict()]) }).strict(),
+  z
+    .object({
+      'assert-nothing-destroyed': z.union([z.null(), z.object({ side: z.enum(['source', 'receiver', 'both']).default('both') }).strict()]),
+    })
+    .strict(),
 ]);
 
 export const scenarioSchema = z
@@ -264,7 +304,15 @@ export type NStep =
   | { kind: 'qube'; action: 'start' | 'stop' | 'remove' | 'revert' | 'import'; qube: string; volume?: string; expect?: Expect }
   | { kind: 'write'; qube?: string; volume?: string; dataset?: string; bytes: number; offset: number; expect?: Expect }
   | { kind: 'settings'; qube: string; change: SettingsChange; expect?: Expect }
-  | { kind: 'zfs' | 'zpool' | 'receiver-zfs' | 'receiver-zpool'; argv: string[]; expect?: Expect };
+  | { kind: 'zfs' | 'zpool' | 'receiver-zfs' | 'receiver-zpool'; argv: string[]; expect?: Expect }
+  | { kind: 'zfs-pipe'; send: string[]; receive: string[]; expect?: Expect }
+  /** Each snapshot is on the receiver at <receiverRoot>/<snapshot> with the source's GUID (the
+   *  source's bookmark of that name when the snapshot is gone); exact: and nothing else there. */
+  | { kind: 'assert-replicated'; receiverRoot: string; snapshots: string[]; exact: boolean; sourceBookmarks: boolean }
+  /** No receive_resume_token and no %recv dataset under receiverRoot. */
+  | { kind: 'assert-no-partial-state'; receiverRoot: string }
+  /** No `run` step so far made anything disappear (listings before/after each `run` step). */
+  | { kind: 'assert-nothing-destroyed'; side: 'source' | 'receiver' | 'both' };
 
 export interface NScenario {
   file: string;
@@ -279,6 +327,8 @@ export interface NScenario {
   globalPrefs: Record<string, string>;
   files: Record<string, string>;
   steps: NStep[];
+  /** Some step is assert-nothing-destroyed: the executor lists both sides around every `run` step. */
+  watchDestroyed?: boolean;
 }
 
 export class ScenarioError extends Error {
@@ -297,7 +347,7 @@ function formatIssues(error: z.ZodError): string[] {
     const where = i.path.length ? i.path.join('.') : '(top level)';
     if (i.code === z.ZodIssueCode.unrecognized_keys) return `${where}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     if (i.code === z.ZodIssueCode.invalid_union && where.startsWith('steps.')) {
-      return `${where}: not a valid step (one of run, qube, write, prefs, features, tags, firewall, devices, zfs, zpool, receiver-zfs, receiver-zpool, with expect/interrupt/fault/env where allowed): ${i.unionErrors
+      return `${where}: not a valid step (one of run, qube, write, prefs, features, tags, firewall, devices, zfs, zpool, receiver-zfs, receiver-zpool, zfs-pipe, assert-replicated, assert-no-partial-state, assert-nothing-destroyed, with expect/interrupt/fault/env where allowed): ${i.unionErrors
         .map((u) => u.issues[0])
         .filter((x) => x && !(x.code === z.ZodIssueCode.unrecognized_keys || (x.code === z.ZodIssueCode.invalid_type && x.received === 'undefined')))
         .map((x) => `${x!.path.join('.')}: ${x!.message}`)
@@ -450,6 +500,31 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
         const w = st.write;
         if ('qube' in w && !qubes.some((q) => q.name === w.qube)) problems.push(`steps.${i}: qube ${w.qube} is not in system.qubes`);
         steps.push({ kind: 'write', ...w, ...(st.expect ? { expect: st.expect } : {}) });
+      } else if ('zfs-pipe' in st) {
+        const send = toArgv(st['zfs-pipe'].send);
+        const receive = toArgv(st['zfs-pipe'].receive);
+        if (send[0] !== 'send') problems.push(`steps.${i}: zfs-pipe.send is the argv of a zfs send (starts with send)`);
+        if (receive[0] !== 'receive' && receive[0] !== 'recv') problems.push(`steps.${i}: zfs-pipe.receive is the argv of a zfs receive (starts with receive)`);
+        if (!receiver) problems.push(`steps.${i}: zfs-pipe needs system.receiver`);
+        steps.push({ kind: 'zfs-pipe', send, receive, ...(st.expect ? { expect: st.expect } : {}) });
+      } else if ('assert-replicated' in st || 'assert-no-partial-state' in st || 'assert-nothing-destroyed' in st) {
+        if (!receiver) {
+          problems.push(`steps.${i}: assertions about the receiver need system.receiver`);
+          continue;
+        }
+        const rootOf = (v: { 'receiver-root'?: string | undefined } | null): string => {
+          const root = v?.['receiver-root'] ?? receiver!.dataset;
+          if (root.split('/')[0] !== receiver!.pool) problems.push(`steps.${i}: receiver-root ${root} is not in the receiver's pool ${receiver!.pool}`);
+          return root;
+        };
+        if ('assert-replicated' in st) {
+          const a = st['assert-replicated'];
+          steps.push({ kind: 'assert-replicated', receiverRoot: rootOf(a), snapshots: a.snapshots, exact: a.exact, sourceBookmarks: a['source-bookmarks'] });
+        } else if ('assert-no-partial-state' in st) {
+          steps.push({ kind: 'assert-no-partial-state', receiverRoot: rootOf(st['assert-no-partial-state']) });
+        } else {
+          steps.push({ kind: 'assert-nothing-destroyed', side: st['assert-nothing-destroyed']?.side ?? 'both' });
+        }
       } else {
         const kind = 'zfs' in st ? 'zfs' : 'zpool' in st ? 'zpool' : 'receiver-zfs' in st ? 'receiver-zfs' : 'receiver-zpool';
         const v = 'zfs' in st ? st.zfs : 'zpool' in st ? st.zpool : 'receiver-zfs' in st ? st['receiver-zfs'] : st['receiver-zpool'];
@@ -487,6 +562,7 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
     globalPrefs: sys['global-prefs'],
     files: s.files,
     steps,
+    ...(steps.some((x) => x.kind === 'assert-nothing-destroyed') ? { watchDestroyed: true } : {}),
   };
 }
 

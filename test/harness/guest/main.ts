@@ -4,7 +4,7 @@
 // the zfs driver's layout, the receiver's pool and dataset), the fake qubesd started, each step run
 // and reported as one NDJSON line on stdout, then a `final` line with every dataset, snapshot and
 // bookmark on each side, then the pools are destroyed. Diagnostics go to stderr.
-import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { basename, join } from 'node:path';
 import type { NScenario, NStep } from '../scenario.ts';
@@ -12,7 +12,10 @@ import { checkExpect } from '../expect.ts';
 import { startQubesd } from '../qubesd.ts';
 import type { QubesdServer } from '../qubesd.ts';
 import { QubesSim, writeRandom } from './qubes-sim.ts';
-import { BASE_PATH, must, optionArgs, run, ZFS, zfs, zfsTry, ZPOOL, zpool } from './proc.ts';
+import { BASE_PATH, must, optionArgs, run, runPipe, ZFS, zfs, zfsTry, ZPOOL, zpool } from './proc.ts';
+import { destroyedBetween, listSide, partialStateProblems, replicationProblems } from './assertions.ts';
+import type { Listed, Vanished } from './assertions.ts';
+import { sampleCpu } from './cpu.ts';
 import type { ProcResult } from './proc.ts';
 
 export interface Plan {
@@ -45,6 +48,8 @@ class ScenarioRun {
   readonly createdPools: string[] = [];
   failed = 0;
   private cliEnv: Record<string, string> = {};
+  /** What `run` steps made disappear so far (only watched when the scenario asserts it). */
+  readonly vanished: Vanished[] = [];
 
   constructor(
     readonly plan: Plan,
@@ -169,38 +174,49 @@ class ScenarioRun {
       const reserve = avail > 262144n ? avail - 131072n : 0n;
       await zfs('create', '-o', 'mountpoint=none', '-o', `refreservation=${reserve}`, filler);
     }
+    // The launcher holds the channel once exactly `afterBytes` bytes reached the agent (a
+    // `reached.<session>` file appears), until this side has delivered the signal or the kill and
+    // written `release.<session>`: the interrupt lands at that byte, not "shortly after".
+    if (watch) await writeFile(join(ch, 'hold'), String(watch.afterBytes));
     let timer: NodeJS.Timeout | undefined;
     let fired = false;
+    let busy = false;
     const onSpawn = (child: ChildProcess): void => {
       if (!watch) return;
       timer = setInterval(() => {
+        if (busy) return;
+        busy = true;
         void (async () => {
-          if (fired) return;
-          let size = 0;
-          try {
-            size = (await stat(join(ch, 'count'))).size;
-          } catch {
-            return;
-          }
-          if (size < watch.afterBytes || fired) return;
-          fired = true;
-          if (timer) clearInterval(timer);
-          if (step.interrupt) {
-            child.kill(step.interrupt.signal as NodeJS.Signals);
-            result['interrupted'] = { signal: step.interrupt.signal, 'at-bytes': size };
-          } else {
-            const pid = Number((await readFile(join(ch, 'agent.pid'), 'utf8').catch(() => '')).trim());
-            if (pid > 0) {
-              try {
-                process.kill(pid, 'SIGKILL');
-              } catch {
-                /* already gone */
+          const held = (await readdir(ch).catch(() => [] as string[])).filter((f) => f.startsWith('reached.'));
+          for (const f of held) {
+            const session = f.slice('reached.'.length);
+            const size = (await stat(join(ch, 'count')).catch(() => ({ size: 0 }))).size;
+            if (!fired && size >= watch.afterBytes) {
+              fired = true;
+              if (step.interrupt) {
+                child.kill(step.interrupt.signal as NodeJS.Signals);
+                result['interrupted'] = { signal: step.interrupt.signal, 'at-bytes': size };
+              } else {
+                const pid = Number((await readFile(join(ch, 'agent.pid'), 'utf8').catch(() => '')).trim());
+                if (pid > 0) {
+                  try {
+                    process.kill(pid, 'SIGKILL');
+                  } catch {
+                    /* already gone */
+                  }
+                }
+                result['fault'] = { 'killed-agent-at-bytes': size };
               }
+              // Let the signal be seen before the held bytes flow on.
+              await new Promise((res) => setTimeout(res, 50));
             }
-            result['fault'] = { 'killed-agent-at-bytes': size };
+            await rm(join(ch, f), { force: true });
+            await writeFile(join(ch, `release.${session}`), '');
           }
-        })();
-      }, 100);
+        })().finally(() => {
+          busy = false;
+        });
+      }, 20);
     };
     try {
       return await body({ onSpawn, result, failures });
@@ -212,11 +228,12 @@ class ScenarioRun {
         await zfsTry('destroy', filler);
         result['fault'] = { 'receiver-pool-full': true };
       }
-      for (const f of ['count', 'truncate', 'agent.pid']) await rm(join(ch, f), { force: true });
+      for (const f of await readdir(ch).catch(() => [] as string[])) await rm(join(ch, f), { force: true });
     }
   }
 
   async runStep(n: number, step: NStep): Promise<void> {
+    const expect = 'expect' in step ? step.expect : undefined;
     let rec: Rec = { step: n };
     let failures: string[] = [];
     let outcome: ProcResult | undefined;
@@ -227,13 +244,25 @@ class ScenarioRun {
           let channel: { result: Rec } | undefined;
           await this.withChannel(step, async (hooks) => {
             channel = hooks;
+            const before = this.s.watchDestroyed ? await this.listBoth() : undefined;
+            let cpu: ReturnType<typeof sampleCpu> | undefined;
             outcome = await run([process.execPath, join(this.plan.distDir, 'qubes-zfs-backup.mjs'), ...step.argv], {
               env: { ...this.cliEnv, ...step.env },
               cwd: join(this.dir, 'work'),
               timeoutMs: step.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
-              onSpawn: hooks.onSpawn,
+              onSpawn: (child) => {
+                if (child.pid) cpu = sampleCpu(child.pid);
+                hooks.onSpawn(child);
+              },
             });
-            rec = { ...rec, exit: outcome.exit, ...(outcome.signal ? { signal: outcome.signal } : {}), stdout: outcome.stdout, stderr: outcome.stderr, ms: outcome.ms };
+            const usage = cpu?.stop();
+            rec = { ...rec, exit: outcome.exit, ...(outcome.signal ? { signal: outcome.signal } : {}), stdout: outcome.stdout, stderr: outcome.stderr, ms: outcome.ms, ...(usage ? { cpu: usage } : {}) };
+            if (before) {
+              const after = await this.listBoth();
+              const gone = [...destroyedBetween('source', before.source, after.source), ...destroyedBetween('receiver', before.receiver, after.receiver)].map((v) => ({ ...v, step: n }));
+              this.vanished.push(...gone);
+              if (gone.length) rec['vanished'] = gone;
+            }
             // The same array: failures found after the body (an interrupt that never fired) land here.
             failures = hooks.failures;
           });
@@ -260,13 +289,39 @@ class ScenarioRun {
           await writeRandom(dataset, step.bytes, step.offset, this.sim.nextFileTag());
           break;
         }
+        case 'zfs-pipe': {
+          rec['zfs-pipe'] = { send: step.send, receive: step.receive };
+          const p = await runPipe([join(this.dir, 'bin', 'zfs'), ...step.send], [join(this.dir, 'bin', 'receiver-zfs'), ...step.receive], { cwd: join(this.dir, 'work') });
+          outcome = { exit: p.sendExit !== 0 ? p.sendExit : p.receiveExit, stdout: '', stderr: p.stderr, ms: p.ms };
+          rec = { ...rec, exit: outcome.exit, 'send-exit': p.sendExit, 'receive-exit': p.receiveExit, stderr: p.stderr, ms: p.ms, ...(p.sendCpu ? { 'send-cpu': p.sendCpu } : {}) };
+          if (!expect && outcome.exit !== 0) failures.push(`zfs-pipe exited ${outcome.exit} (send ${p.sendExit}, receive ${p.receiveExit})`);
+          break;
+        }
+        case 'assert-replicated': {
+          rec['assert-replicated'] = { 'receiver-root': step.receiverRoot, snapshots: step.snapshots, exact: step.exact, 'source-bookmarks': step.sourceBookmarks };
+          const both = await this.listBoth();
+          failures.push(...replicationProblems(step, both.source, both.receiver));
+          break;
+        }
+        case 'assert-no-partial-state': {
+          rec['assert-no-partial-state'] = { 'receiver-root': step.receiverRoot };
+          failures.push(...partialStateProblems(step.receiverRoot, (await this.listBoth()).receiver));
+          break;
+        }
+        case 'assert-nothing-destroyed': {
+          rec['assert-nothing-destroyed'] = { side: step.side };
+          const gone = this.vanished.filter((v) => step.side === 'both' || v.side === step.side);
+          for (const v of gone) failures.push(`step ${v.step} (run) made ${v.side} ${v.type} ${v.name}${v.type === 'snapshot' || v.type === 'bookmark' ? ` (guid ${v.guid})` : ''} disappear`);
+          rec['checked-runs'] = runStepsUpTo(this.s, n);
+          break;
+        }
         default: {
           const bin = join(this.dir, 'bin', step.kind);
           rec[step.kind] = step.argv;
           outcome = await run([bin, ...step.argv], { env: { PATH: BASE_PATH, LC_ALL: 'C' }, cwd: join(this.dir, 'work') });
           rec = { ...rec, exit: outcome.exit, stdout: outcome.stdout, stderr: outcome.stderr, ms: outcome.ms };
           // A zfs/zpool step without `expect` is a set-up action: it must succeed.
-          if (!step.expect && outcome.exit !== 0) failures.push(`${step.kind} exited ${outcome.exit}`);
+          if (!expect && outcome.exit !== 0) failures.push(`${step.kind} exited ${outcome.exit}`);
         }
       }
     } catch (e) {
@@ -274,10 +329,10 @@ class ScenarioRun {
       // A qube/write step that fails counts as exit 1 (like qvm-start on a running qube); without
       // an `expect` that says so, it is a failed step.
       if (!outcome && step.kind !== 'run') rec['exit'] = 1;
-      if (!step.expect || step.expect.exit === undefined || outcome) failures.push(`step did not run: ${(e as Error).message}`);
+      if (!expect || expect.exit === undefined || outcome) failures.push(`step did not run: ${(e as Error).message}`);
     }
-    if (step.expect) {
-      failures.push(...checkExpect(step.expect, { exit: outcome?.exit ?? (rec['error'] ? 1 : 0), stdout: outcome?.stdout ?? '', stderr: outcome?.stderr ?? String(rec['error'] ?? '') }));
+    if (expect) {
+      failures.push(...checkExpect(expect, { exit: outcome?.exit ?? (rec['error'] ? 1 : 0), stdout: outcome?.stdout ?? '', stderr: outcome?.stderr ?? String(rec['error'] ?? '') }));
     }
     rec['ok'] = failures.length === 0;
     if (failures.length) {
@@ -285,6 +340,12 @@ class ScenarioRun {
       this.failed++;
     }
     this.rec(rec);
+  }
+
+  /** Both sides' datasets, snapshots and bookmarks with GUID and resume token (real zfs, no view). */
+  async listBoth(): Promise<{ source: Listed[]; receiver: Listed[] }> {
+    const recv = this.s.receiver && this.createdPools.includes(this.s.receiver.pool) ? [this.s.receiver.pool] : [];
+    return { source: await listSide(this.dom0Pools.filter((p) => this.createdPools.includes(p))), receiver: await listSide(recv) };
   }
 
   async listing(pools: string[]): Promise<Rec[]> {
@@ -326,6 +387,11 @@ class ScenarioRun {
     }
     await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** How many `run` steps a scenario has among its first n steps (what an assert-nothing-destroyed covered). */
+function runStepsUpTo(s: NScenario, n: number): number {
+  return s.steps.slice(0, n).filter((x) => x.kind === 'run').length;
 }
 
 async function runScenario(plan: Plan, s: NScenario, index: number): Promise<boolean> {

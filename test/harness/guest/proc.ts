@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
+import { sampleCpu } from './cpu.ts';
+import type { CpuUsage } from './cpu.ts';
 
 export const ZFS = existsSync('/usr/sbin/zfs') ? '/usr/sbin/zfs' : '/sbin/zfs';
 export const ZPOOL = existsSync('/usr/sbin/zpool') ? '/usr/sbin/zpool' : '/sbin/zpool';
@@ -60,6 +62,47 @@ export function run(argv: string[], opts: ProcOptions = {}): Promise<ProcResult>
       resolve({ exit, ...(sig ? { signal: sig } : {}), stdout, stderr, ms: Date.now() - t0 });
     });
     opts.onSpawn?.(child);
+  });
+}
+
+export interface PipeResult {
+  sendExit: number;
+  receiveExit: number;
+  stderr: string;
+  ms: number;
+  /** The producer's CPU time (sampled; see cpu.ts). */
+  sendCpu?: CpuUsage;
+}
+
+/** Runs `producer | consumer` (argv arrays, no shell): the harness's raw zfs send | zfs receive. */
+export function runPipe(producer: string[], consumer: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<PipeResult> {
+  const t0 = Date.now();
+  const env = opts.env ?? { PATH: BASE_PATH, LC_ALL: 'C' };
+  const cwd = opts.cwd ?? '/tmp';
+  return new Promise((resolve) => {
+    let stderr = '';
+    const collect = (tag: string) => (d: string): void => {
+      if (stderr.length < MAX_OUTPUT) stderr += d.split('\n').map((l) => (l ? `${tag}: ${l}` : l)).join('\n');
+    };
+    const a = spawn(producer[0]!, producer.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cpu = a.pid ? sampleCpu(a.pid) : undefined;
+    const b = spawn(consumer[0]!, consumer.slice(1), { cwd, env, stdio: [a.stdout, 'pipe', 'pipe'] });
+    a.stderr.setEncoding('utf8').on('data', collect('send'));
+    b.stderr!.setEncoding('utf8').on('data', collect('receive'));
+    b.stdout!.resume();
+    // The producer's stdout belongs to the consumer: wait for its 'exit' (its 'close' would wait for
+    // a stream this process never reads), the consumer's 'close' (its output is read here).
+    const status = (child: ChildProcess, ev: 'exit' | 'close'): Promise<number> =>
+      new Promise((res) => {
+        child.on('error', () => res(127));
+        child.on(ev, (code: number | null, signal: NodeJS.Signals | null) => res(code ?? (signal ? 128 + ((constants.signals as Record<string, number>)[signal] ?? 0) : 1)));
+      });
+    const producerStderr = new Promise<void>((res) => a.stderr.on('close', () => res()));
+    void Promise.all([status(a, 'exit'), status(b, 'close'), producerStderr]).then(([sendExit, receiveExit]) => {
+      a.stdout.destroy();
+      const sendCpu = cpu?.stop();
+      resolve({ sendExit, receiveExit, stderr, ms: Date.now() - t0, ...(sendCpu ? { sendCpu } : {}) });
+    });
   });
 }
 

@@ -2,8 +2,8 @@
 // views (test/harness/bin/zfs-view) and the qrexec-client launcher (test/harness/bin/qrexec-client).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,4 +148,45 @@ test('qrexec-client: a watched channel is counted; a truncated one ends early', 
   r = qrexec(['-d', 'backups-disp', 'root:QUBESRPC qubes.ZfsBackupReceive dom0'], 'y'.repeat(10000));
   assert.equal(r.code, 7);
   assert.ok(r.out.endsWith(`argv:0:\n${'y'.repeat(100)}`), r.out.slice(-200));
+  rmSync(join(scn, 'channel', 'truncate'));
+});
+
+test('qrexec-client: a held channel stops at exactly the hold byte (summed over sessions) until released', async () => {
+  const ch = join(scn, 'channel');
+  for (const f of ['truncate', 'agent.pid']) rmSync(join(ch, f), { force: true });
+  writeFileSync(join(ch, 'count'), 'a'.repeat(1000)); // an earlier session of the same step
+  writeFileSync(join(ch, 'hold'), '4000');
+  const child = spawn('bash', [join(BIN, 'qrexec-client'), '-d', 'backups-disp', 'root:QUBESRPC qubes.ZfsBackupReceive dom0'], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QZB_SCN_DIR: scn, QZB_RECEIVER_QUBE: 'backups-disp', QZB_AGENT: agent, QZB_NODE: '/bin/sh', QZB_AGENT_ZFS: '/x/z', QZB_AGENT_ZPOOL: '/x/zp' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const done = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+  // A first small frame passes at once, before the hold byte and without EOF (a session's hello).
+  child.stdin.write('z'.repeat(100));
+  for (let i = 0; i < 200 && !out.includes('argv:0:\nzzz'); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(out.endsWith('z'.repeat(100)), `the first 100 bytes did not pass before the hold: ${JSON.stringify(out.slice(-50))}`);
+  child.stdin.write('z'.repeat(9900));
+  child.stdin.end();
+  let reached: string | undefined;
+  for (let i = 0; i < 200 && !reached; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    reached = readdirSync(ch).find((f) => f.startsWith('reached.'));
+  }
+  const data = (): string => out.slice(out.indexOf('argv:0:\n') + 'argv:0:\n'.length);
+  try {
+    assert.ok(reached, 'the launcher never held the channel');
+    await new Promise((r) => setTimeout(r, 200));
+    // Held: exactly 3000 of this session's bytes went through (4000 with the earlier session's).
+    assert.equal(statSync(join(ch, 'count')).size, 4000);
+    assert.equal(data(), 'z'.repeat(3000));
+  } finally {
+    if (reached) writeFileSync(join(ch, `release.${reached.slice('reached.'.length)}`), '');
+    else child.kill();
+  }
+  assert.equal(await done, 7);
+  assert.equal(data(), 'z'.repeat(10000));
+  assert.equal(statSync(join(ch, 'count')).size, 11000);
+  for (const f of readdirSync(ch)) rmSync(join(ch, f), { force: true });
 });

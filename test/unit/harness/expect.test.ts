@@ -37,3 +37,17 @@ test('checkExpect: exit, stdout/stderr substrings, json', () => {
   assert.deepEqual(checkExpect({ 'stdout-not-contains': ['ok'] }, got), ['stdout contains "ok"']);
   assert.match(checkExpect({ json: {} }, { exit: 0, stdout: 'not json', stderr: '' })[0]!, /^json: stdout is not one JSON document/);
 });
+
+test('checkExpect: ndjson-last matches the last line, ndjson-contains any line, stdout-matches a regex', () => {
+  const stdout = '{"event":"preflight","steps":[]}\n{"event":"step-start","snapshot":"p/a@l","resumed":true}\n\n{"event":"summary","exit":0,"steps":[{"snapshot":"p/a@l","action":"sent","resumed":true}]}\n';
+  const got = { exit: 0, stdout, stderr: '' };
+  assert.deepEqual(checkExpect({ 'ndjson-last': { event: 'summary', exit: 0, steps: [{ resumed: true }] }, 'ndjson-contains': [{ event: 'step-start', resumed: true }, { event: 'preflight' }] }, got), []);
+  assert.deepEqual(checkExpect({ 'ndjson-last': { exit: 1 } }, got), ['ndjson-last $last.exit: expected 1, got 0']);
+  assert.equal(checkExpect({ 'ndjson-contains': [{ event: 'step-failed' }] }, got)[0], 'ndjson-contains[0]: no line matches {"event":"step-failed"}');
+  assert.match(checkExpect({ 'ndjson-last': {} }, { exit: 0, stdout: '{"a":1}\nnot json\n', stderr: '' })[0]!, /^ndjson: stdout is not NDJSON: line 2 is not JSON/);
+  assert.deepEqual(checkExpect({ 'ndjson-last': {} }, { exit: 0, stdout: '\n', stderr: '' }), ['ndjson: stdout has no JSON lines']);
+  assert.deepEqual(checkExpect({ 'stdout-matches': ['^[1-9][0-9]*$'] }, { exit: 0, stdout: '65536\n', stderr: '' }), []);
+  assert.deepEqual(checkExpect({ 'stdout-matches': ['^[1-9][0-9]*$'] }, { exit: 0, stdout: '0\n', stderr: '' }), ['stdout does not match /^[1-9][0-9]*$/m']);
+  assert.deepEqual(checkExpect({ 'stderr-matches': ['[Ff]ull', 'needs [0-9.]+ MiB'] }, { exit: 1, stdout: '', stderr: 'error: the pool is full; the step needs 6.1 MiB\n' }), []);
+  assert.deepEqual(checkExpect({ 'stderr-matches': ['x'] }, { exit: 1, stdout: 'x', stderr: '' }), ['stderr does not match /x/m']);
+});

@@ -139,3 +139,59 @@ test('every scenario file in test/scenarios is valid', () => {
   for (const f of files) parseScenarioText(f, readFileSync(join(dir, f), 'utf8'));
   parseScenarioText('demo-scenario.yaml', readFileSync(join(dir, '../harness/demo-scenario.yaml'), 'utf8'));
 });
+
+const WITH_RECEIVER = `system:
+  pools: [{name: mainpool}]
+  receiver: {qube: backups-disp, pool: backuppool, dataset: backuppool/backups/mydesktop}
+steps:
+`;
+
+test('assertion steps and zfs-pipe normalise; receiver-root defaults to system.receiver.dataset', () => {
+  const s = parseScenarioText('a.yaml', `${WITH_RECEIVER}  - assert-replicated: {snapshots: ["mainpool/dom0@b1", "mainpool/dom0/sub@b1"], exact: true}
+  - assert-replicated: {receiver-root: backuppool/other, snapshots: ["mainpool/x@l"], source-bookmarks: true}
+  - assert-no-partial-state: {}
+  - assert-no-partial-state:
+  - assert-nothing-destroyed: {side: source}
+  - assert-nothing-destroyed:
+  - zfs-pipe: {send: "send -L -c mainpool/x@l", receive: [receive, -s, -u, backuppool/raw/x]}
+    expect: {exit: 0}
+`);
+  assert.deepEqual(s.steps, [
+    { kind: 'assert-replicated', receiverRoot: 'backuppool/backups/mydesktop', snapshots: ['mainpool/dom0@b1', 'mainpool/dom0/sub@b1'], exact: true, sourceBookmarks: false },
+    { kind: 'assert-replicated', receiverRoot: 'backuppool/other', snapshots: ['mainpool/x@l'], exact: false, sourceBookmarks: true },
+    { kind: 'assert-no-partial-state', receiverRoot: 'backuppool/backups/mydesktop' },
+    { kind: 'assert-no-partial-state', receiverRoot: 'backuppool/backups/mydesktop' },
+    { kind: 'assert-nothing-destroyed', side: 'source' },
+    { kind: 'assert-nothing-destroyed', side: 'both' },
+    { kind: 'zfs-pipe', send: ['send', '-L', '-c', 'mainpool/x@l'], receive: ['receive', '-s', '-u', 'backuppool/raw/x'], expect: { exit: 0 } },
+  ]);
+  assert.equal(s.watchDestroyed, true);
+  assert.equal(parseScenarioText('b.yaml', `${WITH_RECEIVER}  - assert-no-partial-state: {}\n`).watchDestroyed, undefined);
+});
+
+test('assertion steps: bad shapes are errors with their path', () => {
+  const bad = (step: string): string[] => problems(`${WITH_RECEIVER}${step}`);
+  assert.ok(bad('  - assert-replicated: {snapshots: []}\n').some((x) => x.startsWith('steps.0') && x.includes('at least one')), bad('  - assert-replicated: {snapshots: []}\n').join('\n'));
+  assert.ok(bad('  - assert-replicated: {snapshots: [mainpool/dom0]}\n').some((x) => x.includes('pool/dataset@name')));
+  assert.ok(bad('  - assert-replicated: {receiver-root: mainpool/x, snapshots: ["mainpool/a@b"]}\n').some((x) => x.includes("not in the receiver's pool")));
+  assert.ok(bad('  - assert-nothing-destroyed: {side: dom0}\n').some((x) => x.startsWith('steps.0')));
+  assert.ok(bad('  - assert-no-partial-state: {root: x}\n').some((x) => x.startsWith('steps.0') && x.includes('root')));
+  assert.ok(bad('  - zfs-pipe: {send: [list], receive: [receive, x]}\n').some((x) => x.includes('zfs-pipe.send')));
+  assert.ok(problems('system:\n  pools: [{name: mainpool}]\nsteps:\n  - assert-no-partial-state: {}\n').some((x) => x.includes('need system.receiver')));
+});
+
+test('expect: ndjson-last, ndjson-contains, stdout-matches are part of the format', () => {
+  const s = parseScenarioText('e.yaml', `steps:
+  - run: send j --json
+    expect:
+      ndjson-last: {event: summary, exit: 0}
+      ndjson-contains: [{event: step-start, resumed: true}]
+      stdout-matches: '^[1-9][0-9]*$'
+`);
+  assert.deepEqual((s.steps[0] as { expect?: unknown }).expect, {
+    'ndjson-last': { event: 'summary', exit: 0 },
+    'ndjson-contains': [{ event: 'step-start', resumed: true }],
+    'stdout-matches': ['^[1-9][0-9]*$'],
+  });
+  assert.ok(problems('steps:\n  - run: x\n    expect: {stdout-matches: "("}\n').some((x) => x.includes('not a regular expression')));
+});
