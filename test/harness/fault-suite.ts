@@ -7,7 +7,7 @@
 // one system build.
 //   npm run test:faults                 (a fresh seed, printed)
 //   FAULT_SEED=1234 npm run test:faults (replay)     FAULT_COUNT=N (interrupts, default 21, min 20)
-//   FAULT_KEEP=1: print the generated file's path and keep it.
+//   FAULT_KEEP=1: print the generated file's path and keep it.   FAULT_TIMEOUT_MIN=N (VM limit, default 75)
 // Prints one line per interrupt (kind, signal, offset, what the next run said), then exactly
 // "N passed, N failed" (one case per interrupt: its run and the run after it held their expectations
 // and the job's final checks held). Exit 0 only if every case passed.
@@ -184,7 +184,10 @@ async function main(): Promise<number> {
   if (process.env.FAULT_KEEP) console.log(`fault-suite: scenario file ${file}`);
   const recs = new Map<number, Record<string, unknown>>();
   let final: Record<string, unknown> | undefined;
+  // One file of ~60 CLI runs: far more than the default 15 minutes for one file under TCG.
+  const timeoutMin = process.env.FAULT_TIMEOUT_MIN ? Number(process.env.FAULT_TIMEOUT_MIN) : 75;
   const summary = await runScenarioFiles([file], {
+    timeoutMs: timeoutMin * 60 * 1000,
     onRecord: (rec) => {
       if ('final' in rec) final = rec;
       else if (typeof rec['step'] === 'number') recs.set(rec['step'], rec);

@@ -198,9 +198,10 @@ const stepSchema = z.union([
           'kill-agent-after-bytes': size.optional(),
           'truncate-stream-at': size.optional(),
           'receiver-pool-full': z.boolean().optional(),
+          'receiver-shutdown-after-bytes': size.optional(),
         })
         .strict()
-        .refine((f) => Object.keys(f).length === 1, 'fault: give exactly one of kill-agent-after-bytes, truncate-stream-at, receiver-pool-full')
+        .refine((f) => Object.keys(f).length === 1, 'fault: give exactly one of kill-agent-after-bytes, truncate-stream-at, receiver-pool-full, receiver-shutdown-after-bytes')
         .optional(),
       'timeout-ms': z.number().int().positive().optional(),
     })
@@ -300,7 +301,7 @@ export type SettingsChange =
   | { what: 'devices'; assign: FakeDevice[]; unassign: { devclass: string; backend: string; port: string }[] };
 
 export type NStep =
-  | { kind: 'run'; argv: string[]; env: Record<string, string>; expect?: Expect; interrupt?: { afterBytes: number; signal: string }; fault?: { killAgentAfterBytes?: number; truncateStreamAt?: number; receiverPoolFull?: boolean }; timeoutMs?: number }
+  | { kind: 'run'; argv: string[]; env: Record<string, string>; expect?: Expect; interrupt?: { afterBytes: number; signal: string }; fault?: { killAgentAfterBytes?: number; truncateStreamAt?: number; receiverPoolFull?: boolean; receiverShutdownAfterBytes?: number }; timeoutMs?: number }
   | { kind: 'qube'; action: 'start' | 'stop' | 'remove' | 'revert' | 'import'; qube: string; volume?: string; expect?: Expect }
   | { kind: 'write'; qube?: string; volume?: string; dataset?: string; bytes: number; offset: number; expect?: Expect }
   | { kind: 'settings'; qube: string; change: SettingsChange; expect?: Expect }
@@ -469,6 +470,7 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
                   ...(st.fault['kill-agent-after-bytes'] !== undefined ? { killAgentAfterBytes: st.fault['kill-agent-after-bytes'] } : {}),
                   ...(st.fault['truncate-stream-at'] !== undefined ? { truncateStreamAt: st.fault['truncate-stream-at'] } : {}),
                   ...(st.fault['receiver-pool-full'] !== undefined ? { receiverPoolFull: st.fault['receiver-pool-full'] } : {}),
+                  ...(st.fault['receiver-shutdown-after-bytes'] !== undefined ? { receiverShutdownAfterBytes: st.fault['receiver-shutdown-after-bytes'] } : {}),
                 },
               }
             : {}),

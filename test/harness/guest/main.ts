@@ -163,7 +163,8 @@ class ScenarioRun {
     const ch = join(this.dir, 'channel');
     const result: Rec = {};
     const failures: string[] = [];
-    const watch = step.interrupt ?? (step.fault?.killAgentAfterBytes !== undefined ? { afterBytes: step.fault.killAgentAfterBytes, signal: 'SIGKILL' } : undefined);
+    const killAt = step.fault?.killAgentAfterBytes ?? step.fault?.receiverShutdownAfterBytes;
+    const watch = step.interrupt ?? (killAt !== undefined ? { afterBytes: killAt, signal: 'SIGKILL' } : undefined);
     let filler: string | undefined;
     if (watch || step.fault?.truncateStreamAt !== undefined) await writeFile(join(ch, 'count'), '');
     if (step.fault?.truncateStreamAt !== undefined) await writeFile(join(ch, 'truncate'), String(step.fault.truncateStreamAt));
@@ -198,14 +199,19 @@ class ScenarioRun {
                 result['interrupted'] = { signal: step.interrupt.signal, 'at-bytes': size };
               } else {
                 const pid = Number((await readFile(join(ch, 'agent.pid'), 'utf8').catch(() => '')).trim());
-                if (pid > 0) {
-                  try {
-                    process.kill(pid, 'SIGKILL');
-                  } catch {
-                    /* already gone */
+                if (step.fault?.receiverShutdownAfterBytes !== undefined) {
+                  await this.shutDownReceiver(pid);
+                  result['fault'] = { 'receiver-shut-down-at-bytes': size };
+                } else {
+                  if (pid > 0) {
+                    try {
+                      process.kill(pid, 'SIGKILL');
+                    } catch {
+                      /* already gone */
+                    }
                   }
+                  result['fault'] = { 'killed-agent-at-bytes': size };
                 }
-                result['fault'] = { 'killed-agent-at-bytes': size };
               }
               // Let the signal be seen before the held bytes flow on.
               await new Promise((res) => setTimeout(res, 50));
@@ -230,6 +236,43 @@ class ScenarioRun {
       }
       for (const f of await readdir(ch).catch(() => [] as string[])) await rm(join(ch, f), { force: true });
     }
+  }
+
+  /**
+   * `fault: receiver-shutdown-after-bytes`: what dom0 sees when the receiver qube is shut down (or
+   * killed) mid-stream. Every process of the session dies at once (the agent and its `zfs receive`,
+   * SIGKILL, children first so none outlives its parent), the qube is Halted (qrexec to it fails
+   * until `qube: start`), and its pool goes away and comes back (export, then import, as when the
+   * disk is detached and attached to the restarted qube): whatever partial receive state ZFS had
+   * synced is all that is left.
+   */
+  private async shutDownReceiver(agentPid: number): Promise<void> {
+    const r = this.s.receiver;
+    if (!r) throw new Error('receiver-shutdown-after-bytes needs a receiver in the scenario');
+    const tree = agentPid > 0 ? await descendants(agentPid) : [];
+    for (const p of [...tree].reverse()) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    if (agentPid > 0) {
+      try {
+        process.kill(agentPid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    await this.sim.stop(r.qube);
+    // The killed `zfs receive` may take a moment to release the pool.
+    for (let i = 0; ; i++) {
+      const ex = await run([ZPOOL, 'export', r.pool]);
+      if (ex.exit === 0) break;
+      if (i >= 50) throw new Error(`receiver shutdown: zpool export ${r.pool}: ${ex.stderr.trim()}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await zpool('import', '-d', join(this.dir, 'pools'), '-R', join(this.dir, 'receiver-mnt'), r.pool);
   }
 
   async runStep(n: number, step: NStep): Promise<void> {
@@ -436,3 +479,25 @@ main().then(
     process.exit(3);
   },
 );
+
+/** Every descendant of `pid` (children before grandchildren), read from /proc. */
+async function descendants(pid: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const e of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(e)) continue;
+    const st = await readFile(`/proc/${e}/stat`, 'utf8').catch(() => '');
+    // Field 4 (ppid) follows the command name in parentheses, which may itself hold spaces.
+    const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!Number.isInteger(ppid)) continue;
+    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(e)]);
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    for (const c of parents.get(queue.shift()!) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
