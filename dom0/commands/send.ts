@@ -126,13 +126,18 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
       await bookmark(step, a.zfs.datasets, adapters, result, emit);
       await settingsFor(step);
     }
+    // A signal that came while a step was finishing lets that step complete (it is recorded) and
+    // stops the run before the next one: still an interrupted run, with the rest left pending.
+    if (options.signal?.aborted) result.interrupted = true;
     if (result.interrupted || failed) return finish(result, emit);
 
-    // Confirm every step on the receiver by GUID (a fresh listing, never the agent's word alone).
+    // Confirm every step on the receiver by GUID (a fresh listing, never the agent's word alone):
+    // those sent now and those skipped as already there, never one this run did not get to.
     const after = receiverView(root, hello, await link.client.inventory());
     const at = ctx.now().toISOString();
     for (const s of plan.steps) {
-      if (s.action === 'pending') continue;
+      const outcome = result.steps.find((o) => o.snapshot === s.snapshot);
+      if (s.action === 'pending' || (outcome && outcome.action !== 'sent' && outcome.action !== 'skipped')) continue;
       const held = after.datasets.get(s.receiving)?.snapshots.find((x) => x.label === s.label);
       if (held?.guid === s.guid) {
         if (!s.patched) {

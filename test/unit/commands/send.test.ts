@@ -167,6 +167,28 @@ test('send interrupted mid-step: exit 130, earlier steps recorded, the step in p
   assert.deepEqual(summary.steps.map((s) => s.action).slice(0, 4), ['sent', 'sent', 'failed', 'pending']);
 });
 
+test('a signal while a step finishes: that step completes and is recorded, the run stops before the next (exit 130, the rest pending, nothing called unconfirmed)', async () => {
+  const { ctx, store, rx } = await setup();
+  const ac = new AbortController();
+  const events: SendEvent[] = [];
+  const r = await send({ name: 'j1', dryRun: false, signal: ac.signal, onEvent: (e) => {
+    events.push(e);
+    // As when the signal lands on the step's last bytes: the receive completes regardless.
+    if (e.event === 'step-done' && e.snapshot === 'tank/qubes/work@l') ac.abort();
+  } }, ctx);
+  assert.equal(r.exitCode, 130);
+  assert.equal(r.interrupted, true);
+  assert.equal(rx.received.length, 1);
+  assert.deepEqual(r.findings.filter((f) => f.code === 'NOT_CONFIRMED'), []);
+  assert.deepEqual(r.steps.map((s) => s.action).slice(0, 2), ['sent', 'pending']);
+  const state = (await store.read('j1')).state;
+  assert.equal(state.targets['tank/qubes/work@l']!.status, 'sent');
+  assert.equal(state.inProgress, null);
+  const again = await send({ name: 'j1', dryRun: false }, ctx);
+  assert.equal(again.exitCode, 0);
+  assert.equal(again.verified, 8);
+});
+
 test('a full receiver pool stops the run with the size the step needs; the rest stays pending', async () => {
   const { ctx } = await setup({ snapshot: 'tank/qubes/work/private@l', kind: 'pool-full' });
   const r = await send({ name: 'j1', dryRun: false }, ctx);
