@@ -76,7 +76,8 @@ export function scenario(): { text: string; at: Record<string, number | number[]
     system: {
       pools: [{ name: 'mainpool', size: `${SIZE_MIB + 192}M` }],
       datasets: [
-        { name: 'mainpool/big', type: 'volume', size: `${SIZE_MIB}M`, data: `${SIZE_MIB}M`, snapshots: ['@b'] },
+        // Sparse (no refreservation): a thick volume's snapshot would need its whole size again.
+        { name: 'mainpool/big', type: 'volume', size: `${SIZE_MIB}M`, data: `${SIZE_MIB}M`, snapshots: ['@b'], properties: { refreservation: 'none' } },
         { name: 'mainpool/small', type: 'filesystem', data: '4K', snapshots: Array.from({ length: STEPS + 1 }, (_, i) => snapName(i + 1)) },
       ],
       receiver: { qube: 'backups-disp', pool: 'backuppool', 'pool-size': `${SIZE_MIB + 256}M`, dataset: R },
