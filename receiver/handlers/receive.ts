@@ -67,7 +67,9 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
     }
     placeholderChecked = true;
   }
-  if (!request.resume && !placeholderChecked) {
+  // An incremental stream goes into a dataset that exists already (else zfs receive says so), so
+  // its parents exist: no look-up per step.
+  if (!request.resume && !placeholderChecked && request.stream !== 'incremental') {
     const failed = await ensureParents(ctx.zfs, request.dataset, root, ctx.log);
     if (failed) {
       await ctx.send(zfsFailure(`creating the placeholder ${failed.name}`, failed.output));

@@ -129,11 +129,21 @@ test('a receive creates placeholders one level at a time, runs receive -s -u, ne
   assert.ok(calls.includes('zfs receive -s -u -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/work@qzb-1'));
   assert.ok(!calls.some((c) => / -F| -d | -e /.test(c)));
 
+  // An incremental: the dataset (and so its parents) exists; no look-up before the receive.
+  const before = zfs.calls.length;
   agent.request({ ...RECV, dataset: 'backup/qzb/tank/qubes/work/private', type: 'volume', stream: 'incremental' });
   assert.equal((await agent.next())?.kind, 'receive-ready');
+  assert.deepEqual(zfsArgs(zfs).slice(before), ['zfs receive -s -u -o volmode=none -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/work/private@qzb-1'], 'no canmount for volumes, no parent look-ups');
   agent.end();
   assert.equal((await agent.next())?.kind, 'received');
-  assert.ok(zfsArgs(zfs).includes('zfs receive -s -u -o volmode=none -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/work/private@qzb-1'), 'no canmount for volumes');
+
+  // A full stream whose parent exists: one look-up (the parent), whatever the depth.
+  const before2 = zfs.calls.length;
+  agent.request({ ...RECV, dataset: 'backup/qzb/tank/qubes/work2' });
+  assert.equal((await agent.next())?.kind, 'receive-ready');
+  assert.deepEqual(zfsArgs(zfs).slice(before2, before2 + 2), ['zfs get -H -p -o value type backup/qzb/tank/qubes', 'zfs receive -s -u -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/work2@qzb-1']);
+  agent.end();
+  assert.equal((await agent.next())?.kind, 'received');
 
   agent.request({ ...RECV, dataset: 'backup/qzb/tank/qubes/clone', stream: 'clone', origin: 'backup/qzb/tank/qubes/work@qzb-1' });
   assert.equal((await agent.next())?.kind, 'receive-ready');
