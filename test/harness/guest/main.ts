@@ -308,6 +308,16 @@ class ScenarioRun {
           failures.push(...partialStateProblems(step.receiverRoot, (await this.listBoth()).receiver));
           break;
         }
+        case 'read-volume': {
+          rec['read-volume'] = { dataset: step.dataset };
+          const dev = `/dev/zvol/${step.dataset}`;
+          await waitForBlockDevice(dev);
+          const t0 = Date.now();
+          await must(['dd', `if=${dev}`, 'of=/dev/null', 'bs=1M', 'status=none']);
+          rec['ms'] = Date.now() - t0;
+          rec['bytes'] = (await must(['blockdev', '--getsize64', dev])).trim();
+          break;
+        }
         case 'assert-content-hash': {
           rec['assert-content-hash'] = { job: step.job, snapshots: step.snapshots };
           const state = JSON.parse(await readFile(join(this.dir, 'metadata', step.job, 'state.json'), 'utf8').catch(() => '{}')) as { targets?: Record<string, { contentHash?: { sha256: string; bytes: string } }> };
@@ -459,11 +469,7 @@ async function independentHash(snapshot: string, n: number): Promise<{ sha256: s
   await zfs('clone', '-o', 'readonly=on', '-o', 'volmode=dev', snapshot, clone);
   try {
     const dev = `/dev/zvol/${clone}`;
-    const t0 = Date.now();
-    while (!(await stat(dev).then((s) => s.isBlockDevice()).catch(() => false))) {
-      if (Date.now() - t0 > 60_000) throw new Error(`${dev} did not appear within 60 s (udev)`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForBlockDevice(dev);
     const sha256 = (await must(['sha256sum', dev])).split(' ')[0]!;
     const bytes = (await must(['blockdev', '--getsize64', dev])).trim();
     return { sha256, bytes };
@@ -472,5 +478,13 @@ async function independentHash(snapshot: string, n: number): Promise<{ sha256: s
       if ((await zfsTry('destroy', clone)).exit === 0) break;
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+}
+
+async function waitForBlockDevice(dev: string): Promise<void> {
+  const t0 = Date.now();
+  while (!(await stat(dev).then((s) => s.isBlockDevice()).catch(() => false))) {
+    if (Date.now() - t0 > 60_000) throw new Error(`${dev} did not appear within 60 s (udev)`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
