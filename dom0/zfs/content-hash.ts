@@ -14,7 +14,7 @@
 // `qvm-remove` or `qvm-volume import` of the qube during the read promotes dependent clones), it now
 // owns the qube's history and is left alone, with an error saying so.
 import { randomBytes, createHash } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
+import { open, realpath, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QzbError } from '../../shared/errors.ts';
 import { poolOf } from '../../shared/zfs-names.ts';
@@ -75,8 +75,10 @@ export async function hashVolumeSnapshot(snapshot: string, options: ContentHashO
   let hashed: ContentHash | null = null;
   let failure: unknown = null;
   try {
-    const device = `${options.devRoot ?? '/dev/zvol'}/${clone}`;
-    await waitForDevice(device, snapshot);
+    const link = `${options.devRoot ?? '/dev/zvol'}/${clone}`;
+    // udev may remove and re-create the link while it handles the new zvol's events: read the
+    // kernel's device node it points to (/dev/zdN), which stays as long as the clone exists.
+    const device = await realpath(await waitForDevice(link, snapshot));
     hashed = await hashDevice(device, snapshot, total, options.onProgress);
   } catch (e) {
     failure = e;
@@ -88,12 +90,12 @@ export async function hashVolumeSnapshot(snapshot: string, options: ContentHashO
   return hashed!;
 }
 
-// The device link appears asynchronously (udev); poll for it, then for it to open.
-async function waitForDevice(device: string, snapshot: string): Promise<void> {
+// The device link appears asynchronously (udev); poll for it.
+async function waitForDevice(device: string, snapshot: string): Promise<string> {
   const t0 = Date.now();
   for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
     try {
-      if ((await stat(device)).isBlockDevice()) return;
+      if ((await stat(device)).isBlockDevice()) return device;
     } catch {
       // not there yet
     }

@@ -4,7 +4,7 @@
 // the zfs driver's layout, the receiver's pool and dataset), the fake qubesd started, each step run
 // and reported as one NDJSON line on stdout, then a `final` line with every dataset, snapshot and
 // bookmark on each side, then the pools are destroyed. Diagnostics go to stderr.
-import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { basename, join } from 'node:path';
 import type { NScenario, NStep } from '../scenario.ts';
@@ -310,8 +310,8 @@ class ScenarioRun {
         }
         case 'read-volume': {
           rec['read-volume'] = { dataset: step.dataset };
-          const dev = `/dev/zvol/${step.dataset}`;
-          await waitForBlockDevice(dev);
+          await waitForBlockDevice(`/dev/zvol/${step.dataset}`);
+          const dev = await realpath(`/dev/zvol/${step.dataset}`);
           const t0 = Date.now();
           await must(['dd', `if=${dev}`, 'of=/dev/null', 'bs=1M', 'status=none']);
           rec['ms'] = Date.now() - t0;
@@ -468,8 +468,9 @@ async function independentHash(snapshot: string, n: number): Promise<{ sha256: s
   const clone = `${snapshot.split('/')[0]}/harness-sha-check-${n}`;
   await zfs('clone', '-o', 'readonly=on', '-o', 'volmode=dev', snapshot, clone);
   try {
-    const dev = `/dev/zvol/${clone}`;
-    await waitForBlockDevice(dev);
+    await waitForBlockDevice(`/dev/zvol/${clone}`);
+    // The kernel's node, not udev's link (which udev may re-create while the new zvol settles).
+    const dev = await realpath(`/dev/zvol/${clone}`).catch(() => '');
     const sha256 = (await must(['sha256sum', dev])).split(' ')[0]!;
     const bytes = (await must(['blockdev', '--getsize64', dev])).trim();
     return { sha256, bytes };
