@@ -85,12 +85,17 @@ export async function snapshot(options: SnapshotOptions, ctx: Context): Promise<
   try {
     if (lock.tookOverFrom) ctx.notice(`note: took over a stale lock left by pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command})`);
     const stored = await store.read(options.name);
+    // Before the inventory is read, so that a removed leftover is not listed in it.
+    const cleanup = options.dryRun ? [] : await removeLeftoverClones(ctx);
     const a = await analyseJob(stored.text, ctx);
     const result: SnapshotResult = {
       job: options.name, label: a.job?.scope.targetSnapshot ?? null, dryRun: options.dryRun,
       created: [], verified: [], pending: [], wouldCreate: [], commands: [], settings: [], hashed: [], wouldHash: [], findings: a.findings.filter((f) => !PLAN_OWNED_CODES.has(f.code)), exitCode: 1,
     };
-    if (!a.job || !a.zfs || !a.qubes || hasErrors(result.findings)) {
+    const refused = !a.job || !a.zfs || !a.qubes || hasErrors(result.findings);
+    // The cleanup's findings are about other snapshots' clones: they never stop this job's snapshots.
+    result.findings.unshift(...cleanup);
+    if (refused || !a.job || !a.zfs || !a.qubes) {
       if (!options.dryRun) await store.log(options.name, 'snapshot: refused (the job has errors; run check)', ctx.now());
       return result;
     }
@@ -118,7 +123,6 @@ export async function snapshot(options: SnapshotOptions, ctx: Context): Promise<
     }
     const state = stored.state;
     const now = ctx.now();
-    await removeLeftoverClones(result, ctx);
     for (const v of plan.verified) recordSnapshot(state, v.snapshot, v.guid, false, now);
     if (plan.verified.some((v) => v.newlyRecorded)) await store.saveState(state);
 
@@ -178,16 +182,15 @@ export async function snapshot(options: SnapshotOptions, ctx: Context): Promise<
 
 // Hashing clones a crashed `snapshot --content-hash` left behind hold a dependent clone on a qube's
 // snapshot (which would make the driver promote it at qvm-remove): removed on every run, ours only.
-async function removeLeftoverClones(result: SnapshotResult, ctx: Context): Promise<void> {
-  if (!ctx.system.contentHash) return;
+async function removeLeftoverClones(ctx: Context): Promise<Finding[]> {
+  if (!ctx.system.contentHash) return [];
   try {
-    for (const l of await ctx.system.contentHash.cleanup()) {
-      result.findings.push(finding('CONTENT_HASH_CLONE_REMOVED', 'info', `removed ${l.clone}, a temporary clone of ${l.snapshot} that an interrupted snapshot --content-hash left behind`, { subject: l.clone }));
-    }
+    return (await ctx.system.contentHash.cleanup()).map((l) =>
+      finding('CONTENT_HASH_CLONE_REMOVED', 'info', `removed ${l.clone}, a temporary clone of ${l.snapshot} that an interrupted snapshot --content-hash left behind`, { subject: l.clone }));
   } catch (e) {
     if (!isQzbError(e)) throw e;
-    if (e.code === 'CONTENT_HASH_CLONE_KEPT') result.findings.push(finding(e.code, 'error', e.message));
-    else result.findings.push(finding('CONTENT_HASH_CLEANUP_FAILED', 'warning', `could not look for (or remove) hashing clones an interrupted run may have left: ${e.message}`));
+    if (e.code === 'CONTENT_HASH_CLONE_KEPT') return [finding(e.code, 'error', e.message)];
+    return [finding('CONTENT_HASH_CLEANUP_FAILED', 'warning', `could not look for (or remove) hashing clones an interrupted run may have left: ${e.message}`)];
   }
 }
 
