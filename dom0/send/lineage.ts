@@ -35,6 +35,28 @@ export function replacedLineage(src: ZfsDataset, live: ReceiverDatasetView | und
   return { labels: live.snapshots.map((s) => s.label), jobs: [...jobs].sort() };
 }
 
+// Without the receiver (`check`): the snapshots of `src` that this dom0's jobs recorded as sent, when
+// the source has none of them any more (no snapshot or bookmark with their GUIDs). The receivers
+// that hold them hold history this dataset no longer shares: its next send there stops at
+// RECEIVER_LINEAGE_REPLACED unless that copy was renamed aside meanwhile.
+export function sentHistoryGone(src: ZfsDataset, states: readonly JobState[]): ReplacedLineage | null {
+  const onSource = new Set<string>([...src.snapshots.map((s) => s.guid.toString()), ...src.bookmarks.map((b) => b.guid.toString())]);
+  const labels = new Set<string>();
+  const jobs = new Set<string>();
+  for (const state of states) {
+    for (const r of Object.values(state.targets)) {
+      const at = r.snapshot.indexOf('@');
+      if (at < 0 || r.snapshot.slice(0, at) !== src.name || (r.status !== 'sent' && r.status !== 'verified')) continue;
+      const g = r.receivedGuid ?? r.guid;
+      if (g === undefined) continue;
+      if (onSource.has(g)) return null;
+      labels.add(r.snapshot.slice(at + 1));
+      jobs.add(state.job);
+    }
+  }
+  return jobs.size === 0 ? null : { labels: [...labels].sort(), jobs: [...jobs].sort() };
+}
+
 // A name beside `receiving` to keep the old history under: '<receiving>-before-<day>', with '-2',
 // '-3', … when the receiver already has that name.
 export function asideName(receiving: string, day: string, exists: (name: string) => boolean): string {

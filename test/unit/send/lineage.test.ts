@@ -105,3 +105,20 @@ test('the aside name never collides, and odd names are quoted for the shell', ()
   const p = sendPlan(w, r, { history: [earlierJob('full', { 'tank/a@b1': OLD })] });
   assert.match(p.findings[0]!.message, /tank\/a-before-2026-12-02-2`/);
 });
+
+test('check, without the receiver: a dataset that kept none of the snapshots this dom0 sent of it', async () => {
+  const { sentHistoryGone } = await import('../../../dom0/send/lineage.ts');
+  const w = replacedWorld();
+  const a = w.source.datasets.find((d) => d.name === 'tank/a')!;
+  assert.deepEqual(sentHistoryGone(a, [earlierJob('full', { 'tank/a@b1': OLD })]), { labels: ['b1'], jobs: ['full'] });
+  // One sent snapshot still on the source (here, this job's @b2, sent after the old copy was renamed): nothing to say.
+  const b2 = a.snapshots.find((s) => s.name === 'tank/a@b2')!.guid;
+  assert.equal(sentHistoryGone(a, [earlierJob('full', { 'tank/a@b1': OLD }), earlierJob('next', { 'tank/a@b2': b2 })]), null);
+  // Only snapshotted (never sent), or another dataset's: no evidence.
+  const snapshotted = earlierJob('x', { 'tank/a@b1': OLD });
+  snapshotted.targets['tank/a@b1']!.status = 'snapshotted';
+  assert.equal(sentHistoryGone(a, [snapshotted, earlierJob('y', { 'tank/ab@b1': OLD })]), null);
+  // A bookmark of the sent snapshot counts as kept.
+  a.bookmarks.push({ name: 'tank/a#b1', guid: OLD, createtxg: 1n });
+  assert.equal(sentHistoryGone(a, [earlierJob('full', { 'tank/a@b1': OLD })]), null);
+});
