@@ -33,6 +33,7 @@ import { styleFor } from './output/style.ts';
 import { adminCall, qubesdSocketPath } from './qubes/client.ts';
 import { listSnapshots, listZfsInventory } from './zfs/inventory.ts';
 import { createSnapshots } from './zfs/snapshot.ts';
+import { cleanupHashClones, hashVolumeSnapshot } from './zfs/content-hash.ts';
 import { realSendAdapters } from './send/adapters.ts';
 
 /** Exit statuses (documented in --help and COMMANDS.md). */
@@ -81,6 +82,10 @@ function contextFor(g: GlobalOptions): Context {
       collectQubes: () => collectQubes({ socketPath: qubesdSocketPath(), ...zfsOptions }),
       createSnapshots: (names) => createSnapshots(names, zfsOptions),
       listSnapshots: (names) => listSnapshots(names, zfsOptions),
+      contentHash: {
+        hash: (snapshot, o) => hashVolumeSnapshot(snapshot, { ...zfsOptions, ...o }),
+        cleanup: () => cleanupHashClones(zfsOptions),
+      },
       adminApi: (method, dest, arg) => adminCall(method, dest, arg ?? '', { socketPath: qubesdSocketPath(), ...zfsOptions }),
     },
     send: realSendAdapters(zfsOptions),
@@ -148,11 +153,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program.command('snapshot')
     .argument('<name>', 'an imported job')
     .option('--dry-run', 'print the zfs commands that would run, and change nothing')
+    .option('--content-hash', "also record in dom0 the SHA-256 of each volume snapshot's bytes (read once through a temporary read-only clone), for restore to verify")
     .description('Create or verify the target snapshots of an imported job; qubes in use are skipped (run again after shutting them down)')
     .addHelpText('after', EPILOG)
-    .action(async (name: string, o: { dryRun?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { dryRun?: boolean; contentHash?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const r = await snapshot({ name, dryRun: o.dryRun === true }, contextFor(g));
+      const r = await snapshot({ name, dryRun: o.dryRun === true, contentHash: o.contentHash === true }, contextFor(g));
       stdout(g.json ? toJson(snapshotJson(r)) : renderSnapshot(shown(r, g), style));
       setExit(r.exitCode);
     });

@@ -10,6 +10,11 @@ import type { ResolvedDesignation } from '../plan/types.ts';
 import { analyseJob, summariseTargets, type TargetSummary } from './analyse.ts';
 import type { Context } from './context.ts';
 import { resolveJobSource, type JobSource } from './source.ts';
+import { MetadataStore } from '../metadata/store.ts';
+import type { JobState } from '../metadata/types.ts';
+import type { ZfsInventory } from '../inventory/types.ts';
+import type { Target } from '../plan/types.ts';
+import { sentHistoryGone } from '../send/lineage.ts';
 
 // Options of `check`.
 export interface CheckOptions {
@@ -45,6 +50,7 @@ export async function check(options: CheckOptions, ctx: Context): Promise<CheckR
   const a = await analyseJob(source.text, ctx, { fileOnly: options.fileOnly === true });
   const systemChecked = a.zfs !== undefined;
   if (a.job && a.qubes && ctx.system.adminApi) a.findings.push(...(await settingsChecks(a.job.receiver.qube, a, ctx.system.adminApi)));
+  if (a.job && a.zfs) a.findings.push(...(await historyChecks(a.targets, a.zfs, ctx)));
   return {
     ok: !hasErrors(a.findings),
     job: a.job?.name ?? null,
@@ -71,4 +77,27 @@ async function settingsChecks(receiverQube: string, a: Awaited<ReturnType<typeof
     if (!isQzbError(e)) throw e;
     return [finding('SETTINGS_UNREAD', 'info', `The qube properties could not be read (${e.message}), so include_in_backups, templates and netvms were not checked.`)];
   }
+}
+
+// Target datasets whose sent history is gone from the source (a restore, qvm-volume import or
+// revert since), from the job states in the metadata directory (none there: nothing to say).
+async function historyChecks(targets: readonly Target[], zfs: ZfsInventory, ctx: Context): Promise<Finding[]> {
+  let states: JobState[] = [];
+  try {
+    const store = new MetadataStore(ctx.metadataDir);
+    for (const name of await store.list()) states.push((await store.read(name)).state);
+  } catch (e) {
+    if (!isQzbError(e) && (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    states = [];
+  }
+  if (states.length === 0) return [];
+  const byName = new Map(zfs.datasets.map((d) => [d.name, d]));
+  const out: Finding[] = [];
+  for (const dataset of new Set(targets.map((t) => t.dataset))) {
+    const src = byName.get(dataset);
+    const gone = src ? sentHistoryGone(src, states) : null;
+    if (!gone) continue;
+    out.push(finding('SENT_HISTORY_GONE', 'warning', `${dataset} has none of the snapshots this dom0 sent of it any more (${gone.labels.map((l) => `@${l}`).join(', ')}, by job ${gone.jobs.join(', ')}), neither as snapshots nor as bookmarks: it was replaced (a restore or qvm-volume import) or that history was destroyed (a revert). A receiver that holds that history cannot take an incremental or full send of it: send will stop with RECEIVER_LINEAGE_REPLACED and the zfs rename to run in the receiver qube to keep the old copy aside, unless it was renamed already or the job uses a new receive root.`, { subject: dataset, details: { labels: gone.labels, jobs: gone.jobs } }));
+  }
+  return out;
 }

@@ -21,8 +21,17 @@ export interface SystemAdapters {
   collectQubes(): Promise<QubesInventory>;
   createSnapshots(names: readonly string[]): Promise<void>;
   listSnapshots(names: readonly string[]): Promise<ZfsSnapshot[]>;
+  /** `snapshot --content-hash` (dom0/zfs/content-hash.ts); absent where it cannot run. */
+  contentHash?: ContentHashAdapters;
   /** One Admin API call (settings capture and comparison); absent in tests that need none. */
   adminApi?: (method: string, dest: string, arg?: string) => Promise<string>;
+}
+
+/** Reading a volume snapshot's bytes in dom0 through a temporary clone, and removing leftovers. */
+export interface ContentHashAdapters {
+  hash(snapshot: string, options: { expectGuid: bigint; onProgress?: (p: { snapshot: string; done: bigint; total: bigint }) => void }): Promise<{ sha256: string; bytes: bigint }>;
+  /** Removes hashing clones a crashed run left (only our own marked ones); returns them. */
+  cleanup(): Promise<{ clone: string; snapshot: string }[]>;
 }
 
 /** What one `zfs send` should stream: a snapshot (full, or from a base), or a resume token. */

@@ -44,6 +44,21 @@ const PROGRESS_SAVE_MS = 5_000;
 /** How often a progress event is emitted. */
 const PROGRESS_EVENT_MS = 1_000;
 
+// The states of this dom0's other jobs (read without their locks: each state.json is replaced
+// atomically), as evidence of which receiver snapshots came from here. An unreadable job is no evidence.
+async function otherJobStates(store: MetadataStore, self: string): Promise<JobState[]> {
+  const out: JobState[] = [];
+  for (const name of await store.list()) {
+    if (name === self) continue;
+    try {
+      out.push((await store.read(name)).state);
+    } catch (e) {
+      if (!isQzbError(e)) throw e;
+    }
+  }
+  return out;
+}
+
 // Runs `send` under the job's lock.
 export async function send(options: SendOptions, ctx: Context): Promise<SendResult> {
   const adapters = ctx.send;
@@ -69,7 +84,9 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     const inventory = await link.client.inventory();
     const view = receiverView(root, hello, inventory);
     const tokens = await decodeTokens(adapters, tokensToDecode(root, new Set(a.targets.map((t) => t.dataset)), view));
-    const plan = planSend({ targets: a.targets, source: a.zfs, state, patching: a.job.allowedBehaviours.patching, receiver: view, tokens });
+    const history = await otherJobStates(store, options.name);
+    const today = ctx.now().toISOString().slice(0, 10);
+    const plan = planSend({ targets: a.targets, source: a.zfs, state, patching: a.job.allowedBehaviours.patching, receiver: view, tokens, history, today });
     result.plan = plan;
     result.findings.push(...plan.findings);
     const estimates = new Map<string, bigint | null>();

@@ -30,6 +30,7 @@ const jobStateSchema = z.object({
     createdByTool: z.boolean().optional(),
     bytes: DECIMAL.optional(),
     sentAt: z.string().optional(),
+    contentHash: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: DECIMAL }).strict().optional(),
   }).passthrough()),
   settings: z.record(z.string(), z.record(z.string(), z.object({
     sha256: z.string().regex(/^[0-9a-f]{64}$/),

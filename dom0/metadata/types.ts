@@ -22,6 +22,16 @@ export interface TargetRecord {
   resumed?: boolean;
   /** ISO time when the receiver was last seen holding it with the source's GUID. */
   verifiedAt?: string;
+  /** `snapshot --content-hash`: SHA-256 of a volume snapshot's bytes (all volsize of them), read in dom0. */
+  contentHash?: ContentHashRecord;
+}
+
+/** A volume snapshot's content hash as recorded in dom0. */
+export interface ContentHashRecord {
+  /** 64 lowercase hex digits. */
+  sha256: string;
+  /** The number of bytes hashed (the snapshot's volsize), decimal string. */
+  bytes: string;
 }
 
 /** The stream flags fixed for one receiving lineage at its first full (or clone) send. */

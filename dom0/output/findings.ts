@@ -23,7 +23,7 @@ function label(severity: Severity, style: Style): string {
   return style.cyan('info   ');
 }
 
-// One finding: its head line with the message wrapped under it, then its hint, if any.
+// One finding: its head line with the message wrapped under it, then its hint and command, if any.
 export function renderFinding(f: Finding, file: string | null, style: Style): string[] {
   const width = widthOf(style);
   const where = f.line !== undefined ? `${file ?? ''}${file ? ':' : 'line '}${f.line}${f.column !== undefined ? `:${f.column}` : ''}` : '';
@@ -32,6 +32,9 @@ export function renderFinding(f: Finding, file: string | null, style: Style): st
   const lines = wrapText(head, printSafe(f.message), HANG, width);
   const hint = f.details?.hint;
   if (typeof hint === 'string' && hint !== '') lines.push(...wrapText(HANG, printSafe(hint), HANG, width));
+  // A command to run, on a line of its own and never wrapped, so that it can be copied and pasted.
+  const command = f.details?.command;
+  if (typeof command === 'string' && command !== '') lines.push(`${HANG}${printSafe(command)}`);
   return lines;
 }
 

@@ -1,5 +1,6 @@
 // `snapshot` as text (with --dry-run: exactly the zfs commands, then `#` comments) and as JSON.
 import type { SnapshotResult } from '../commands/snapshot.ts';
+import { formatBytes } from './bytes.ts';
 import { renderFindings } from './findings.ts';
 import { printSafeDeep } from './safe-text.ts';
 import { plural, type Style } from './style.ts';
@@ -14,7 +15,8 @@ export function pendingReasons(r: SnapshotResult): string[] {
 function summary(r: SnapshotResult): string {
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   const created = r.dryRun ? `${r.wouldCreate.length} to create` : `${r.created.length} created`;
-  return `${created}, ${r.verified.length} verified, ${r.pending.length} pending${errors > 0 ? `, ${plural(errors, 'error')}` : ''}`;
+  const hashed = r.dryRun ? (r.wouldHash.length > 0 ? `, ${r.wouldHash.length} to hash` : '') : r.hashed.length > 0 ? `, ${r.hashed.length} hashed` : '';
+  return `${created}, ${r.verified.length} verified, ${r.pending.length} pending${hashed}${errors > 0 ? `, ${plural(errors, 'error')}` : ''}`;
 }
 
 // The human-readable report.
@@ -26,12 +28,14 @@ export function renderSnapshot(result: SnapshotResult, style: Style): string {
     out.push(`# dry run of snapshot ${r.job}: ${summary(r)}`);
     for (const m of pendingReasons(r)) out.push(`# pending: ${m}`);
     if (r.settings.length > 0) out.push(`# settings would be captured for: ${r.settings.map((s) => s.qube).join(', ')}`);
+    if (r.wouldHash.length > 0) out.push(`# content hash would be computed for: ${r.wouldHash.join(', ')}`);
     for (const f of r.findings.filter((f) => f.severity === 'error')) out.push(`# error ${f.code}: ${f.message}`);
     return out.join('\n') + '\n';
   }
   for (const c of r.created) out.push(`  ${style.green('created ')}  ${c.snapshot}${c.qube ? style.dim(` (qube ${c.qube})`) : ''}`);
   for (const v of r.verified) out.push(`  ${'verified'}  ${v.snapshot}`);
   for (const p of r.pending) out.push(`  ${style.yellow('pending ')}  ${p.snapshot}${style.dim(` (qube ${p.qube})`)}`);
+  for (const h of r.hashed) out.push(`  hashed    ${h.snapshot} ${style.dim(`sha256 ${h.sha256} (${formatBytes(BigInt(h.bytes))} in ${h.seconds.toFixed(1)} s)`)}`);
   if (r.settings.length > 0) out.push(`  settings  captured for ${r.settings.map((s) => s.qube).join(', ')} ${style.dim(`(${r.label ?? ''}; see: qubes-zfs-backup settings ${r.job})`)}`);
   const shown = r.findings.filter((f) => f.severity !== 'info');
   if (shown.length > 0) out.push('', style.bold('Findings'), ...renderFindings(shown, null, style));
@@ -56,9 +60,12 @@ export function snapshotJson(r: SnapshotResult): unknown {
     wouldCreate: r.wouldCreate,
     commands: r.commands,
     settings: r.settings,
+    hashed: r.hashed,
+    wouldHash: r.wouldHash,
     findings: r.findings,
     summary: {
       created: r.created.length,
+      hashed: r.hashed.length,
       verified: r.verified.length,
       pending: r.pending.length,
       errors: r.findings.filter((f) => f.severity === 'error').length,

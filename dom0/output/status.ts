@@ -18,7 +18,7 @@ export function renderStatus(result: StatusResult, style: Style): string {
     }
     if (j.targets) {
       if (j.targets.length === 0) out.push('  no target recorded yet: run snapshot');
-      else out.push(...columns(j.targets.map((t) => [t.snapshot, t.status, t.guid ? `guid ${t.guid}` : '', t.bytes ? formatBytes(BigInt(t.bytes)) : '', t.verifiedAt ? `verified ${t.verifiedAt}` : t.sentAt ? `sent ${t.sentAt}` : t.snapshottedAt ? `snapshotted ${t.snapshottedAt}` : ''])));
+      else out.push(...columns(j.targets.map((t) => [t.snapshot, t.status, t.guid ? `guid ${t.guid}` : '', t.bytes ? formatBytes(BigInt(t.bytes)) : '', t.contentHash ? `sha256 ${t.contentHash.sha256.slice(0, 16)}…` : '', t.verifiedAt ? `verified ${t.verifiedAt}` : t.sentAt ? `sent ${t.sentAt}` : t.snapshottedAt ? `snapshotted ${t.snapshottedAt}` : ''])));
     }
   }
   return out.join('\n') + '\n';

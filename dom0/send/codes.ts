@@ -10,6 +10,7 @@ export const SEND_CODES = {
   RECEIVER_NOT_RESUMABLE: { severity: 'error', meaning: 'the receiver pool lacks extensible_dataset: interrupted receives could not resume' },
   RECEIVE_ROOT_KEY_UNAVAILABLE: { severity: 'error', meaning: 'the encrypted receive root has no key loaded' },
   TARGETS_ON_RECEIVER: { severity: 'error', meaning: 'targets already on the receiver that this job did not send, with patching: no' },
+  RECEIVER_LINEAGE_REPLACED: { severity: 'error', meaning: "the receiver's history of a dataset belongs to the dataset it replaced (restore, qvm-volume import, revert): rename it aside there or use a new receive root" },
   DIVERGED: { severity: 'error', meaning: 'the receiver has a snapshot of the same name with another GUID' },
   SNAPSHOT_GUID_CHANGED: { severity: 'error', meaning: 'a target snapshot has another GUID than snapshot recorded' },
   SOURCE_DATASET_MISSING: { severity: 'error', meaning: 'a target dataset vanished from the dom0 inventory' },

@@ -7,6 +7,7 @@ import type { ZfsDataset } from '../inventory/types.ts';
 import type { Target } from '../plan/types.ts';
 import { parentOf } from '../../shared/zfs-names.ts';
 import { chooseFlags, tokenMismatch } from './flags.ts';
+import { asideName, replacedLineage, shellWord } from './lineage.ts';
 import type { ReceiverDatasetView, SendFlags, SendPlan, SendPlanInput, SendStep } from './types.ts';
 
 /** A snapshot on the simulated receiving dataset. */
@@ -27,6 +28,8 @@ interface Sim {
   tokenHandled: boolean;
   /** Why later steps of this lineage wait, once one of them cannot run now. */
   blocked: string | null;
+  /** Whether the receiver's history was checked against the source's (once, before the first step). */
+  lineageChecked: boolean;
 }
 
 // Plans every step of a send run.
@@ -40,6 +43,8 @@ export function planSend(input: SendPlanInput): SendPlan {
   const firstByDataset = new Map<string, SendStep>();
   const lineages: Record<string, SendFlags> = {};
   const onReceiverUnrecorded: string[] = [];
+  /** Receiving datasets found holding a replaced source dataset's history (RECEIVER_LINEAGE_REPLACED). */
+  const replaced: string[] = [];
 
   const simOf = (receiving: string): Sim => {
     let sim = sims.get(receiving);
@@ -49,7 +54,7 @@ export function planSend(input: SendPlanInput): SendPlan {
       // Only an empty, consistent filesystem can be the agent's placeholder (a partial full receive
       // of a new dataset below one inherits its marker but is inconsistent).
       const placeholder = live?.placeholder === true && live.type === 'filesystem' && !live.inconsistent && snapshots.length === 0;
-      sim = { live, snapshots, placeholder, tokenHandled: false, blocked: null };
+      sim = { live, snapshots, placeholder, tokenHandled: false, blocked: null, lineageChecked: false };
       sims.set(receiving, sim);
     }
     return sim;
@@ -100,6 +105,26 @@ export function planSend(input: SendPlanInput): SendPlan {
     if (!src) {
       fail('SOURCE_DATASET_MISSING', `${t.dataset} is not in the dom0 inventory any more: run send again`);
       continue;
+    }
+
+    // The receiver's history of this dataset belongs to a dataset that was replaced: said first,
+    // since every other check of this lineage would only name a symptom of it.
+    if (!sim.lineageChecked) {
+      sim.lineageChecked = true;
+      const gone = replacedLineage(src, sim.live, [state, ...(input.history ?? [])]);
+      if (gone) {
+        const above = replaced.find((r) => receiving.startsWith(`${r}/`));
+        const to = asideName(receiving, input.today, (n) => receiver.datasets.has(n));
+        const command = `zfs rename ${shellWord(receiving)} ${shellWord(to)}`;
+        const what = above
+          ? `renaming ${above} (above) in the receiver qube moves its history aside too; then send again (a full send)`
+          : `keep the old history under another name: in the receiver qube run \`${command}\` and send again (a full send of ${t.dataset}); or set receiver.dataset to a new receive root and re-import the job`;
+        replaced.push(receiving);
+        fail('RECEIVER_LINEAGE_REPLACED', `${receiving} on the receiver holds the history of an earlier ${t.dataset} (${gone.labels.map((l) => `@${l}`).join(', ')}, recorded by job ${gone.jobs.join(', ')}), but ${t.dataset} in dom0 has none of those snapshots any more, neither as snapshots nor as bookmarks: it was replaced by a new dataset (a restore, qvm-volume import, or destroy and re-create), or that history was destroyed on it (a qvm-volume revert past those snapshots does that). Its next backup cannot be incremental onto that history, and a full receive into ${receiving} is refused (it would overwrite that history). Nothing on the receiver is changed or destroyed. To back it up again, ${what}.`, {
+          dataset: t.dataset, receiving, labels: gone.labels, jobs: gone.jobs, ...(above ? { movedWith: above } : { renameTo: to, command }),
+        });
+        continue;
+      }
     }
 
     // Already on the receiver (by GUID), or diverged under the same name.

@@ -69,6 +69,10 @@ export interface SendPlanInput {
   receiver: ReceiverView;
   /** Tokens found on receiving datasets, decoded in dom0 (an error text when decoding failed). */
   tokens: ReadonlyMap<string, DecodedToken | { error: string }>;
+  /** The other jobs' states in this dom0: evidence of which receiver snapshots came from here. */
+  history?: readonly JobState[];
+  /** Today as YYYY-MM-DD (the planner has no clock), for the name a replaced history is moved to. */
+  today: string;
 }
 
 /** What a step does in this run. */

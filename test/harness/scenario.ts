@@ -254,6 +254,17 @@ const stepSchema = z.union([
     })
     .strict(),
   z.object({ 'assert-no-partial-state': z.union([z.null(), z.object({ 'receiver-root': zfsName.optional() }).strict()]) }).strict(),
+  z.object({ 'read-volume': z.object({ dataset: zfsName }).strict() }).strict(),
+  z
+    .object({
+      'assert-content-hash': z
+        .object({
+          job: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a job name'),
+          snapshots: z.array(snapshotName).min(1, 'list at least one snapshot'),
+        })
+        .strict(),
+    })
+    .strict(),
   z
     .object({
       'assert-nothing-destroyed': z.union([z.null(), z.object({ side: z.enum(['source', 'receiver', 'both']).default('both') }).strict()]),
@@ -312,6 +323,11 @@ export type NStep =
   | { kind: 'assert-replicated'; receiverRoot: string; snapshots: string[]; exact: boolean; sourceBookmarks: boolean }
   /** No receive_resume_token and no %recv dataset under receiverRoot. */
   | { kind: 'assert-no-partial-state'; receiverRoot: string }
+  /** A plain read of a dom0 zvol's whole device to /dev/null (dd bs=1M): the record has ms and bytes. */
+  | { kind: 'read-volume'; dataset: string }
+  /** Each volume snapshot's content hash recorded in the job's state.json equals the SHA-256 (and
+   *  size) of its bytes computed independently in the guest (own clone, sha256sum, blockdev). */
+  | { kind: 'assert-content-hash'; job: string; snapshots: string[] }
   /** No `run` step so far made anything disappear (listings before/after each `run` step). */
   | { kind: 'assert-nothing-destroyed'; side: 'source' | 'receiver' | 'both' };
 
@@ -348,7 +364,7 @@ function formatIssues(error: z.ZodError): string[] {
     const where = i.path.length ? i.path.join('.') : '(top level)';
     if (i.code === z.ZodIssueCode.unrecognized_keys) return `${where}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     if (i.code === z.ZodIssueCode.invalid_union && where.startsWith('steps.')) {
-      return `${where}: not a valid step (one of run, qube, write, prefs, features, tags, firewall, devices, zfs, zpool, receiver-zfs, receiver-zpool, zfs-pipe, assert-replicated, assert-no-partial-state, assert-nothing-destroyed, with expect/interrupt/fault/env where allowed): ${i.unionErrors
+      return `${where}: not a valid step (one of run, qube, write, prefs, features, tags, firewall, devices, zfs, zpool, receiver-zfs, receiver-zpool, zfs-pipe, assert-replicated, assert-no-partial-state, assert-nothing-destroyed, assert-content-hash, read-volume, with expect/interrupt/fault/env where allowed): ${i.unionErrors
         .map((u) => u.issues[0])
         .filter((x) => x && !(x.code === z.ZodIssueCode.unrecognized_keys || (x.code === z.ZodIssueCode.invalid_type && x.received === 'undefined')))
         .map((x) => `${x!.path.join('.')}: ${x!.message}`)
@@ -509,6 +525,10 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
         if (receive[0] !== 'receive' && receive[0] !== 'recv') problems.push(`steps.${i}: zfs-pipe.receive is the argv of a zfs receive (starts with receive)`);
         if (!receiver) problems.push(`steps.${i}: zfs-pipe needs system.receiver`);
         steps.push({ kind: 'zfs-pipe', send, receive, ...(st.expect ? { expect: st.expect } : {}) });
+      } else if ('read-volume' in st) {
+        steps.push({ kind: 'read-volume', dataset: st['read-volume'].dataset });
+      } else if ('assert-content-hash' in st) {
+        steps.push({ kind: 'assert-content-hash', job: st['assert-content-hash'].job, snapshots: st['assert-content-hash'].snapshots });
       } else if ('assert-replicated' in st || 'assert-no-partial-state' in st || 'assert-nothing-destroyed' in st) {
         if (!receiver) {
           problems.push(`steps.${i}: assertions about the receiver need system.receiver`);

@@ -4,7 +4,7 @@
 // the zfs driver's layout, the receiver's pool and dataset), the fake qubesd started, each step run
 // and reported as one NDJSON line on stdout, then a `final` line with every dataset, snapshot and
 // bookmark on each side, then the pools are destroyed. Diagnostics go to stderr.
-import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { basename, join } from 'node:path';
 import type { NScenario, NStep } from '../scenario.ts';
@@ -351,6 +351,30 @@ class ScenarioRun {
           failures.push(...partialStateProblems(step.receiverRoot, (await this.listBoth()).receiver));
           break;
         }
+        case 'read-volume': {
+          rec['read-volume'] = { dataset: step.dataset };
+          await waitForBlockDevice(`/dev/zvol/${step.dataset}`);
+          const dev = await realpath(`/dev/zvol/${step.dataset}`);
+          const t0 = Date.now();
+          await must(['dd', `if=${dev}`, 'of=/dev/null', 'bs=1M', 'status=none']);
+          rec['ms'] = Date.now() - t0;
+          rec['bytes'] = (await must(['blockdev', '--getsize64', dev])).trim();
+          break;
+        }
+        case 'assert-content-hash': {
+          rec['assert-content-hash'] = { job: step.job, snapshots: step.snapshots };
+          const state = JSON.parse(await readFile(join(this.dir, 'metadata', step.job, 'state.json'), 'utf8').catch(() => '{}')) as { targets?: Record<string, { contentHash?: { sha256: string; bytes: string } }> };
+          const found: Record<string, unknown> = {};
+          for (const snap of step.snapshots) {
+            const recorded = state.targets?.[snap]?.contentHash;
+            const actual = await independentHash(snap, Object.keys(found).length);
+            found[snap] = { recorded: recorded ?? null, actual };
+            if (!recorded) failures.push(`${snap}: no contentHash recorded in ${step.job}'s state.json`);
+            else if (recorded.sha256 !== actual.sha256 || recorded.bytes !== actual.bytes) failures.push(`${snap}: recorded sha256 ${recorded.sha256} (${recorded.bytes} bytes), computed ${actual.sha256} (${actual.bytes} bytes)`);
+          }
+          rec['hashes'] = found;
+          break;
+        }
         case 'assert-nothing-destroyed': {
           rec['assert-nothing-destroyed'] = { side: step.side };
           const gone = this.vanished.filter((v) => step.side === 'both' || v.side === step.side);
@@ -500,4 +524,33 @@ async function descendants(pid: number): Promise<number[]> {
     }
   }
   return out;
+}
+
+// The SHA-256 and size of a volume snapshot's bytes, computed without the tool: the harness's own
+// read-only clone (a name the tool never uses), udev's device link, coreutils sha256sum and
+// blockdev; the clone is destroyed afterwards.
+async function independentHash(snapshot: string, n: number): Promise<{ sha256: string; bytes: string }> {
+  const clone = `${snapshot.split('/')[0]}/harness-sha-check-${n}`;
+  await zfs('clone', '-o', 'readonly=on', '-o', 'volmode=dev', snapshot, clone);
+  try {
+    await waitForBlockDevice(`/dev/zvol/${clone}`);
+    // The kernel's node, not udev's link (which udev may re-create while the new zvol settles).
+    const dev = await realpath(`/dev/zvol/${clone}`).catch(() => '');
+    const sha256 = (await must(['sha256sum', dev])).split(' ')[0]!;
+    const bytes = (await must(['blockdev', '--getsize64', dev])).trim();
+    return { sha256, bytes };
+  } finally {
+    for (let i = 0; i < 20; i++) {
+      if ((await zfsTry('destroy', clone)).exit === 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function waitForBlockDevice(dev: string): Promise<void> {
+  const t0 = Date.now();
+  while (!(await stat(dev).then((s) => s.isBlockDevice()).catch(() => false))) {
+    if (Date.now() - t0 > 60_000) throw new Error(`${dev} did not appear within 60 s (udev)`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

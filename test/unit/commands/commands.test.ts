@@ -209,3 +209,23 @@ test('snapshot: GUIDs that cannot be read back after creation are an error, not 
   assert.deepEqual(r.findings.map((f) => f.code), ['SNAPSHOT_GUID_UNREAD']);
   ctx.system.listSnapshots = async () => [];
 });
+
+test('check warns when a target dataset kept none of the snapshots this dom0 sent of it (SENT_HISTORY_GONE)', async () => {
+  const { sys, ctx } = setup();
+  await importJob({ file: 'backup1.yaml', replace: false }, ctx);
+  assert.equal((await snapshot({ name: 'j1', dryRun: false }, ctx)).exitCode, 0);
+  const file = path.join(ctx.metadataDir, 'j1', 'state.json');
+  const state = JSON.parse(readFileSync(file, 'utf8')) as { targets: Record<string, { status: string; receivedGuid?: string; guid?: string }> };
+  for (const t of Object.values(state.targets)) {
+    t.status = 'sent';
+    t.receivedGuid = t.guid!;
+  }
+  writeFileSync(file, JSON.stringify(state));
+  assert.deepEqual((await check({ job: 'j1' }, ctx)).findings.filter((f) => f.code === 'SENT_HISTORY_GONE'), []);
+  // qvm-volume import of vault's private volume: a fresh dataset without the sent @l.
+  const i = sys.zfs.datasets.findIndex((d) => d.name === 'tank/qubes/vault/private');
+  sys.zfs.datasets[i] = ds('tank/qubes/vault/private', 'volume', { dirty: 'off' });
+  const r = await check({ job: 'j1' }, ctx);
+  assert.equal(r.ok, true);
+  assert.deepEqual(r.findings.filter((f) => f.code === 'SENT_HISTORY_GONE').map((f) => [f.severity, f.subject]), [['warning', 'tank/qubes/vault/private']]);
+});

@@ -33,7 +33,7 @@ const OPTIONAL = new Set([
   'targets[].guid', 'targets[].recordedGuid', 'dir', 'discarded',
   'jobs[].targets', 'jobs[].targets[].guid', 'jobs[].targets[].snapshottedAt', 'jobs[].targets[].createdByTool',
   'jobs[].targets[].bytes', 'jobs[].targets[].sentAt', 'jobs[].targets[].receivedGuid', 'jobs[].targets[].resumed',
-  'jobs[].targets[].verifiedAt', 'error.hint',
+  'jobs[].targets[].verifiedAt', 'jobs[].targets[].contentHash', 'error.hint',
 ]);
 /** Values whose inside is documented in prose, not by the example (free-form details, send's variants). */
 const OPAQUE = new Set(['findings[].details', 'targets[].send', 'jobs[].step']);

@@ -195,3 +195,18 @@ test('expect: ndjson-last, ndjson-contains, stdout-matches are part of the forma
   });
   assert.ok(problems('steps:\n  - run: x\n    expect: {stdout-matches: "("}\n').some((x) => x.includes('not a regular expression')));
 });
+
+test('assert-content-hash and read-volume normalise; bad shapes are errors with their path', () => {
+  const s = parseScenarioText('h.yaml', `steps:
+  - assert-content-hash: {job: hashed, snapshots: ["mainpool/qubes/vault/private@b1"]}
+  - read-volume: {dataset: mainpool/bench-read}
+`);
+  assert.deepEqual(s.steps, [
+    { kind: 'assert-content-hash', job: 'hashed', snapshots: ['mainpool/qubes/vault/private@b1'] },
+    { kind: 'read-volume', dataset: 'mainpool/bench-read' },
+  ]);
+  const bad = (step: string): string[] => problems(`steps:\n${step}`);
+  assert.ok(bad('  - assert-content-hash: {job: hashed, snapshots: []}\n').some((x) => x.startsWith('steps.0') && x.includes('at least one')));
+  assert.ok(bad('  - assert-content-hash: {job: "../x", snapshots: ["a/b@c"]}\n').some((x) => x.startsWith('steps.0')));
+  assert.ok(bad('  - read-volume: {dataset: mainpool/x, extra: 1}\n').some((x) => x.startsWith('steps.0')));
+});

@@ -90,6 +90,7 @@ const renderers: { name: string; text: (color: boolean) => string; json: () => s
       created: [{ snapshot: evil('c'), guid: evil('g'), qube: evil('q') }], verified: [{ snapshot: evil('v'), guid: '1', qube: null }],
       pending: [{ snapshot: evil('p'), qube: evil('q'), message: evil('why') }], wouldCreate: [evil('w')], commands: [`zfs snapshot <${EVIL_CHARS.join('')}>${'a'.repeat(5000)}`],
       settings: [{ qube: evil('q'), label: evil('l'), sha256: evil('h'), file: evil('f') }],
+      hashed: [{ snapshot: evil('h'), sha256: evil('s'), bytes: '1024', seconds: 1.5 }], wouldHash: [evil('wh')],
     } as unknown as Omit<SnapshotResult, 'dryRun' | 'exitCode'>;
     const live: SnapshotResult = { ...base, dryRun: false, exitCode: 3 };
     const dry: SnapshotResult = { ...base, dryRun: true, exitCode: 1 };

@@ -74,7 +74,7 @@ test('snapshot text: summary and the qube to shut down; --dry-run prints exactly
   assert.match(text, /Snapshot j1: 4 created, 0 verified, 4 pending\./);
   assert.match(text, /qube work is Running: shut it down \(qvm-shutdown --wait work\)/);
   const j = snapshotJson(r) as { summary: unknown };
-  assert.deepEqual(j.summary, { created: 4, verified: 0, pending: 4, errors: 0 });
+  assert.deepEqual(j.summary, { created: 4, verified: 0, pending: 4, hashed: 0, errors: 0 });
 });
 
 test('long output stays readable: lists one item per line past a few, messages wrapped to the width', async () => {

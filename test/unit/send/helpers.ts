@@ -67,8 +67,8 @@ export function receiver(w: World, held: Held = {}, over: Partial<ReceiverView> 
 }
 
 // Runs the planner.
-export function sendPlan(w: World, r: ReceiverView, opts: { patching?: boolean; tokens?: Map<string, DecodedToken | { error: string }> } = {}): SendPlan {
-  return planSend({ targets: w.targets, source: w.source, state: w.state, patching: opts.patching ?? false, receiver: r, tokens: opts.tokens ?? new Map() });
+export function sendPlan(w: World, r: ReceiverView, opts: { patching?: boolean; tokens?: Map<string, DecodedToken | { error: string }>; history?: JobState[] } = {}): SendPlan {
+  return planSend({ targets: w.targets, source: w.source, state: w.state, patching: opts.patching ?? false, receiver: r, tokens: opts.tokens ?? new Map(), history: opts.history ?? [], today: '2026-12-02' });
 }
 
 // "action snapshot stream[ from]" lines, e.g. "send tank/a@bk incremental tank/a@prev".
