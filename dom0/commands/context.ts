@@ -22,7 +22,7 @@ export interface SystemAdapters {
   createSnapshots(names: readonly string[]): Promise<void>;
   listSnapshots(names: readonly string[]): Promise<ZfsSnapshot[]>;
   /** One Admin API call (settings capture and comparison); absent in tests that need none. */
-  adminApi?: (method: string, dest: string, arg?: string) => Promise<string>;
+  adminApi?: (method: string, dest: string, arg?: string, payload?: string) => Promise<string>;
 }
 
 /** What one `zfs send` should stream: a snapshot (full, or from a base), or a resume token. */
@@ -41,7 +41,9 @@ export interface SendProcess {
 
 /** A connection to the receiver agent (the qrexec call). */
 export interface ReceiverConnection {
-  client: Pick<ReceiverClient, 'hello' | 'inventory' | 'receive' | 'abort' | 'close' | 'storeSettings' | 'readSettings'>;
+  client: Pick<ReceiverClient, 'hello' | 'inventory' | 'receive' | 'abort' | 'close' | 'storeSettings' | 'readSettings'>
+    // restore only (fakes for send/verify need not have them)
+    & Partial<Pick<ReceiverClient, 'exportVolume' | 'failed'>>;
   /** The qrexec child's last stderr lines, sanitised (diagnostics only). */
   stderrTail(): string[];
 }
