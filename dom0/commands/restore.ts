@@ -113,18 +113,19 @@ type Api = (method: string, dest: string, arg?: string, payload?: string) => Pro
 async function readDocument(link: ReceiverConnection, held: HeldBackup, state: JobState | null): Promise<Pick<RestoreInput, 'doc' | 'verdict' | 'problem' | 'sha256'>> {
   const got = await link.client.readSettings(held.rootSnapshot);
   if (!got) return { doc: null, verdict: 'missing', sha256: null };
+  // The hash first: a copy that is not the recorded one is "altered" whether or not it parses.
+  const recorded = state?.settings?.[held.label]?.[held.qube]?.sha256;
+  const altered = recorded !== undefined && (got.sha256 !== recorded || got.storedSha256 !== recorded);
   let doc: SettingsDocument;
   try {
     doc = decodeSettings(got.bytes, `on ${held.rootSnapshot}`);
   } catch (e) {
-    return { doc: null, verdict: 'invalid', problem: isQzbError(e) ? e.message : String(e), sha256: got.sha256 };
+    return { doc: null, verdict: altered ? 'altered' : 'invalid', problem: isQzbError(e) ? e.message : String(e), sha256: got.sha256 };
   }
   if (doc.qube !== held.qube || doc.snapshotLabel !== held.label) {
-    return { doc: null, verdict: 'invalid', problem: `it describes ${doc.qube}${doc.snapshotLabel}, not ${held.qube}${held.label}`, sha256: got.sha256 };
+    return { doc: null, verdict: altered ? 'altered' : 'invalid', problem: `it describes ${doc.qube}${doc.snapshotLabel}, not ${held.qube}${held.label}`, sha256: got.sha256 };
   }
-  const recorded = state?.settings?.[held.label]?.[held.qube]?.sha256;
-  if (recorded === undefined) return { doc, verdict: 'unrecorded', sha256: got.sha256 };
-  return { doc, verdict: got.sha256 === recorded && got.storedSha256 === recorded ? 'ok' : 'altered', sha256: got.sha256 };
+  return { doc, verdict: recorded === undefined ? 'unrecorded' : altered ? 'altered' : 'ok', sha256: got.sha256 };
 }
 
 // The GUID and content hash send/snapshot recorded for each volume of a backup.
@@ -280,15 +281,24 @@ async function restoreOne(
     const zero = Buffer.alloc(1024 * 1024);
     const t0 = Date.now();
     let last = 0;
+    // The import script ending early (refused, failed) stops the export at the next write.
+    let ended = false;
+    void imp.done.then(() => (ended = true), () => (ended = true));
+    const stopped = (): QzbError => new QzbError('IMPORT_FAILED', `the import into ${p.name}:${v.name} stopped reading`);
     const write = (chunk: Buffer): Promise<void> => new Promise((resolve, reject) => {
+      if (ended || imp.stdin.destroyed || imp.stdin.writableEnded) return reject(stopped());
       if (imp.stdin.write(chunk)) return resolve();
-      const onDrain = (): void => { cleanup(); resolve(); };
-      const onError = (e: Error): void => { cleanup(); reject(e); };
-      const cleanup = (): void => { imp.stdin.off('drain', onDrain); imp.stdin.off('error', onError); imp.stdin.off('close', onClose); };
-      const onClose = (): void => { cleanup(); reject(new QzbError('IMPORT_FAILED', `the import into ${p.name}:${v.name} stopped reading`)); };
+      const finish = (error: Error | null): void => {
+        imp.stdin.off('drain', onDrain);
+        imp.stdin.off('close', onClose);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onDrain = (): void => finish(null);
+      const onClose = (): void => finish(stopped());
       imp.stdin.on('drain', onDrain);
-      imp.stdin.on('error', onError);
       imp.stdin.on('close', onClose);
+      void imp.done.then(() => finish(stopped()), () => finish(stopped()));
     });
     let exported;
     try {
@@ -319,9 +329,13 @@ async function restoreOne(
         },
       });
     } catch (e) {
-      imp.kill();
-      await imp.done.catch(() => {});
-      throw e;
+      // End the import's input rather than kill it: a killed script never tells qubesd the import
+      // ended, and the driver's leftover .importing volume would block the next attempt. The
+      // qube stays tagged with autostart off; the next run imports the volume again.
+      imp.stdin.end();
+      const importError = await imp.done.then(() => null, (x: unknown) => x);
+      if (importError !== null) throw importError;
+      throw isQzbError(e) ? e : new QzbError('IMPORT_FAILED', `the import into ${p.name}:${v.name} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     imp.stdin.end();
     await imp.done;

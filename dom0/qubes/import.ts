@@ -30,7 +30,7 @@ export function startImportWithSize(qube: string, volume: string, size: bigint, 
   const script = `${options.rpcDir ?? (env.QZB_QUBES_RPC_DIR || DEFAULT_QUBES_RPC_DIR)}/admin.vm.volume.ImportWithSize`;
   options.onCommand?.(`(echo ${size}; <data>) | ${quoteArgv(['env', 'QREXEC_REMOTE_DOMAIN=dom0', `QREXEC_REQUESTED_TARGET=${qube}`, script, volume])}`);
   const child = spawn(script, [volume], {
-    env: { PATH: env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_REQUESTED_TARGET: qube, ...(env.QZB_QUBESD_SOCKET ? { QZB_QUBESD_SOCKET: env.QZB_QUBESD_SOCKET } : {}) },
+    env: { PATH: env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_REQUESTED_TARGET: qube },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const out: Buffer[] = [];

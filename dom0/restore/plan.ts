@@ -125,12 +125,12 @@ export function planRestore(inputs: readonly RestoreInput[], live: readonly Live
     };
     planned.push(base);
     const subject = `${held.qube}${held.label}`;
-    if (input.verdict === 'missing' || input.verdict === 'invalid' || doc === null) {
-      findings.push(finding('RESTORE_SETTINGS_UNUSABLE', 'error', `The settings of ${held.qube} for ${held.label} ${input.verdict === 'missing' ? 'are not on the receiver' : `cannot be used (${input.problem ?? 'not a valid settings document'})`}: ${held.qube} cannot be restored from ${held.label} (a qube is created only from its checked settings).`, { subject }));
+    if (input.verdict === 'altered' && (!options.acceptSettings || doc === null)) {
+      findings.push(finding('RESTORE_SETTINGS_ALTERED', 'error', `The settings of ${held.qube} on the receiver (${held.rootSnapshot}) are not the ones dom0 recorded at snapshot time (SHA-256 ${input.sha256 ?? '?'}): the copy on the backup disk was altered. Nothing of ${held.qube} is restored.${doc !== null ? ' Check the settings shown above; to restore them anyway, run again with --accept-settings.' : ` They are not even a valid document (${input.problem ?? '?'}).`}`, { subject }));
       continue;
     }
-    if (input.verdict === 'altered' && !options.acceptSettings) {
-      findings.push(finding('RESTORE_SETTINGS_ALTERED', 'error', `The settings of ${held.qube} on the receiver (${held.rootSnapshot}) are not the ones dom0 recorded at snapshot time (SHA-256 ${input.sha256 ?? '?'}): the copy on the backup disk was altered. Nothing of ${held.qube} is restored. Check the settings shown above; to restore them anyway, run again with --accept-settings.`, { subject }));
+    if (input.verdict === 'missing' || input.verdict === 'invalid' || doc === null) {
+      findings.push(finding('RESTORE_SETTINGS_UNUSABLE', 'error', `The settings of ${held.qube} for ${held.label} ${input.verdict === 'missing' ? 'are not on the receiver' : `cannot be used (${input.problem ?? 'not a valid settings document'})`}: ${held.qube} cannot be restored from ${held.label} (a qube is created only from its checked settings).`, { subject }));
       continue;
     }
     if (input.verdict === 'altered') {
@@ -216,7 +216,8 @@ export function planRestore(inputs: readonly RestoreInput[], live: readonly Live
     } else if (doc.devices.length > 0) {
       findings.push(finding('RESTORE_DEVICES_UNSUPPORTED', 'warning', `--devices: applying device assignments is not implemented yet; assign ${doc.devices.map((d) => `${d.class} ${d.backend}:${d.port}`).join(', ')} with qvm-device.`, { subject: name }));
     }
-    const poolArgs = volumes.filter((v) => pools.includes(v.pool)).map((v) => `pool:${v.name}=${v.pool}`);
+    // qubesadmin's add_new_vm: pool:<volume>=<pool> in volume order (CreateInPool).
+    const poolArgs = volumes.filter((v) => pools.includes(v.pool)).sort((a, b) => (a.name < b.name ? -1 : 1)).map((v) => `pool:${v.name}=${v.pool}`);
     const createArgs = [`name=${name}`, `label=${doc.label}`, ...poolArgs].join(' ');
     Object.assign(base, {
       action: existing ? 'continue' : 'create',

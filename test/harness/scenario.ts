@@ -252,6 +252,12 @@ const stepSchema = z.union([
         .strict(),
     })
     .strict(),
+  z
+    .object({
+      // The restored volume's bytes equal the backed-up snapshot's (read through a temporary clone outside the receive root).
+      'assert-same-bytes': z.object({ qube: z.string(), volume: z.string(), 'receiver-snapshot': snapshotName }).strict(),
+    })
+    .strict(),
   z.object({ 'assert-no-partial-state': z.union([z.null(), z.object({ 'receiver-root': zfsName.optional() }).strict()]) }).strict(),
   z
     .object({
@@ -311,6 +317,7 @@ export type NStep =
   | { kind: 'assert-replicated'; receiverRoot: string; snapshots: string[]; exact: boolean; sourceBookmarks: boolean }
   /** No receive_resume_token and no %recv dataset under receiverRoot. */
   | { kind: 'assert-no-partial-state'; receiverRoot: string }
+  | { kind: 'assert-same-bytes'; qube: string; volume: string; receiverSnapshot: string }
   /** No `run` step so far made anything disappear (listings before/after each `run` step). */
   | { kind: 'assert-nothing-destroyed'; side: 'source' | 'receiver' | 'both' };
 
@@ -347,7 +354,7 @@ function formatIssues(error: z.ZodError): string[] {
     const where = i.path.length ? i.path.join('.') : '(top level)';
     if (i.code === z.ZodIssueCode.unrecognized_keys) return `${where}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     if (i.code === z.ZodIssueCode.invalid_union && where.startsWith('steps.')) {
-      return `${where}: not a valid step (one of run, qube, write, prefs, features, tags, firewall, devices, zfs, zpool, receiver-zfs, receiver-zpool, zfs-pipe, assert-replicated, assert-no-partial-state, assert-nothing-destroyed, with expect/interrupt/fault/env where allowed): ${i.unionErrors
+      return `${where}: not a valid step (one of run, qube, write, prefs, features, tags, firewall, devices, zfs, zpool, receiver-zfs, receiver-zpool, zfs-pipe, assert-replicated, assert-same-bytes, assert-no-partial-state, assert-nothing-destroyed, with expect/interrupt/fault/env where allowed): ${i.unionErrors
         .map((u) => u.issues[0])
         .filter((x) => x && !(x.code === z.ZodIssueCode.unrecognized_keys || (x.code === z.ZodIssueCode.invalid_type && x.received === 'undefined')))
         .map((x) => `${x!.path.join('.')}: ${x!.message}`)
@@ -507,6 +514,11 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
         if (receive[0] !== 'receive' && receive[0] !== 'recv') problems.push(`steps.${i}: zfs-pipe.receive is the argv of a zfs receive (starts with receive)`);
         if (!receiver) problems.push(`steps.${i}: zfs-pipe needs system.receiver`);
         steps.push({ kind: 'zfs-pipe', send, receive, ...(st.expect ? { expect: st.expect } : {}) });
+      } else if ('assert-same-bytes' in st) {
+        const a = st['assert-same-bytes'];
+        if (!receiver) problems.push(`steps.${i}: assert-same-bytes needs system.receiver`);
+        else if (a['receiver-snapshot'].split('/')[0] !== receiver.pool) problems.push(`steps.${i}: assert-same-bytes: ${a['receiver-snapshot']} is not in the receiver's pool ${receiver.pool}`);
+        steps.push({ kind: 'assert-same-bytes', qube: a.qube, volume: a.volume, receiverSnapshot: a['receiver-snapshot'] });
       } else if ('assert-replicated' in st || 'assert-no-partial-state' in st || 'assert-nothing-destroyed' in st) {
         if (!receiver) {
           problems.push(`steps.${i}: assertions about the receiver need system.receiver`);
