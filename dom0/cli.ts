@@ -19,7 +19,7 @@ import { status } from './commands/status.ts';
 import { verify } from './commands/verify.ts';
 import { restore } from './commands/restore.ts';
 import { progressLine, renderRestore, restoreJson } from './output/restore.ts';
-import { startImportWithSize } from './qubes/import.ts';
+import { startImportWithSize } from './restore/import-volume.ts';
 import { collectQubes } from './inventory/collect-qubes.ts';
 import { resolveMetadataDir, METADATA_DIR_ENV } from './metadata/dir.ts';
 import { calcJson, renderCalc } from './output/calc.ts';

@@ -14,7 +14,7 @@ import { requireMetadataDir } from '../metadata/dir.ts';
 import { MetadataStore } from '../metadata/store.ts';
 import type { JobState } from '../metadata/types.ts';
 import { parseKeyValues, parseNameList, parseVmList } from '../qubes/parse.ts';
-import type { VolumeImport } from '../qubes/import.ts';
+import type { VolumeImport } from '../restore/import-volume.ts';
 import { catalogue, pickBackup, type HeldBackup } from '../restore/catalog.ts';
 import { planRestore, RESTORE_TAG, type LiveQube, type PlannedQube, type RestoreInput, type SettingsVerdict } from '../restore/plan.ts';
 import type { SettingsDocument } from '../settings/schema.ts';

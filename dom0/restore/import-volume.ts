@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import { QzbError } from '../../shared/errors.ts';
 import { quoteArgv } from '../../shared/shell.ts';
-import { decodeReply, MAX_ADMIN_REPLY_BYTES } from './client.ts';
+import { decodeReply, MAX_ADMIN_REPLY_BYTES } from '../qubes/client.ts';
 
 /** Where qubesadmin finds the qrexec service scripts (qubesadmin.config.QREXEC_SERVICES_DIR). */
 export const DEFAULT_QUBES_RPC_DIR = '/etc/qubes-rpc';
