@@ -78,6 +78,10 @@ export interface RestoredQube {
   /** The checked settings document (shown before anything is created). */
   document: SettingsDocument | null;
   steps: string[];
+  /** This run created the qube. */
+  created: boolean;
+  /** The qube exists and carries the restore-in-progress tag (set once it was tagged; cleared at release). */
+  tagged: boolean;
 }
 
 /** What `restore` returns (its --json document). */
@@ -224,6 +228,8 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
         result: p.action === 'refused' ? 'refused' : 'planned',
         volumes: p.volumes.map((v) => ({ name: v.name, snapshot: v.snapshot, size: String(v.size), bytes: null, holeBytes: null, sha256: null, verified: null })),
         document: docs.get(p.source) ?? null,
+        created: false,
+        tagged: p.action === 'continue',
         steps: [...(p.create ? [p.create.what] : []), `tag ${RESTORE_TAG}`, ...p.configure.map((s) => s.what), ...p.volumes.map((v) => `import ${v.name} (${v.size} bytes) from ${v.snapshot}`), 'release'],
       });
     }
@@ -241,7 +247,11 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
       } catch (e) {
         out.result = 'failed';
         if (!isQzbError(e)) throw e;
-        result.findings.push(finding(e.code, 'error', `${p.name}: ${e.message}. ${p.name} stays tagged ${RESTORE_TAG} and cannot start: run the same restore again to continue it, or remove ${p.name} (qvm-remove) to undo it.`, { subject: p.name }));
+        result.findings.push(finding(e.code, 'error', out.tagged
+          ? `${p.name}: ${e.message}. ${p.name} stays tagged ${RESTORE_TAG} with autostart off: run the same restore again to continue it, or remove ${p.name} (qvm-remove) to undo it.`
+          : out.created
+            ? `${p.name}: ${e.message}. ${p.name} was created but could not be tagged ${RESTORE_TAG}: remove it (qvm-remove ${p.name}) before running restore again.`
+            : `${p.name}: ${e.message}. ${p.name} was not created.`, { subject: p.name }));
         if (link.client.failed !== null && link.client.failed !== undefined) {
           await link.client.close().catch(() => {});
           link = adapters.connectReceiver(receiver);
@@ -268,9 +278,11 @@ async function restoreOne(
   if (p.create) {
     ctx.notice(`restore: ${p.create.what}`);
     await api(p.create.method, 'dom0', p.create.arg, p.create.payload ?? undefined);
+    out.created = true;
   }
   // The tag first: until it is removed, the qube is ours to continue and must not start.
   await api('admin.vm.tag.Set', p.name, RESTORE_TAG);
+  out.tagged = true;
   for (const s of p.configure) await api(s.method, p.name, s.arg, s.payload ?? undefined);
   let verifiedAll = true;
   for (const v of p.volumes) {
@@ -356,6 +368,7 @@ async function restoreOne(
   }
   if (p.autostart !== null) await api('admin.vm.property.Set', p.name, 'autostart', p.autostart);
   await api('admin.vm.tag.Remove', p.name, RESTORE_TAG);
+  out.tagged = false;
   out.result = 'restored';
   ctx.notice(`restore: ${p.name} restored from ${p.source}${p.label}`);
 }

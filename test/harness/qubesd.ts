@@ -231,9 +231,10 @@ export async function answer(model: QubesModel, method: string, arg: string, des
 /** The write calls restore makes (qubes/api/admin.py formats); null when `method` is not one. */
 async function answerWrite(model: QubesModel, method: string, arg: string, dest: string, target: FakeQube, payload: Buffer, all: FakeQube[]): Promise<string | null> {
   const text = payload.toString('utf8');
-  const need = <T>(hook: T | undefined): T => {
+  // The model's hook, bound to it (QubesSim's are methods).
+  const need = <A extends unknown[], R>(hook: ((...args: A) => R) | undefined): ((...args: A) => R) => {
     if (hook === undefined) throw new QubesdAbort(`${method} is not emulated by this model`);
-    return hook;
+    return hook.bind(model);
   };
   const create = /^admin\.vm\.(Create|CreateInPool)\.([A-Za-z]+)$/.exec(method);
   if (create) {
