@@ -42,4 +42,6 @@ if (!onlyUnit) {
   run('real-ZFS suite (test VM)', 'node', ['--import', 'tsx', 'test/harness/vm-suite.ts']);
   // The receiver agent's own real-ZFS checks (receive, resume, abort, placeholders, a vanishing dom0).
   run('receiver agent on real ZFS (test VM)', 'node', ['--import', 'tsx', 'test/unit/receiver/real-zfs.vm.ts']);
+  // The agent's export (restore's data path): bytes, holes, no clone left, nothing changed.
+  run('receiver export on real ZFS (test VM)', 'node', ['--import', 'tsx', 'test/unit/receiver/export.vm.ts']);
 }
