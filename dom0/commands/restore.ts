@@ -366,7 +366,9 @@ async function restoreOne(
     const bad = out.volumes.filter((x) => x.verified === false).map((x) => x.name);
     throw new QzbError('RESTORE_CONTENT_MISMATCH', `the data of ${bad.map((b) => `${p.name}:${b}`).join(', ')} does not have the SHA-256 recorded at snapshot time: the backup qube returned other bytes than were backed up`);
   }
+  // autostart as in the backup: its explicit value, or back to the default (it was off meanwhile).
   if (p.autostart !== null) await api('admin.vm.property.Set', p.name, 'autostart', p.autostart);
+  else await api('admin.vm.property.Reset', p.name, 'autostart');
   await api('admin.vm.tag.Remove', p.name, RESTORE_TAG);
   out.tagged = false;
   out.result = 'restored';

@@ -94,7 +94,7 @@ export interface PlannedQube {
   /** Properties, features, tags, firewall (and devices with --devices), in order. */
   configure: AdminStep[];
   volumes: PlannedVolume[];
-  /** The autostart value to set when the qube is released ('True' only when the backup had it). */
+  /** autostart at release: the backup's explicit value, or null to reset it to its default (as it was). */
   autostart: string | null;
 }
 
@@ -189,7 +189,7 @@ export function planRestore(inputs: readonly RestoreInput[], live: readonly Live
     for (const [prop, entry] of Object.entries(doc.properties).sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (entry.default || NOT_SET.has(prop)) continue;
       if (prop === 'autostart') {
-        if (entry.value === 'True') autostart = 'True';
+        autostart = entry.value;
         continue;
       }
       let value = entry.value;

@@ -58,6 +58,7 @@ export interface QubesModel {
   /** admin.vm.Create / CreateInPool: a new halted qube with the class's volumes (pool per volume name, when given). */
   createNewQube?(klass: string, name: string, label: string, template: string | null, pools: Record<string, string>): Promise<void>;
   setProperty?(qube: string, name: string, value: string): void;
+  resetProperty?(qube: string, name: string): void;
   setFeature?(qube: string, name: string, value: string): void;
   setTag?(qube: string, tag: string): void;
   removeTag?(qube: string, tag: string): void;
@@ -260,6 +261,9 @@ async function answerWrite(model: QubesModel, method: string, arg: string, dest:
   switch (method) {
     case 'admin.vm.property.Set':
       need(model.setProperty)(target.name, arg, text);
+      return '';
+    case 'admin.vm.property.Reset':
+      need(model.resetProperty)(target.name, arg);
       return '';
     case 'admin.vm.feature.Set':
       need(model.setFeature)(target.name, arg, text);

@@ -525,6 +525,14 @@ export class QubesSim implements QubesModel {
     q.settings!.prefs[name] = value;
   }
 
+  resetProperty(qube: string, name: string): void {
+    const q = this.mustQube(qube);
+    const problem = settableProblem(q.klass, name);
+    if (problem) throw new QubesdError('QubesValueError', problem);
+    if (name === 'label' || name === 'template' || name === 'name') throw new QubesdError('QubesValueError', `property ${name} has no default`);
+    delete q.settings!.prefs[name];
+  }
+
   setFeature(qube: string, name: string, value: string): void {
     this.mustQube(qube).settings!.features[name] = value;
   }

@@ -64,6 +64,7 @@ function model(): QubesModel & { list: FakeQube[] } {
       });
     },
     setProperty: (qube, k, v) => void (q(qube).settings!.prefs[k] = v),
+    resetProperty: (qube, k) => void delete q(qube).settings!.prefs[k],
     setFeature: (qube, k, v) => void (q(qube).settings!.features[k] = v),
     setTag: (qube, t) => void (q(qube).settings!.tags = [...new Set([...q(qube).settings!.tags, t])]),
     removeTag: (qube, t) => void (q(qube).settings!.tags = q(qube).settings!.tags.filter((x) => x !== t)),

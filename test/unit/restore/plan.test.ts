@@ -83,6 +83,8 @@ test('plan: a new qube is created with CreateInPool in the recorded pool, tagged
     'admin.vm.feature.Set+service.cups=1', 'admin.vm.tag.Set+audited=null', 'admin.vm.firewall.Set+=action=accept specialtarget=dns\n',
   ]);
   assert.equal(q.autostart, 'True');
+  const noAuto = doc('work', { properties: { memory: { type: 'int', default: false, value: '800' } } });
+  assert.equal(planRestore([input(b1('work'), noAuto)], liveBase, [], opts).qubes[0]!.autostart, null, 'a default autostart is reset at release, not left False');
   assert.deepEqual(q.volumes.map((v) => `${v.name} ${v.size} ${v.snapshot}`), [`private 67108864 ${ROOT}/mainpool/qubes/work/private@b1`]);
   assert.ok(codes(p).includes('RESTORE_CONTENT_UNVERIFIED'), 'without a content hash the plan says so');
 });
