@@ -233,11 +233,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const wanted = noMetadata && name !== undefined ? [name, ...qubes] : qubes;
       if (o.label !== undefined && !o.label.startsWith('@')) program.error('error: restore: --label takes a label with its @ (for example @backup-1)', { exitCode: EXIT.usage });
       const ctx = { ...contextFor(g), restore: { startImport: (q: string, v: string, size: bigint) => startImportWithSize(q, v, size, g.verbose ? { onCommand: (l: string) => stderr(`${printSafeLines(l)}\n`) } : {}) } };
+      // Ctrl-C: a qube being restored stays tagged restore-in-progress (autostart off); say so.
+      onInterrupt = () => {
+        process.stderr.write('\ninterrupted: a qube being restored stays tagged restore-in-progress with autostart off; run the same restore again to continue it (or qvm-remove it to undo)\n');
+        process.exit(EXIT.interrupted);
+      };
       const r = await restore({
         name: jobName, receiver: o.receiver ?? null, dataset: o.dataset ?? null, qubes: wanted, list: o.list === true, label: o.label ?? null,
         as: o.as ?? null, template: o.template ?? null, netvm: o.netvm === undefined ? null : o.netvm === 'none' ? '' : o.netvm,
         devices: o.devices === true, acceptSettings: o.acceptSettings === true, dryRun: o.dryRun === true,
       }, ctx, g.quiet || g.json ? undefined : (p) => stderr(`${printSafe(progressLine(p))}\n`));
+      onInterrupt = null;
       stdout(g.json ? toJson(restoreJson(r)) : renderRestore(shown(r, g), style));
       setExit(r.ok ? EXIT.ok : EXIT.errors);
     });
