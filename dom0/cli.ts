@@ -17,6 +17,9 @@ import { settings } from './commands/settings.ts';
 import { snapshot } from './commands/snapshot.ts';
 import { status } from './commands/status.ts';
 import { verify } from './commands/verify.ts';
+import { restore } from './commands/restore.ts';
+import { progressLine, renderRestore, restoreJson } from './output/restore.ts';
+import { startImportWithSize } from './restore/import-volume.ts';
 import { collectQubes } from './inventory/collect-qubes.ts';
 import { resolveMetadataDir, METADATA_DIR_ENV } from './metadata/dir.ts';
 import { calcJson, renderCalc } from './output/calc.ts';
@@ -86,7 +89,7 @@ function contextFor(g: GlobalOptions): Context {
         hash: (snapshot, o) => hashVolumeSnapshot(snapshot, { ...zfsOptions, ...o }),
         cleanup: () => cleanupHashClones(zfsOptions),
       },
-      adminApi: (method, dest, arg) => adminCall(method, dest, arg ?? '', { socketPath: qubesdSocketPath(), ...zfsOptions }),
+      adminApi: (method, dest, arg, payload) => adminCall(method, dest, arg ?? '', { socketPath: qubesdSocketPath(), ...zfsOptions, ...(payload !== undefined ? { payload } : {}) }),
     },
     send: realSendAdapters(zfsOptions),
     metadataDir: resolveMetadataDir({ flag: g.metadataDir, programUrl: import.meta.url }).dir,
@@ -209,6 +212,46 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const r = await settings({ name, qubes, diff: o.diff === true }, contextFor(g));
       stdout(g.json ? toJson(settingsJson(r)) : renderSettings(r, style, g.verbose === true));
       setExit(EXIT.ok);
+    });
+
+  program.command('restore')
+    .argument('[name]', 'an imported job (or none, with --receiver and --dataset)')
+    .argument('[qube...]', 'the qubes to restore (default: every qube in the backup)')
+    .option('--list', 'list what the receiver holds for the job: qubes, labels, volumes, sizes, whether settings are there')
+    .option('--label <@label>', 'restore from this backup label (default: the newest one of each qube)')
+    .option('--as <new>', 'restore the one qube named under this new name')
+    .option('--template <name>', 'use this template where the recorded one does not exist')
+    .option('--netvm <name>', 'use this netvm where the recorded one does not exist ("none": no network)')
+    .option('--devices', 'apply the recorded device assignments too (not implemented yet: reported)')
+    .option('--accept-settings', 'use settings whose SHA-256 differs from the one recorded at snapshot time')
+    .option('--receiver <qube>', 'without metadata: the receiver qube')
+    .option('--dataset <dataset>', 'without metadata: the receive root on the receiver')
+    .option('--dry-run', 'show the settings and the plan, and change nothing')
+    .description('Restore qubes from the backup disk: settings through the Admin API, volume data through Qubes\' own import path (dom0 never parses it); never overwrites a qube')
+    .addHelpText('after', EPILOG)
+    .action(async (name: string | undefined, qubes: string[], o: { list?: boolean; label?: string; as?: string; template?: string; netvm?: string; devices?: boolean; acceptSettings?: boolean; receiver?: string; dataset?: string; dryRun?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const noMetadata = o.receiver !== undefined || o.dataset !== undefined;
+      if (noMetadata && (o.receiver === undefined || o.dataset === undefined)) program.error('error: restore: --receiver and --dataset go together', { exitCode: EXIT.usage });
+      // Without metadata every positional argument is a qube.
+      const jobName = noMetadata ? null : (name ?? null);
+      if (!noMetadata && jobName === null) program.error('error: restore: name a job, or give --receiver and --dataset', { exitCode: EXIT.usage });
+      const wanted = noMetadata && name !== undefined ? [name, ...qubes] : qubes;
+      if (o.label !== undefined && !o.label.startsWith('@')) program.error('error: restore: --label takes a label with its @ (for example @backup-1)', { exitCode: EXIT.usage });
+      const ctx = { ...contextFor(g), restore: { startImport: (q: string, v: string, size: bigint) => startImportWithSize(q, v, size, g.verbose ? { onCommand: (l: string) => stderr(`${printSafeLines(l)}\n`) } : {}) } };
+      // Ctrl-C: a qube being restored stays tagged restore-in-progress (autostart off); say so.
+      onInterrupt = () => {
+        process.stderr.write('\ninterrupted: a qube being restored stays tagged restore-in-progress with autostart off; run the same restore again to continue it (or qvm-remove it to undo)\n');
+        process.exit(EXIT.interrupted);
+      };
+      const r = await restore({
+        name: jobName, receiver: o.receiver ?? null, dataset: o.dataset ?? null, qubes: wanted, list: o.list === true, label: o.label ?? null,
+        as: o.as ?? null, template: o.template ?? null, netvm: o.netvm === undefined ? null : o.netvm === 'none' ? '' : o.netvm,
+        devices: o.devices === true, acceptSettings: o.acceptSettings === true, dryRun: o.dryRun === true,
+      }, ctx, g.quiet || g.json ? undefined : (p) => stderr(`${printSafe(progressLine(p))}\n`));
+      onInterrupt = null;
+      stdout(g.json ? toJson(restoreJson(r)) : renderRestore(shown(r, g), style));
+      setExit(r.ok ? EXIT.ok : EXIT.errors);
     });
 
   program.command('status')

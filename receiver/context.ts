@@ -2,6 +2,7 @@
 // log line writer (stderr, which qrexec sends to the qube's journal).
 import type { AgentZfs } from './zfs-runner.ts';
 import type { Reply } from '../shared/protocol/schemas/replies.ts';
+import type { FrameWriter } from '../shared/protocol/stream-io.ts';
 
 /** Per-session state and services shared by the handlers. */
 export interface AgentContext {
@@ -12,6 +13,8 @@ export interface AgentContext {
   version: string;
   /** Validates, encodes and writes one reply frame. */
   send(reply: Reply): Promise<void>;
+  /** The frame writer behind send(), for the data frames of an export. */
+  writer: FrameWriter;
   /** Writes one diagnostic line to the agent's stderr. */
   log(line: string): void;
   /** Aborted when dom0's input stream closes (EOF consumed, error, or destroyed by a signal handler). */

@@ -16,6 +16,7 @@ import { handleInventory } from './handlers/inventory.ts';
 import { handleReceive } from './handlers/receive.ts';
 import { handleAbort } from './handlers/abort.ts';
 import { handleReadSettings, handleStoreSettings } from './handlers/settings.ts';
+import { handleExport } from './handlers/export.ts';
 
 /** How a session ended: dom0 closed cleanly, dom0 went away mid-operation, or a protocol error. */
 export type SessionEnd = 'closed' | 'disconnected' | 'protocol-error';
@@ -40,6 +41,7 @@ export async function serveSession(input: Readable, output: Writable, options: S
     root: null,
     version: options.version,
     send: (reply) => writer.writeFrame(encodeMessage(replySchemas, reply)),
+    writer,
     log,
   };
   const frames = readFrames(input);
@@ -74,6 +76,9 @@ export async function serveSession(input: Readable, output: Writable, options: S
           break;
         case 'read-settings':
           await handleReadSettings(ctx, root, request);
+          break;
+        case 'export':
+          if ((await handleExport(ctx, root, request)) === 'eof') return 'disconnected';
           break;
         case 'receive':
           if ((await handleReceive(ctx, root, request, frames)) === 'eof') return 'disconnected';

@@ -32,6 +32,8 @@ export interface AgentZfs {
   zpool(args: string[]): Promise<ZfsOutput>;
   /** Starts `zfs ARGS` (a receive) with stdin open for the stream. */
   receive(args: string[]): ReceiveProcess;
+  /** The block device of a volume (default /dev/zvol/<name>; tests point it at a file). */
+  zvolPath?(dataset: string): string;
 }
 
 /** The environment of every zfs call: PATH only, plus LC_ALL=C. */

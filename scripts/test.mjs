@@ -42,6 +42,8 @@ if (!onlyUnit) {
   run('real-ZFS suite (test VM)', 'node', ['--import', 'tsx', 'test/harness/vm-suite.ts']);
   // The receiver agent's own real-ZFS checks (receive, resume, abort, placeholders, a vanishing dom0).
   run('receiver agent on real ZFS (test VM)', 'node', ['--import', 'tsx', 'test/unit/receiver/real-zfs.vm.ts']);
+  // The agent's export (restore's data path): bytes, holes, no clone left, nothing changed.
+  run('receiver export on real ZFS (test VM)', 'node', ['--import', 'tsx', 'test/unit/receiver/export.vm.ts']);
   // send's fault-injection suite: >= 20 interrupts at seeded random byte offsets, each resumed and
   // verified. `npm test` uses the seed below unless FAULT_SEED is set (`npm run test:faults` draws a
   // fresh one and prints it), so a CI run is reproducible; a failure names its seed either way.

@@ -24,7 +24,7 @@ export interface SystemAdapters {
   /** `snapshot --content-hash` (dom0/zfs/content-hash.ts); absent where it cannot run. */
   contentHash?: ContentHashAdapters;
   /** One Admin API call (settings capture and comparison); absent in tests that need none. */
-  adminApi?: (method: string, dest: string, arg?: string) => Promise<string>;
+  adminApi?: (method: string, dest: string, arg?: string, payload?: string) => Promise<string>;
 }
 
 /** Reading a volume snapshot's bytes in dom0 through a temporary clone, and removing leftovers. */
@@ -50,7 +50,9 @@ export interface SendProcess {
 
 /** A connection to the receiver agent (the qrexec call). */
 export interface ReceiverConnection {
-  client: Pick<ReceiverClient, 'hello' | 'inventory' | 'receive' | 'abort' | 'close' | 'storeSettings' | 'readSettings'>;
+  client: Pick<ReceiverClient, 'hello' | 'inventory' | 'receive' | 'abort' | 'close' | 'storeSettings' | 'readSettings'>
+    // restore only (fakes for send/verify need not have them)
+    & Partial<Pick<ReceiverClient, 'exportVolume' | 'failed'>>;
   /** The qrexec child's last stderr lines, sanitised (diagnostics only). */
   stderrTail(): string[];
 }

@@ -52,6 +52,8 @@ export interface AdminCallOptions {
   /** Write each call as a copy-pasteable line before making it (--verbose). */
   onCommand?: (line: string) => void;
   timeoutMs?: number;
+  /** The call's payload (admin.vm.Create's "name=… label=…", property.Set's value, …). */
+  payload?: string;
 }
 
 // The request header bytes for one call (names are checked: they end up in qubesd's parser).
@@ -106,8 +108,10 @@ export function qubesdQueryLine(method: string, dest: string, arg: string, socke
 // Makes one Admin API call and returns the payload text.
 export function adminCall(method: string, dest: string, arg = '', options: AdminCallOptions = {}): Promise<string> {
   const socketPath = options.socketPath ?? qubesdSocketPath();
-  const request = encodeRequest(method, dest, arg);
-  options.onCommand?.(qubesdQueryLine(method, dest, arg, socketPath));
+  const request = options.payload === undefined ? encodeRequest(method, dest, arg) : Buffer.concat([encodeRequest(method, dest, arg), Buffer.from(options.payload, 'utf8')]);
+  options.onCommand?.(options.payload === undefined
+    ? qubesdQueryLine(method, dest, arg, socketPath)
+    : `${quoteArgv(['printf', '%s', options.payload])} | ${qubesdQueryLine(method, dest, arg, socketPath).replace(' -e ', ' ')}`);
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -45,16 +45,50 @@ export interface ReceiveOptions {
   signal?: AbortSignal;
 }
 
-type Queued = { message: Reply; taken: () => void };
+/** A data, END or ABORT frame of an export, queued in order with the control messages around it. */
+type StreamPiece = { kind: '#data'; payload: Buffer } | { kind: '#end' } | { kind: '#abort' };
+type Incoming = Reply | StreamPiece;
+type Queued = { message: Incoming; taken: () => void };
+
+/** One piece of an exported volume, in volume order: bytes, or a run of zero bytes. */
+export type ExportPiece = { kind: 'data'; bytes: Buffer } | { kind: 'hole'; length: bigint };
+
+/** Options for exportVolume(). */
+export interface ExportOptions {
+  /** The volsize the receiver must announce: the recorded size of the volume (exact). */
+  volsize: bigint;
+  /** The GUID the snapshot must have on the receiver (as recorded by send), when known. */
+  guid?: bigint | null;
+  /**
+   * Takes each piece in order; the next piece is read only when this has resolved (backpressure
+   * on the agent). Throwing abandons the export: the link fails (close it; the agent destroys its
+   * clone when it sees the connection go).
+   */
+  write: (piece: ExportPiece) => Promise<void>;
+  /** Called after each piece with the bytes (data plus holes) taken so far. */
+  onProgress?: (bytes: bigint) => void;
+}
+
+/** A completed export. */
+export interface ExportResult {
+  snapshot: string;
+  guid: bigint;
+  bytes: bigint;
+  holeBytes: bigint;
+  /** The agent could not destroy its clone (it destroys it at its next export). */
+  cloneLeft: string | null;
+}
 
 /** Typed async access to one receiver agent session. One request at a time; hello() first. */
 export class ReceiverClient {
   private readonly writer: FrameWriter;
   private readonly queue: Queued[] = [];
-  private waiting: { resolve: (m: Reply) => void; reject: (e: Error) => void } | null = null;
+  private waiting: { resolve: (m: Incoming) => void; reject: (e: Error) => void } | null = null;
   private spaceWaiter: (() => void) | null = null;
   private failure: Error | null = null;
   private expecting = false;
+  /** An export is in flight: data, END and ABORT frames from the agent are expected. */
+  private streamingIn = false;
   private busy = false;
   private closing = false;
   private closed: Promise<void> | null = null;
@@ -254,6 +288,72 @@ export class ReceiverClient {
     });
   }
 
+  /**
+   * Reads the bytes of one received volume snapshot below the receive root, in order, into
+   * `options.write`; dom0 never interprets them. The agent's word is checked at every step: it must
+   * announce exactly the expected volsize (and GUID, when given); data plus holes may never pass
+   * it, and END must come exactly at it; every frame within the stall timeout.
+   */
+  exportVolume(snapshot: string, options: ExportOptions): Promise<ExportResult> {
+    return this.exchange(async () => {
+      this.requireBelowRoot(snapshot);
+      const { replyTimeoutMs, stallTimeoutMs } = this.timeouts;
+      this.streamingIn = true;
+      try {
+        const ready = await this.request({ kind: 'export', snapshot }, 'export-ready', 'expose the volume snapshot');
+        if (ready.snapshot !== snapshot) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered export for ${JSON.stringify(ready.snapshot)} instead of ${snapshot}`);
+        const volsize = BigInt(ready.volsize);
+        const guid = BigInt(ready.guid);
+        if (volsize !== options.volsize) {
+          throw this.failWith(new QzbError('EXPORT_SIZE_MISMATCH', `the receiver announced ${volsize} bytes for ${snapshot}, but the volume's recorded size is ${options.volsize} bytes`));
+        }
+        if (options.guid !== undefined && options.guid !== null && guid !== options.guid) {
+          throw this.failWith(new QzbError('EXPORT_GUID_MISMATCH', `${snapshot} has GUID ${guid} on the receiver, but send recorded ${options.guid}: it is not the snapshot that was backed up`));
+        }
+        let taken = 0n;
+        let holes = 0n;
+        const stalled = (): Error => stallError(snapshot, 'sent no export data', stallTimeoutMs);
+        for (;;) {
+          const piece = await this.within(this.nextIncoming(), stallTimeoutMs, stalled);
+          if (piece.kind === '#end') break;
+          if (piece.kind === '#abort') {
+            const reply = this.classify(await this.within(this.next(), replyTimeoutMs, () => timeoutError('explain the aborted export', replyTimeoutMs)), []);
+            throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver sent ${reply.kind} after aborting an export`);
+          }
+          let out: ExportPiece;
+          if (piece.kind === '#data') {
+            out = { kind: 'data', bytes: piece.payload };
+            taken += BigInt(piece.payload.length);
+          } else if (piece.kind === 'export-hole') {
+            const length = BigInt(piece.bytes);
+            if (length === 0n) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver sent an empty hole in the export of ${snapshot}`);
+            out = { kind: 'hole', length };
+            taken += length;
+            holes += length;
+          } else {
+            throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver sent ${piece.kind} inside the export of ${snapshot}`);
+          }
+          if (taken > volsize) throw this.fatal(ProtocolErrorCode.LIMIT_EXCEEDED, `the receiver sent more than the announced ${volsize} bytes for ${snapshot}`);
+          try {
+            await options.write(out);
+          } catch (error) {
+            throw this.failWith(error);
+          }
+          options.onProgress?.(taken);
+        }
+        if (taken !== volsize) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the export of ${snapshot} ended after ${taken} of ${volsize} bytes`);
+        this.streamingIn = false;
+        const done = await this.within(this.expect('exported'), replyTimeoutMs, () => timeoutError('finish the export', replyTimeoutMs));
+        if (done.snapshot !== snapshot || BigInt(done.bytes) !== volsize || BigInt(done.holeBytes) !== holes) {
+          throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver's export summary for ${JSON.stringify(done.snapshot)} does not match what it sent`);
+        }
+        return { snapshot, guid, bytes: volsize, holeBytes: holes, cloneLeft: done.cloneLeft };
+      } finally {
+        this.streamingIn = false;
+      }
+    });
+  }
+
   private requireBelowRoot(snapshot: string): void {
     const root = this.requireRoot();
     const parts = splitPointName(snapshot, '@');
@@ -359,7 +459,14 @@ export class ReceiverClient {
     }
   }
 
-  private next(): Promise<Reply> {
+  /** The next control message; a data, END or ABORT frame here is a protocol violation. */
+  private async next(): Promise<Reply> {
+    const message = await this.nextIncoming();
+    if (message.kind.startsWith('#')) throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, 'the receiver sent a data, END or ABORT frame where a control message was due');
+    return message as Reply;
+  }
+
+  private nextIncoming(): Promise<Incoming> {
     if (this.failure) return Promise.reject(this.failure);
     const queued = this.queue.shift();
     if (queued) {
@@ -375,10 +482,13 @@ export class ReceiverClient {
   private async pump(input: Readable): Promise<void> {
     try {
       for await (const frame of readFrames(input)) {
+        let message: Incoming;
         if (frame.type !== FrameType.CONTROL) {
-          throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, 'the receiver sent a data, END or ABORT frame');
+          if (!this.streamingIn) throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, 'the receiver sent a data, END or ABORT frame outside an export');
+          message = frame.type === FrameType.DATA ? { kind: '#data', payload: frame.payload } : frame.type === FrameType.END ? { kind: '#end' } : { kind: '#abort' };
+        } else {
+          message = decodeMessage(replySchemas, frame.payload);
         }
-        const message = decodeMessage(replySchemas, frame.payload);
         if (!this.expecting) throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver sent an unsolicited ${message.kind} message`);
         if (this.waiting) {
           const w = this.waiting;

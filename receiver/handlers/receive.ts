@@ -94,10 +94,12 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
   };
   try {
     for (;;) {
-      if (exited !== null && !resultSent) await finish();
+      // Only a failure goes out early: zfs receive may exit 0 as soon as it has read the stream's
+      // END record, before the END frame arrives, and dom0 rightly refuses `received` before END.
+      if (exited !== null && (exited as ZfsOutput).exitCode !== 0 && !resultSent) await finish();
       const next = frames.next();
       // While zfs runs, notice its exit even if dom0 sends nothing: the result goes out at once.
-      const first = resultSent ? await next : await Promise.race([next, done.then(() => null)]);
+      const first = resultSent ? await next : await Promise.race([next, done.then((o) => (o.exitCode === 0 ? next : null))]);
       const step = first ?? (await finish(), await next);
       if (step.done) {
         ctx.log(`receive: dom0 went away after ${bytes} bytes; closing the stream so ZFS keeps resumable state`);

@@ -54,6 +54,19 @@ export interface QubesModel {
   poolSizeUsage?(pool: FakePool): Promise<{ size: string; usage: string } | undefined>;
   /** Global properties: computed defaults and the explicitly set ones (admin.property.GetAll). */
   globalProperties?(): { defaults: Record<string, string>; set: Record<string, string> };
+  // Writes (restore). Each throws a QubesdError for what qubesd would refuse.
+  /** admin.vm.Create / CreateInPool: a new halted qube with the class's volumes (pool per volume name, when given). */
+  createNewQube?(klass: string, name: string, label: string, template: string | null, pools: Record<string, string>): Promise<void>;
+  setProperty?(qube: string, name: string, value: string): void;
+  resetProperty?(qube: string, name: string): void;
+  setFeature?(qube: string, name: string, value: string): void;
+  setTag?(qube: string, tag: string): void;
+  removeTag?(qube: string, tag: string): void;
+  setFirewall?(qube: string, rules: string[]): void;
+  /** internal.vm.volume.ImportBegin: the path the data goes to (the driver's import_data). */
+  importBegin?(qube: string, volume: string, size: string): Promise<string>;
+  /** internal.vm.volume.ImportEnd: commit or discard (the driver's import_data_end). */
+  importEnd?(qube: string, volume: string, success: boolean): Promise<void>;
 }
 
 /** qubesd closes the connection without a reply (a ProtocolError or PermissionDenied, e.g. a
@@ -103,7 +116,7 @@ export function encodeError(excType: string, message: string): Buffer {
 const dom0: FakeQube = { name: 'dom0', klass: 'AdminVM', state: 'Running', uuid: '00000000-0000-0000-0000-000000000000', volumes: [] };
 
 /** Answers one Admin API call from the model (throws QubesdError like qubesd would). */
-export async function answer(model: QubesModel, method: string, arg: string, dest: string): Promise<string> {
+export async function answer(model: QubesModel, method: string, arg: string, dest: string, payload: Buffer = Buffer.alloc(0)): Promise<string> {
   const all = [dom0, ...model.qubes()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const target = all.find((q) => q.name === dest);
   if (!target) throw new QubesdError('QubesVMNotFoundError', `No such domain: ${pyRepr(dest)}`);
@@ -113,6 +126,8 @@ export async function answer(model: QubesModel, method: string, arg: string, des
   const adminOnly = (): void => {
     if (dest !== 'dom0') throw new QubesdAbort('this call goes to dom0');
   };
+  const write = await answerWrite(model, method, arg, dest, target, payload, all);
+  if (write !== null) return write;
   switch (method) {
     case 'admin.vm.List': {
       noArg();
@@ -214,6 +229,71 @@ export async function answer(model: QubesModel, method: string, arg: string, des
   }
 }
 
+/** The write calls restore makes (qubes/api/admin.py formats); null when `method` is not one. */
+async function answerWrite(model: QubesModel, method: string, arg: string, dest: string, target: FakeQube, payload: Buffer, all: FakeQube[]): Promise<string | null> {
+  const text = payload.toString('utf8');
+  // The model's hook, bound to it (QubesSim's are methods).
+  const need = <A extends unknown[], R>(hook: ((...args: A) => R) | undefined): ((...args: A) => R) => {
+    if (hook === undefined) throw new QubesdAbort(`${method} is not emulated by this model`);
+    return hook.bind(model);
+  };
+  const create = /^admin\.vm\.(Create|CreateInPool)\.([A-Za-z]+)$/.exec(method);
+  if (create) {
+    if (dest !== 'dom0') throw new QubesdAbort('enforce: dest is not dom0');
+    // _vm_create: "name=N label=L [pool=P | pool:VOL=P …]", space-separated ASCII.
+    const kv: Record<string, string> = {};
+    const pools: Record<string, string> = {};
+    for (const part of text.split(' ').filter(Boolean)) {
+      const eq = part.indexOf('=');
+      if (eq <= 0) throw new QubesdAbort('Invalid payload');
+      const k = part.slice(0, eq);
+      const v = part.slice(eq + 1);
+      if (k.startsWith('pool:') && create[1] === 'CreateInPool') pools[k.slice(5)] = v;
+      else if (k === 'name' || k === 'label' || (k === 'pool' && create[1] === 'CreateInPool')) kv[k] = v;
+      else throw new QubesdAbort(`Invalid param name: ${k}`);
+    }
+    if (!kv.name || !kv.label) throw new QubesdAbort('name and label are required');
+    if (all.some((q) => q.name === kv.name)) throw new QubesdError('QubesValueError', `VM ${kv.name} already exists`);
+    if (arg !== '' && !all.some((q) => q.name === arg)) throw new QubesdError('QubesVMNotFoundError', `No such domain: ${pyRepr(arg)}`);
+    await need(model.createNewQube)(create[2]!, kv.name, kv.label, arg === '' ? null : arg, pools);
+    return '';
+  }
+  switch (method) {
+    case 'admin.vm.property.Set':
+      need(model.setProperty)(target.name, arg, text);
+      return '';
+    case 'admin.vm.property.Reset':
+      need(model.resetProperty)(target.name, arg);
+      return '';
+    case 'admin.vm.feature.Set':
+      need(model.setFeature)(target.name, arg, text);
+      return '';
+    case 'admin.vm.tag.Set':
+      need(model.setTag)(target.name, arg);
+      return '';
+    case 'admin.vm.tag.Remove':
+      need(model.removeTag)(target.name, arg);
+      return '';
+    case 'admin.vm.firewall.Set':
+      need(model.setFirewall)(target.name, text.split('\n').filter((l) => l.length > 0));
+      return '';
+    case 'internal.vm.volume.ImportBegin': {
+      if (!target.volumes.some((v) => v.name === arg)) throw new QubesdAbort('enforce: volume not in dest volumes');
+      const size = text === '' ? target.volumes.find((v) => v.name === arg)!.size : text;
+      if (!/^[0-9]{1,20}$/.test(size)) throw new QubesdAbort('Invalid size');
+      if (target.state !== 'Halted') throw new QubesdError('QubesVMNotHaltedError', `Domain is powered on: ${target.name}`);
+      return `${size} ${await need(model.importBegin)(target.name, arg, size)}`;
+    }
+    case 'internal.vm.volume.ImportEnd':
+      if (!target.volumes.some((v) => v.name === arg)) throw new QubesdAbort('enforce: volume not in dest volumes');
+      await need(model.importEnd)(target.name, arg, text === 'ok');
+      if (text !== 'ok') throw new QubesdError('QubesException', 'Data import failed');
+      return '';
+    default:
+      return null;
+  }
+}
+
 function settingsOf(q: FakeQube): FakeSettings {
   return q.settings ?? emptySettings();
 }
@@ -261,7 +341,7 @@ export async function startQubesd(path: string, model: QubesModel, log?: (line: 
         return;
       }
       calls.push(`${req.method}${req.arg ? `+${req.arg}` : ''} ${req.dest}`);
-      answer(model, req.method, req.arg, req.dest).then(
+      answer(model, req.method, req.arg, req.dest, req.payload).then(
         (payload) => sock.end(encodeOk(payload)),
         (e: unknown) => {
           if (e instanceof QubesdError) sock.end(encodeError(e.excType, e.message));

@@ -253,6 +253,12 @@ const stepSchema = z.union([
         .strict(),
     })
     .strict(),
+  z
+    .object({
+      // The restored volume's bytes equal the backed-up snapshot's (read through a temporary clone outside the receive root).
+      'assert-same-bytes': z.object({ qube: z.string(), volume: z.string(), 'receiver-snapshot': snapshotName }).strict(),
+    })
+    .strict(),
   z.object({ 'assert-no-partial-state': z.union([z.null(), z.object({ 'receiver-root': zfsName.optional() }).strict()]) }).strict(),
   z.object({ 'read-volume': z.object({ dataset: zfsName }).strict() }).strict(),
   z
@@ -328,6 +334,7 @@ export type NStep =
   /** Each volume snapshot's content hash recorded in the job's state.json equals the SHA-256 (and
    *  size) of its bytes computed independently in the guest (own clone, sha256sum, blockdev). */
   | { kind: 'assert-content-hash'; job: string; snapshots: string[] }
+  | { kind: 'assert-same-bytes'; qube: string; volume: string; receiverSnapshot: string }
   /** No `run` step so far made anything disappear (listings before/after each `run` step). */
   | { kind: 'assert-nothing-destroyed'; side: 'source' | 'receiver' | 'both' };
 
@@ -364,7 +371,7 @@ function formatIssues(error: z.ZodError): string[] {
     const where = i.path.length ? i.path.join('.') : '(top level)';
     if (i.code === z.ZodIssueCode.unrecognized_keys) return `${where}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     if (i.code === z.ZodIssueCode.invalid_union && where.startsWith('steps.')) {
-      return `${where}: not a valid step (one of run, qube, write, prefs, features, tags, firewall, devices, zfs, zpool, receiver-zfs, receiver-zpool, zfs-pipe, assert-replicated, assert-no-partial-state, assert-nothing-destroyed, assert-content-hash, read-volume, with expect/interrupt/fault/env where allowed): ${i.unionErrors
+      return `${where}: not a valid step (one of run, qube, write, prefs, features, tags, firewall, devices, zfs, zpool, receiver-zfs, receiver-zpool, zfs-pipe, assert-replicated, assert-same-bytes, assert-no-partial-state, assert-nothing-destroyed, assert-content-hash, read-volume, with expect/interrupt/fault/env where allowed): ${i.unionErrors
         .map((u) => u.issues[0])
         .filter((x) => x && !(x.code === z.ZodIssueCode.unrecognized_keys || (x.code === z.ZodIssueCode.invalid_type && x.received === 'undefined')))
         .map((x) => `${x!.path.join('.')}: ${x!.message}`)
@@ -529,6 +536,11 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
         steps.push({ kind: 'read-volume', dataset: st['read-volume'].dataset });
       } else if ('assert-content-hash' in st) {
         steps.push({ kind: 'assert-content-hash', job: st['assert-content-hash'].job, snapshots: st['assert-content-hash'].snapshots });
+      } else if ('assert-same-bytes' in st) {
+        const a = st['assert-same-bytes'];
+        if (!receiver) problems.push(`steps.${i}: assert-same-bytes needs system.receiver`);
+        else if (a['receiver-snapshot'].split('/')[0] !== receiver.pool) problems.push(`steps.${i}: assert-same-bytes: ${a['receiver-snapshot']} is not in the receiver's pool ${receiver.pool}`);
+        steps.push({ kind: 'assert-same-bytes', qube: a.qube, volume: a.volume, receiverSnapshot: a['receiver-snapshot'] });
       } else if ('assert-replicated' in st || 'assert-no-partial-state' in st || 'assert-nothing-destroyed' in st) {
         if (!receiver) {
           problems.push(`steps.${i}: assertions about the receiver need system.receiver`);

@@ -140,6 +140,35 @@ export const settingsReply = z
   })
   .strict();
 
+/** The agent exposes the volume snapshot and starts streaming it: volsize bytes follow, in order. */
+export const exportReady = z
+  .object({
+    kind: z.literal('export-ready'),
+    snapshot: snapshotName,
+    /** The snapshot's volsize: exactly this many bytes (data plus holes) follow. */
+    volsize: decimal64,
+    /** The snapshot's GUID (dom0 compares it with the one it recorded). */
+    guid: decimal64,
+  })
+  .strict();
+
+/** `bytes` zero bytes at the current position of an export (a sparse region, sent as a count). */
+export const exportHole = z.object({ kind: z.literal('export-hole'), bytes: decimal64 }).strict();
+
+/** An export is complete (after its END frame); the temporary clone is gone unless said otherwise. */
+export const exportedReply = z
+  .object({
+    kind: z.literal('exported'),
+    snapshot: snapshotName,
+    /** Data plus hole bytes sent (equals volsize). */
+    bytes: decimal64,
+    /** Of them, bytes sent as holes. */
+    holeBytes: decimal64,
+    /** The temporary clone could not be destroyed (it is destroyed at the next session's hello). */
+    cloneLeft: datasetName.nullable(),
+  })
+  .strict();
+
 /** Error codes the agent reports in-band; PROTOCOL_* ones end the session. */
 export const AGENT_ERROR_CODES = [
   'PROTOCOL_BAD_MESSAGE', 'PROTOCOL_UNEXPECTED_MESSAGE', 'PROTOCOL_FRAME_TOO_LARGE', 'PROTOCOL_BAD_FRAME',
@@ -163,6 +192,9 @@ export const replySchemas = {
   aborted: abortedReply,
   'settings-stored': settingsStoredReply,
   settings: settingsReply,
+  'export-ready': exportReady,
+  'export-hole': exportHole,
+  exported: exportedReply,
   error: errorReply,
 } as const;
 
@@ -179,9 +211,12 @@ export type AbortedReply = z.infer<typeof abortedReply>;
 export type ErrorReply = z.infer<typeof errorReply>;
 export type SettingsStoredReply = z.infer<typeof settingsStoredReply>;
 export type SettingsReply = z.infer<typeof settingsReply>;
+export type ExportReadyReply = z.infer<typeof exportReady>;
+export type ExportHoleReply = z.infer<typeof exportHole>;
+export type ExportedReply = z.infer<typeof exportedReply>;
 /** One of AGENT_ERROR_CODES. */
 export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
 /** Any message the agent may send. */
 export type Reply =
   | HelloReply | InventoryBatch | InventoryEnd | ReceiveReady | ReceivedReply | ReceiveFailedReply | AbortedReply | ErrorReply
-  | SettingsStoredReply | SettingsReply;
+  | SettingsStoredReply | SettingsReply | ExportReadyReply | ExportHoleReply | ExportedReply;

@@ -63,6 +63,13 @@ export const storeSettingsRequest = z
 /** Reads back the settings document stored on one snapshot (below the root). */
 export const readSettingsRequest = z.object({ kind: z.literal('read-settings'), snapshot: snapshotName }).strict();
 
+/**
+ * Asks for the bytes of one received volume snapshot (below the receive root). The agent exposes
+ * them read-only through a temporary clone of its own and answers export-ready, then data frames
+ * and export-hole messages in order, then END (or ABORT and an error), then exported.
+ */
+export const exportRequest = z.object({ kind: z.literal('export'), snapshot: snapshotName }).strict();
+
 /** Schema of each message dom0 may send, by its `kind`. */
 export const requestSchemas = {
   hello: helloRequest,
@@ -71,6 +78,7 @@ export const requestSchemas = {
   abort: abortRequest,
   'store-settings': storeSettingsRequest,
   'read-settings': readSettingsRequest,
+  export: exportRequest,
 } as const;
 
 // Static types of the requests, inferred from the schemas above (one per message kind).
@@ -80,5 +88,6 @@ export type ReceiveRequest = z.infer<typeof receiveRequest>;
 export type AbortRequest = z.infer<typeof abortRequest>;
 export type StoreSettingsRequest = z.infer<typeof storeSettingsRequest>;
 export type ReadSettingsRequest = z.infer<typeof readSettingsRequest>;
+export type ExportRequest = z.infer<typeof exportRequest>;
 /** Any message dom0 may send. */
-export type Request = HelloRequest | InventoryRequest | ReceiveRequest | AbortRequest | StoreSettingsRequest | ReadSettingsRequest;
+export type Request = HelloRequest | InventoryRequest | ReceiveRequest | AbortRequest | StoreSettingsRequest | ReadSettingsRequest | ExportRequest;

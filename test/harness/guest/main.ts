@@ -10,6 +10,16 @@ import { basename, join } from 'node:path';
 import type { NScenario, NStep } from '../scenario.ts';
 import { checkExpect } from '../expect.ts';
 import { startQubesd } from '../qubesd.ts';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync as fileExists } from 'node:fs';
+
+/** SHA-256 of a block device (waits for udev to create its node). */
+async function sha256Of(path: string): Promise<string> {
+  for (let i = 0; i < 600 && !fileExists(path); i++) await new Promise((r) => setTimeout(r, 50));
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
 import type { QubesdServer } from '../qubesd.ts';
 import { QubesSim, writeRandom } from './qubes-sim.ts';
 import { BASE_PATH, must, optionArgs, run, runPipe, ZFS, zfs, zfsTry, ZPOOL, zpool } from './proc.ts';
@@ -91,6 +101,10 @@ class ScenarioRun {
         `QZB_AGENT_ZFS=${q(join(bin, 'receiver-zfs'))} QZB_AGENT_ZPOOL=${q(join(bin, 'receiver-zpool'))} ` +
         `exec /bin/bash ${q(join(harnessBin, 'qrexec-client'))} "$@"\n`,
     };
+    // dom0's qrexec service scripts that qubesadmin runs itself for streamed payloads (restore).
+    files['qubes-rpc/admin.vm.volume.ImportWithSize'] =
+      `#!/bin/sh\nQZB_QUBESD_SOCKET=${q(join(this.dir, 'qubesd.sock'))} exec ${q(process.execPath)} ${q(join(harnessBin, 'admin.vm.volume.ImportWithSize.mjs'))} "$@"\n`;
+    await mkdir(join(bin, 'qubes-rpc'), { recursive: true });
     for (const [name, text] of Object.entries(files)) {
       await writeFile(join(bin, name), text);
       await chmod(join(bin, name), 0o755);
@@ -106,6 +120,7 @@ class ScenarioRun {
       QZB_ZFS: join(bin, 'zfs'),
       QZB_ZPOOL: join(bin, 'zpool'),
       QZB_QREXEC_CLIENT: join(bin, 'qrexec-client'),
+      QZB_QUBES_RPC_DIR: join(bin, 'qubes-rpc'),
       QUBES_ZFS_BACKUP_METADATA_DIR: join(this.dir, 'metadata'),
     };
   }
@@ -344,6 +359,25 @@ class ScenarioRun {
           rec['assert-replicated'] = { 'receiver-root': step.receiverRoot, snapshots: step.snapshots, exact: step.exact, 'source-bookmarks': step.sourceBookmarks };
           const both = await this.listBoth();
           failures.push(...replicationProblems(step, both.source, both.receiver));
+          break;
+        }
+        case 'assert-same-bytes': {
+          rec['assert-same-bytes'] = { qube: step.qube, volume: step.volume, 'receiver-snapshot': step.receiverSnapshot };
+          const vid = this.sim.volumeDataset(step.qube, step.volume);
+          const pool = step.receiverSnapshot.split('/')[0]!;
+          const clone = `${pool}/qzb-harness-compare`;
+          await zfs('clone', '-o', 'volmode=dev', '-o', 'readonly=on', step.receiverSnapshot, clone);
+          try {
+            const [mine, backed] = [await sha256Of(`/dev/zvol/${vid}`), await sha256Of(`/dev/zvol/${clone}`)];
+            rec['sha256'] = { restored: mine, backup: backed };
+            if (mine !== backed) failures.push(`${step.qube}:${step.volume} (${vid}, SHA-256 ${mine}) differs from ${step.receiverSnapshot} (SHA-256 ${backed})`);
+          } finally {
+            for (let i = 0; i < 40; i++) {
+              const r = await zfsTry('destroy', clone);
+              if (r.exit === 0 || !/busy/.test(r.stderr)) break;
+              await new Promise((res) => setTimeout(res, 250));
+            }
+          }
           break;
         }
         case 'assert-no-partial-state': {

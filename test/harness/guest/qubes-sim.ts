@@ -24,11 +24,14 @@ import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { NQube, NScenario, QubeClass, SettingsChange } from '../scenario.ts';
-import { prefProblem, settableProblem } from '../qube-settings.ts';
+import { emptySettings, LABELS, prefProblem, settableProblem } from '../qube-settings.ts';
+import { QubesdError } from '../qubesd.ts';
 import type { FakePool, FakeQube, FakeVolume, QubesModel } from '../qubesd.ts';
 import { BASE_PATH, must, optionArgs, zfs, zfsTry, ZPOOL } from './proc.ts';
 
 export const KERNEL_POOL = 'linux-kernel';
+const pyStr = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
 const KERNEL_VERSION = '6.6.63-1.qubes.fc37';
 const DEFAULT_SIZES: Record<string, number> = { root: 64 * 1024 ** 2, private: 64 * 1024 ** 2, volatile: 32 * 1024 ** 2 };
 
@@ -488,6 +491,119 @@ export class QubesSim implements QubesModel {
     this.view.set(v.vid, { dirty: false, snaps: [] });
     await this.createRevision(v, 'after-import-data');
     await this.markClean(v);
+  }
+
+  // ---- Admin API writes (restore): what qubesd and the zfs driver do for each call ----
+
+  /** admin.vm.Create[InPool].<class>: a halted qube; its persistent volumes created empty by the
+   *  driver (create: zfs create -p -s -V, @qubes:after-create, _mark_clean). */
+  async createNewQube(klass: string, name: string, label: string, template: string | null, pools: Record<string, string>): Promise<void> {
+    if (!['AppVM', 'TemplateVM', 'StandaloneVM', 'DispVM'].includes(klass)) throw new QubesdError('QubesValueError', `Unknown VM class: ${klass}`);
+    if (!(LABELS as readonly string[]).includes(label)) throw new QubesdError('QubesLabelNotFoundError', `Label does not exist: ${pyStr(label)}`);
+    if ((klass === 'AppVM' || klass === 'DispVM') && template === null) throw new QubesdError('QubesValueError', `${klass} needs a template`);
+    if ((klass === 'TemplateVM' || klass === 'StandaloneVM') && template !== null) throw new QubesdError('QubesValueError', `${klass} takes no template`);
+    const defaultPool = [...this.zfsPools.keys()][0];
+    const volumePools: Record<string, string> = {};
+    for (const v of ['root', 'private', 'volatile']) {
+      const p = pools[v] ?? defaultPool;
+      if (p === undefined || !this.poolList.some((x) => x.name === p)) throw new QubesdError('QubesException', `Pool ${p ?? '(default)'} does not exist`);
+      volumePools[v] = p;
+    }
+    const settings = emptySettings();
+    settings.prefs['label'] = label;
+    const spec: NQube = {
+      name, class: klass as QubeClass, ...(template !== null ? { template } : {}), volumePools, state: 'Halted', data: {}, sizes: {}, settings,
+    };
+    await this.loadView();
+    await this.createQube(spec);
+  }
+
+  setProperty(qube: string, name: string, value: string): void {
+    const q = this.mustQube(qube);
+    const problem = prefProblem(q.klass, name, value, new Set(this.qubesByName.keys()));
+    if (problem) throw new QubesdError('QubesValueError', problem);
+    q.settings!.prefs[name] = value;
+  }
+
+  resetProperty(qube: string, name: string): void {
+    const q = this.mustQube(qube);
+    const problem = settableProblem(q.klass, name);
+    if (problem) throw new QubesdError('QubesValueError', problem);
+    if (name === 'label' || name === 'template' || name === 'name') throw new QubesdError('QubesValueError', `property ${name} has no default`);
+    delete q.settings!.prefs[name];
+  }
+
+  setFeature(qube: string, name: string, value: string): void {
+    this.mustQube(qube).settings!.features[name] = value;
+  }
+
+  setTag(qube: string, tag: string): void {
+    const s = this.mustQube(qube).settings!;
+    if (!s.tags.includes(tag)) s.tags = [...s.tags, tag];
+  }
+
+  removeTag(qube: string, tag: string): void {
+    const s = this.mustQube(qube).settings!;
+    if (!s.tags.includes(tag)) throw new QubesdError('QubesTagNotFoundError', `Tag not set for domain ${qube}: ${tag}`);
+    s.tags = s.tags.filter((t) => t !== tag);
+  }
+
+  setFirewall(qube: string, rules: string[]): void {
+    this.mustQube(qube).settings!.firewall = [...rules];
+  }
+
+  /** import_data(size): refused while dirty or while another import is in progress; a new sparse
+   *  zvol `<container>/.importing/<vid_>` of `size`; its /dev/zvol path. */
+  async importBegin(qube: string, volume: string, size: string): Promise<string> {
+    const v = this.zfsVolume(qube, volume);
+    await this.loadView();
+    if (this.isDirty(v.vid)) throw new QubesdError('StoragePoolException', `Cannot import data to dirty volume ${v.vid} - stop the qube using it first`);
+    const imp = this.importingName(v);
+    if (this.exists(imp)) throw new QubesdError('StoragePoolException', `Import operation in progress on ${v.vid}`);
+    await zfs('create', '-p', '-s', '-V', size, imp);
+    this.view.set(imp, { dirty: false, snaps: [] });
+    this.importSizes.set(imp, size);
+    await waitForDevice(`/dev/zvol/${imp}`);
+    return `/dev/zvol/${imp}`;
+  }
+
+  /** import_data_end(success): the old volume destroyed and the new one renamed onto the vid (a
+   *  new GUID), @qubes:after-import-data and _mark_clean; or the import volume destroyed. */
+  async importEnd(qube: string, volume: string, success: boolean): Promise<void> {
+    const v = this.zfsVolume(qube, volume);
+    await this.loadView();
+    const imp = this.importingName(v);
+    if (!this.exists(imp)) throw new QubesdError('StoragePoolException', `No import operation in progress on ${v.vid}`);
+    if (!success) {
+      await this.removeIfExists(imp);
+      return;
+    }
+    await this.removeIfExists(v.vid);
+    await zfs('rename', '-p', imp, v.vid);
+    this.view.delete(imp);
+    this.view.set(v.vid, { dirty: false, snaps: [] });
+    v.size = this.importSizes.get(imp) ?? v.size;
+    this.importSizes.delete(imp);
+    await this.createRevision(v, 'after-import-data');
+    await this.markClean(v);
+  }
+
+  private readonly importSizes = new Map<string, string>();
+
+  private importingName(v: SimVolume): string {
+    return `${this.containerOf(v.pool)}/.importing/${v.vid.replace(/\//g, '_')}`;
+  }
+
+  private mustQube(name: string): SimQube {
+    const q = this.qubesByName.get(name);
+    if (!q) throw new QubesdError('QubesVMNotFoundError', `No such domain: ${pyStr(name)}`);
+    return q;
+  }
+
+  private zfsVolume(qube: string, volume: string): SimVolume {
+    const v = this.mustQube(qube).volumes.find((x) => x.name === volume);
+    if (!v || v.driver !== 'zfs' || !v.saveOnStop) throw new QubesdError('StoragePoolException', `${qube}:${volume} is not a persistent volume on a zfs pool`);
+    return v;
   }
 
   /** The dataset behind a qube's volume (zfs pools only). */

@@ -11,6 +11,7 @@ import { PLAN_CODES } from '../../../dom0/plan/codes.ts';
 import { SNAPSHOT_CODES, SYSTEM_CODES } from '../../../dom0/commands/codes.ts';
 import { SEND_CODES } from '../../../dom0/send/codes.ts';
 import { SETTINGS_CODES } from '../../../dom0/settings/codes.ts';
+import { RESTORE_CODES } from '../../../dom0/restore/codes.ts';
 import type { CodeInfo } from '../../../dom0/job/findings.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -33,7 +34,7 @@ function sources(dir: string): string[] {
 
 test('every catalogued code is documented once with exactly its severities, and nothing else is', () => {
   const expected = new Map<string, Set<string>>();
-  for (const catalogue of [JOB_CODES, PLAN_CODES, SYSTEM_CODES, SNAPSHOT_CODES, SEND_CODES, SETTINGS_CODES] as Record<string, CodeInfo>[]) {
+  for (const catalogue of [JOB_CODES, PLAN_CODES, SYSTEM_CODES, SNAPSHOT_CODES, SEND_CODES, SETTINGS_CODES, RESTORE_CODES] as Record<string, CodeInfo>[]) {
     for (const [code, info] of Object.entries(catalogue)) {
       const set = expected.get(code) ?? new Set<string>();
       set.add(info.severity);
