@@ -136,9 +136,10 @@ async function readDocument(link: ReceiverConnection, held: HeldBackup, state: J
 function recordedFor(held: HeldBackup, state: JobState | null): RestoreInput['recorded'] {
   const out: RestoreInput['recorded'] = new Map();
   for (const v of held.volumes) {
-    const t = state?.targets[`${v.sourceVid}${held.label}`] as (JobState['targets'][string] & { contentHash?: { sha256?: unknown; bytes?: unknown } }) | undefined;
+    const t = state?.targets[`${v.sourceVid}${held.label}`];
     if (!t) continue;
     const guid = t.receivedGuid ?? t.guid;
+    // `snapshot --content-hash` records it; checked again here (a hand-edited state file).
     const ch = t.contentHash;
     const contentHash = ch && typeof ch.sha256 === 'string' && /^[0-9a-f]{64}$/.test(ch.sha256) && typeof ch.bytes === 'string' && /^[0-9]{1,20}$/.test(ch.bytes)
       ? { sha256: ch.sha256, bytes: BigInt(ch.bytes) } : null;
