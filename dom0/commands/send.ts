@@ -17,6 +17,9 @@ import { deliverSettings, settingsSnapshotName } from '../settings/deliver.ts';
 import { analyseJob } from './analyse.ts';
 import type { Context, ReceiverConnection, SendAdapters } from './context.ts';
 
+/** How many `zfs send -nvP` estimates run at once before the first step. */
+const ESTIMATES_AT_ONCE = 4;
+
 // Options of `send`.
 export interface SendOptions {
   name: string;
@@ -91,7 +94,16 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     result.findings.push(...plan.findings);
     const estimates = new Map<string, bigint | null>();
     if (options.dryRun || !hasErrors(result.findings)) {
-      for (const s of plan.steps) if (s.action === 'send' || s.action === 'resume') estimates.set(s.snapshot, await adapters.estimate(sourceOf(s)).catch(() => null));
+      // A few `zfs send -nvP` at a time: each is mostly process start-up, so their latency overlaps.
+      const todo = plan.steps.filter((s) => s.action === 'send' || s.action === 'resume');
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < todo.length) {
+          const s = todo[next++]!;
+          estimates.set(s.snapshot, await adapters.estimate(sourceOf(s)).catch(() => null));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(ESTIMATES_AT_ONCE, todo.length) }, worker));
     }
     emit({
       event: 'preflight', job: options.name, dryRun: options.dryRun, findings: result.findings,
