@@ -59,6 +59,16 @@ export interface ReceiverLink {
   pid: number | undefined;
 }
 
+/**
+ * What qrexec-client's own exit statuses mean for this call (qubes-facts.md §3): 125, it could not
+ * reach the qube (not running, or it went away); 127, the qube has no such service. `qube` is the
+ * job's validated receiver name.
+ */
+const QREXEC_EXIT_MEANINGS: Record<number, (qube: string) => string> = {
+  125: (qube) => `the receiver qube ${qube} could not be reached (is it running? start it with qvm-start ${qube}, then run the command again)`,
+  127: (qube) => `the receiver qube ${qube} has no qubes.ZfsBackupReceive service (install the receiver agent there: see receiver/README.md)`,
+};
+
 /** Spawns the qrexec call to `qube` and returns a client over it (call hello() next, close() at the end). */
 export function connectReceiver(qube: string, options: ConnectOptions = {}): ReceiverLink {
   const env = options.env ?? process.env;
@@ -96,7 +106,9 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
     if (spawnError !== null) return `cannot run ${file}: ${toSafeText(spawnError, 200)}`;
     if (code === 'running') return null;
     const last = tail.split('\n').filter(Boolean).at(-1);
-    return `${file} exited ${code === null ? `by ${signalled ?? 'a signal'}` : `with status ${code}`}${last ? `: ${toSafeText(last, 200)}` : ''}`;
+    const raw = `${file} exited ${code === null ? `by ${signalled ?? 'a signal'}` : `with status ${code}`}${last ? `: ${toSafeText(last, 200)}` : ''}`;
+    const meaning = QREXEC_EXIT_MEANINGS[code ?? -1];
+    return meaning ? `${meaning(qube)}; ${raw}` : raw;
   };
   const { replyTimeoutMs, inventoryTimeoutMs, stallTimeoutMs } = options;
   const client = new ReceiverClient(child.stdout!, child.stdin!, { stopTransport, describeClose, replyTimeoutMs, inventoryTimeoutMs, stallTimeoutMs });

@@ -85,4 +85,8 @@ test('a qrexec client that cannot run or exits at once: the error says why', asy
   const refused = connectReceiver('backup-vm', { env: { PATH: process.env.PATH, QZB_QREXEC_CLIENT: path.join(here, 'refusing-qrexec-client.sh') } });
   await assert.rejects(refused.client.hello('backup/qzb'), (e: Error & { code?: string }) => e.code === 'PROTOCOL_PEER_CLOSED' && /exited with status 126: Request refused/.test(e.message));
   await refused.client.close();
+  const halted = connectReceiver('backup-vm', { env: { PATH: process.env.PATH, QZB_QREXEC_CLIENT: path.join(here, 'unreachable-qrexec-client.sh') } });
+  await assert.rejects(halted.client.hello('backup/qzb'), (e: Error & { code?: string }) => e.code === 'PROTOCOL_PEER_CLOSED'
+    && /receiver qube backup-vm could not be reached \(is it running\? start it with qvm-start backup-vm/.test(e.message) && /exited with status 125/.test(e.message));
+  await halted.client.close();
 });
