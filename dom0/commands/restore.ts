@@ -9,7 +9,7 @@
 // Without metadata (dom0 reinstalled): --receiver QUBE --dataset DS instead of the job name.
 import { createHash } from 'node:crypto';
 import { QzbError, isQzbError } from '../../shared/errors.ts';
-import { finding, hasErrors, type Finding } from '../job/findings.ts';
+import { errorFinding, finding, hasErrors, type Finding } from '../job/findings.ts';
 import { requireMetadataDir } from '../metadata/dir.ts';
 import { MetadataStore } from '../metadata/store.ts';
 import type { JobState } from '../metadata/types.ts';
@@ -264,7 +264,7 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
     return result;
   } catch (e) {
     if (!isQzbError(e)) throw e;
-    result.findings.push(finding(e.code, 'error', `${e.message}${e.hint ? ` (${e.hint})` : ''}`));
+    result.findings.push(errorFinding(e));
     return result;
   } finally {
     await link?.client.close().catch(() => {});

@@ -3,7 +3,7 @@
 // before the next starts, bookmarking what was sent, and confirming every target by GUID at the end.
 // The decisions are dom0/send/plan.ts (pure); this file collects, executes, records and reports.
 import { QzbError, isQzbError } from '../../shared/errors.ts';
-import { finding, hasErrors, type Finding } from '../job/findings.ts';
+import { errorFinding, finding, hasErrors, type Finding } from '../job/findings.ts';
 import { requireMetadataDir } from '../metadata/dir.ts';
 import { MetadataStore } from '../metadata/store.ts';
 import type { JobState } from '../metadata/types.ts';
@@ -185,7 +185,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     return finish(result, emit);
   } catch (e) {
     if (!isQzbError(e)) throw e;
-    result.findings.push(finding(e.code, 'error', `${e.message}${e.hint ? ` (${e.hint})` : ''}`));
+    result.findings.push(errorFinding(e));
     if (options.signal?.aborted) result.interrupted = true;
     return finish(result, emit);
   } finally {

@@ -2,7 +2,7 @@
 // recorded at `snapshot` time, else the live source's). Confirmed targets are recorded as verified;
 // anything missing or different is listed and the exit status is 1.
 import { QzbError, isQzbError } from '../../shared/errors.ts';
-import { finding, hasErrors, type Finding } from '../job/findings.ts';
+import { errorFinding, finding, hasErrors, type Finding } from '../job/findings.ts';
 import { requireMetadataDir } from '../metadata/dir.ts';
 import { MetadataStore } from '../metadata/store.ts';
 import { receiverView } from '../send/receiver-view.ts';
@@ -125,7 +125,7 @@ export async function verify(options: VerifyOptions, ctx: Context): Promise<Veri
     return result;
   } catch (e) {
     if (!isQzbError(e)) throw e;
-    result.findings.push(finding(e.code, 'error', `${e.message}${e.hint ? ` (${e.hint})` : ''}`));
+    result.findings.push(errorFinding(e));
     return result;
   } finally {
     await link?.client.close().catch(() => {});

@@ -40,6 +40,11 @@ export function finding(
   return f;
 }
 
+/** A command's typed error as an error finding: its code, its message and, in brackets, its hint. */
+export function errorFinding(e: { code: string; message: string; hint?: string | undefined }): Finding {
+  return finding(e.code, 'error', `${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+}
+
 export function hasErrors(findings: readonly Finding[]): boolean {
   return findings.some((f) => f.severity === 'error');
 }
