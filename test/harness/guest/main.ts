@@ -86,8 +86,10 @@ class ScenarioRun {
       await mkdir(join(this.dir, d), { recursive: true });
     }
     const harnessBin = join(this.plan.repo, 'test/harness/bin');
+    // The view runs in the shim's own bash (sourced, not a second exec): under TCG every exec costs
+    // ~0.1-0.2 s, and every zfs call of the CLI and the agent goes through here.
     const view = (kind: string, real: string, pools: string[]): string =>
-      `#!/bin/sh\nQZB_VIEW_KIND=${kind} QZB_VIEW_POOLS=${q(pools.join(' '))} QZB_VIEW_REAL=${real} exec /bin/bash ${q(join(harnessBin, 'zfs-view'))} "$@"\n`;
+      `#!/bin/bash\nexport QZB_VIEW_KIND=${kind} QZB_VIEW_POOLS=${q(pools.join(' '))} QZB_VIEW_REAL=${real}\n. ${q(join(harnessBin, 'zfs-view'))}\n`;
     const recvPools = this.s.receiver ? [this.s.receiver.pool] : [];
     const bin = join(this.dir, 'bin');
     const files: Record<string, string> = {
@@ -96,10 +98,10 @@ class ScenarioRun {
       'receiver-zfs': view('zfs', ZFS, recvPools),
       'receiver-zpool': view('zpool', ZPOOL, recvPools),
       'qrexec-client':
-        `#!/bin/sh\nQZB_SCN_DIR=${q(this.dir)} QZB_RECEIVER_QUBE=${q(this.s.receiver?.qube ?? '')} ` +
+        `#!/bin/bash\nexport QZB_SCN_DIR=${q(this.dir)} QZB_RECEIVER_QUBE=${q(this.s.receiver?.qube ?? '')} ` +
         `QZB_AGENT=${q(join(this.plan.distDir, 'qubes-zfs-backup-receiver.mjs'))} QZB_NODE=${q(process.execPath)} ` +
-        `QZB_AGENT_ZFS=${q(join(bin, 'receiver-zfs'))} QZB_AGENT_ZPOOL=${q(join(bin, 'receiver-zpool'))} ` +
-        `exec /bin/bash ${q(join(harnessBin, 'qrexec-client'))} "$@"\n`,
+        `QZB_AGENT_ZFS=${q(join(bin, 'receiver-zfs'))} QZB_AGENT_ZPOOL=${q(join(bin, 'receiver-zpool'))}\n` +
+        `. ${q(join(harnessBin, 'qrexec-client'))}\n`,
     };
     // dom0's qrexec service scripts that qubesadmin runs itself for streamed payloads (restore).
     files['qubes-rpc/admin.vm.volume.ImportWithSize'] =
@@ -446,7 +448,11 @@ class ScenarioRun {
   /** Both sides' datasets, snapshots and bookmarks with GUID and resume token (real zfs, no view). */
   async listBoth(): Promise<{ source: Listed[]; receiver: Listed[] }> {
     const recv = this.s.receiver && this.createdPools.includes(this.s.receiver.pool) ? [this.s.receiver.pool] : [];
-    return { source: await listSide(this.dom0Pools.filter((p) => this.createdPools.includes(p))), receiver: await listSide(recv) };
+    // One zfs call for both sides (it runs before and after every run step), split by pool.
+    const source = this.dom0Pools.filter((p) => this.createdPools.includes(p));
+    const all = await listSide([...source, ...recv]);
+    const poolOf = (l: Listed): string => l.name.split(/[/@#]/)[0]!;
+    return { source: all.filter((l) => !recv.includes(poolOf(l))), receiver: all.filter((l) => recv.includes(poolOf(l))) };
   }
 
   async listing(pools: string[]): Promise<Rec[]> {
