@@ -1,5 +1,6 @@
-// `npm test`: type-check, lint, build, unit tests, bundle tests (Node 18.18 and 22), then the
-// real-ZFS suite in the test VM. `--unit` stops before the VM suite; `--vm` runs only the VM suite.
+// `npm test`: type-check, lint, build, unit tests, bundle tests (Node 18.18 and 22), then the CI tier
+// of the real-ZFS suite in the test VM and the agent's own real-ZFS checks. `--all` runs every scenario
+// file and send's fault suite too. `--unit` stops before the VM suite; `--vm` runs only the VM part.
 // In CI (CI=true) a VM that cannot be provisioned or booted fails the run; elsewhere a missing VM
 // is reported loudly as NOT RUN and the exit status is non-zero, never a silent skip.
 import { spawnSync } from 'node:child_process';
@@ -49,7 +50,7 @@ if (!onlyUnit) {
   // The agent's export (restore's data path): bytes, holes, no clone left, nothing changed.
   run('receiver export on real ZFS (test VM)', 'node', ['--import', 'tsx', 'test/unit/receiver/export.vm.ts']);
   // send's fault-injection suite: >= 20 interrupts at seeded random byte offsets, each resumed and
-  // verified. `npm test` uses the seed below unless FAULT_SEED is set (`npm run test:faults` draws a
+  // verified. `--all` uses the seed below unless FAULT_SEED is set (`npm run test:faults` draws a
   // fresh one and prints it), so a CI run is reproducible; a failure names its seed either way.
   if (all) run('send fault-injection suite (test VM)', 'node', ['--import', 'tsx', 'test/harness/fault-suite.ts'], { FAULT_SEED: process.env.FAULT_SEED || '20261202' });
   else console.log('\n== send fault-injection suite: NOT in this run (CI tier); npm run test:all or npm run test:faults runs it');

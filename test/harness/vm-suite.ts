@@ -8,12 +8,12 @@ import { join, relative } from 'node:path';
 import { REPO, runScenarioFiles, withHint } from './run-scenarios.ts';
 import { ScenarioError } from './scenario.ts';
 
-/** Scenario files left out of the CI tier (`--tier ci`, what `npm test` runs). The whole suite took
+/** Scenario files left out of the CI tier (`--tier=ci`, what `npm test` runs). The whole suite took
  *  85 min under TCG on CI's 2 cores, and CI has 90 min for everything. These cover parts that landed
  *  earlier and have their own unit tests (planning, snapshot, settings collection, the emulation
  *  itself) or repeat what another send scenario covers (staged, full then incremental: cmd-send-basic).
  *  `npm run test:all` runs every file and the fault suite. */
-export const EXTENDED_ONLY = [
+const EXTENDED_ONLY = [
   /^plan-/, /^cmd-snapshot-/, /^emulation-/, /^harness-assertions\./, /^separation\./, /^cmd-check-import-calc\./,
   /^cmd-settings(-r43)?\./, /^send-full-incremental\./, /^send-staged\./,
 ];
