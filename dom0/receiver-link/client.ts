@@ -183,7 +183,7 @@ export class ReceiverClient {
     const early = typeof source === 'function' ? null : holdUnread(source);
     return this.exchange(async () => {
       try {
-        return await this.receiveStream(header, early?.stream ?? null, source as () => Readable, options);
+        return await this.receiveStream(header, early, source as () => Readable, options);
       } catch (error) {
         // Refused or failed before the stream was used up: nobody will read it any more.
         if (early && !early.stream.readableEnded) early.stream.destroy();
@@ -194,14 +194,16 @@ export class ReceiverClient {
     });
   }
 
-  private async receiveStream(header: ReceiveHeader, given: Readable | null, open: () => Readable, options: ReceiveOptions): Promise<ReceiveResult> {
+  private async receiveStream(header: ReceiveHeader, given: { stream: Readable; release: () => void } | null, open: () => Readable, options: ReceiveOptions): Promise<ReceiveResult> {
     const root = this.requireRoot();
     if (!isBelowRoot(header.dataset, root)) throw new QzbError('RECEIVER_USAGE', `${header.dataset} is not below the receive root ${root}`);
     if (header.origin !== null && pointDatasetWithinRoot(header.origin, '@', root) === null) {
       throw new QzbError('RECEIVER_USAGE', `the origin ${header.origin} is not inside the receive root ${root}`);
     }
     this.checkNames(await this.request({ kind: 'receive', ...header, intoPlaceholder: header.intoPlaceholder ?? false }, 'receive-ready', 'start the receive'), header);
-    const source = given ?? open();
+    // The hold's 'readable' listener would keep forwarding's 'data' listener from flowing.
+    given?.release();
+    const source = given?.stream ?? open();
     const point = `${header.dataset}@${header.snapshot}`;
     const { stallTimeoutMs } = this.timeouts;
 

@@ -92,6 +92,8 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
       await ctx.send(await outcome(ctx, request, output));
     }
   };
+  // Settles (with null) only if zfs exits with a failure; made once, not per frame.
+  const failedExit = done.then((o) => (o.exitCode === 0 ? new Promise<null>(() => {}) : null));
   try {
     for (;;) {
       // Only a failure goes out early: zfs receive may exit 0 as soon as it has read the stream's
@@ -99,7 +101,7 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
       if (exited !== null && (exited as ZfsOutput).exitCode !== 0 && !resultSent) await finish();
       const next = frames.next();
       // While zfs runs, notice its exit even if dom0 sends nothing: the result goes out at once.
-      const first = resultSent ? await next : await Promise.race([next, done.then((o) => (o.exitCode === 0 ? next : null))]);
+      const first = resultSent ? await next : await Promise.race([next, failedExit]);
       const step = first ?? (await finish(), await next);
       if (step.done) {
         ctx.log(`receive: dom0 went away after ${bytes} bytes; closing the stream so ZFS keeps resumable state`);

@@ -1,23 +1,154 @@
 // Frames over Node streams, transport-agnostic: any Readable/Writable pair (qrexec pipes, stdio,
 // sockets, PassThrough in tests). Reading is pull-based and writing waits for 'drain', so
 // backpressure runs end to end and no stream is ever buffered whole in memory.
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { FrameDecoder } from './frame-decoder.ts';
 import { encodeFrame, encodeFrameHeader, FrameType, type Frame } from './frame.ts';
 import { MAX_DATA_CHUNK } from './limits.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 
+/** What readFrames() returns; return() stops reading and destroys the input, as a stream's async iterator does. */
+export interface FrameReader extends AsyncIterableIterator<Frame> {
+  return(value?: unknown): Promise<IteratorResult<Frame>>;
+}
+
+/** Payload bytes of decoded frames held before the input is paused (backpressure to the peer). */
+const QUEUE_HIGH_BYTES = 256 * 1024;
+
 /**
  * Yields each frame of `input` as it arrives; throws a ProtocolError on bad framing or a cut-off
  * frame. A data frame split across input chunks comes out as consecutive DATA pieces (no copy).
+ * A Readable is read through 'data' events, paused while more than QUEUE_HIGH_BYTES wait, not
+ * through its async iterator: under the test VM's emulated CPU the iterator's read() and promise
+ * chain per chunk cost the agent more CPU than moving the bytes (test/bench/send.bench.ts).
  */
-export async function* readFrames(input: AsyncIterable<Buffer | string>): AsyncGenerator<Frame, void, undefined> {
+export function readFrames(input: AsyncIterable<Buffer | string>): FrameReader {
+  return isReadable(input) ? new FrameQueue(input) : readFramesOf(input);
+}
+
+async function* readFramesOf(input: AsyncIterable<Buffer | string>): AsyncGenerator<Frame, void, undefined> {
   const decoder = new FrameDecoder({ splitData: true });
   for await (const chunk of input) {
     const frames = decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     for (const frame of frames) yield frame;
   }
   decoder.end();
+}
+
+const ignore = (): void => {};
+
+function isReadable(input: unknown): input is Readable {
+  const r = input as Partial<Readable>;
+  return typeof r.on === 'function' && typeof r.pause === 'function' && typeof r.resume === 'function';
+}
+
+/** Frames of a Readable, decoded as its chunks arrive and handed out one next() at a time. */
+class FrameQueue implements FrameReader {
+  private readonly decoder = new FrameDecoder({ splitData: true });
+  private readonly frames: Frame[] = [];
+  private head = 0;
+  private queuedBytes = 0;
+  private ended = false;
+  private failure: unknown = null;
+  private waiter: { resolve: (r: IteratorResult<Frame>) => void; reject: (e: unknown) => void } | null = null;
+  private readonly onData = (chunk: Buffer | string): void => {
+    try {
+      for (const f of this.decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) {
+        this.frames.push(f);
+        this.queuedBytes += f.payload.length;
+      }
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (this.queuedBytes > QUEUE_HIGH_BYTES) this.input.pause();
+    this.wake();
+  };
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    this.detach();
+    this.wake();
+  };
+  private readonly onError = (error: unknown): void => this.fail(error);
+  // Closed without 'end' (destroyed): what the stream's async iterator reports as a premature close.
+  private readonly onClose = (): void => {
+    if (!this.ended) this.fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+  };
+
+  constructor(private readonly input: Readable) {
+    input.on('data', this.onData);
+    input.on('end', this.onEnd);
+    input.on('error', this.onError);
+    input.on('close', this.onClose);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Frame> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Frame>> {
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.wake();
+    });
+  }
+
+  return(): Promise<IteratorResult<Frame>> {
+    this.detach();
+    this.frames.length = 0;
+    this.head = 0;
+    this.ended = true;
+    this.input.destroy();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    if (!w) return;
+    if (this.head < this.frames.length) {
+      const frame = this.frames[this.head++]!;
+      this.queuedBytes -= frame.payload.length;
+      if (this.head === this.frames.length) {
+        this.frames.length = 0;
+        this.head = 0;
+      }
+      this.waiter = null;
+      if (this.queuedBytes <= QUEUE_HIGH_BYTES && !this.ended && this.failure === null) this.input.resume();
+      w.resolve({ done: false, value: frame });
+      return;
+    }
+    if (this.failure !== null) {
+      this.waiter = null;
+      w.reject(this.failure);
+      return;
+    }
+    if (this.ended) {
+      this.waiter = null;
+      try {
+        this.decoder.end();
+        w.resolve({ done: true, value: undefined });
+      } catch (error) {
+        this.failure = error;
+        w.reject(error);
+      }
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error;
+    this.detach();
+    this.wake();
+  }
+
+  private detach(): void {
+    this.input.off('data', this.onData);
+    this.input.off('end', this.onEnd);
+    this.input.off('error', this.onError);
+    this.input.off('close', this.onClose);
+    // A late error (EPIPE, ECONNRESET) of an input nobody reads any more is nobody's failure, but
+    // an 'error' event without a listener would end the process.
+    if (this.input.listenerCount('error') === 0) this.input.on('error', ignore);
+  }
 }
 
 /** Writes frames to `output`, waiting for 'drain' when its buffer is full; fails once it closes. */
