@@ -172,7 +172,7 @@ export class ReceiverClient {
    * forwards `source` (e.g. `zfs send`'s stdout) as data frames with backpressure, and END when
    * the source is done. If the agent reports a result early (zfs exited), forwarding stops and
    * `source` is destroyed (closing the pipe's read end); the caller stops its `zfs send`.
-   * Resolves with the GUID read back on the receiver; throws ReceiveFailedError when zfs failed.
+   * Resolves with the GUID of the snapshot the receiver created; throws ReceiveFailedError when zfs failed.
    *
    * `source` may be a function that returns the stream: it is called once the agent is ready, so
    * `zfs send` starts only then. A Readable passed directly gets a reader attached at once: Node

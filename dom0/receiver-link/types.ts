@@ -61,7 +61,7 @@ export interface ReceiveHeader {
   intoPlaceholder?: boolean;
 }
 
-/** A completed receive: the snapshot's GUID as read back on the receiver. */
+/** A completed receive: the GUID of the snapshot the receiver created (the stream's drr_toguid, receiver/README.md). */
 export interface ReceiveResult {
   dataset: string;
   snapshot: string;

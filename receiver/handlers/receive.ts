@@ -15,6 +15,7 @@ import { errorReply, safeStderr, zfsFailure } from '../replies.ts';
 import { ensureParents, PLACEHOLDER_PROPERTY } from '../placeholder.ts';
 import { checkPlaceholder, intoPlaceholderRequestProblem } from '../placeholder-check.ts';
 import { guidOf, resumeTokenOf } from '../zfs-queries.ts';
+import { StreamBegin } from '../stream-begin.ts';
 import type { ZfsOutput } from '../zfs-runner.ts';
 
 /** How a receive left the session: ready for the next request, or dom0 has gone. */
@@ -85,11 +86,12 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
 
   let resultSent = false;
   let bytes = 0;
+  const begin = new StreamBegin();
   const finish = async (): Promise<void> => {
     const output = await done;
     if (!resultSent) {
       resultSent = true;
-      await ctx.send(await outcome(ctx, request, output));
+      await ctx.send(await outcome(ctx, request, output, begin));
     }
   };
   // Settles (with null) only if zfs exits with a failure; made once, not per frame.
@@ -112,6 +114,7 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
       }
       const frame = step.value;
       if (frame.type === FrameType.DATA) {
+        if (bytes < 64) begin.push(frame.payload);
         bytes += frame.payload.length;
         if (exited === null && !resultSent) await writeChunk(proc.stdin, frame.payload, ctx.inputClosed);
         continue;
@@ -137,11 +140,16 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
   }
 }
 
-/** The reply for a finished receive: `received` with the GUID read back, or `receive-failed`. */
-async function outcome(ctx: AgentContext, request: ReceiveRequest, output: ZfsOutput): Promise<Reply> {
+/**
+ * The reply for a finished receive: `received` with the GUID of the snapshot ZFS created (the
+ * stream's drr_toguid, which ZFS gives it; read back with `zfs get` only when the stream did not
+ * show one), or `receive-failed`. dom0 compares it with the source's, and confirms every step
+ * with a fresh inventory at the end of the run, never on this word alone.
+ */
+async function outcome(ctx: AgentContext, request: ReceiveRequest, output: ZfsOutput, begin: StreamBegin): Promise<Reply> {
   const target = `${request.dataset}@${request.snapshot}`;
   if (output.exitCode === 0) {
-    const guid = await guidOf(ctx.zfs, target);
+    const guid = begin.toguid() ?? (await guidOf(ctx.zfs, target));
     if (guid !== null) {
       ctx.log(`receive: ${target} received, guid ${guid}`);
       return { kind: 'received', dataset: request.dataset, snapshot: request.snapshot, guid };
