@@ -64,6 +64,8 @@ export interface SendAdapters {
   decodeToken(token: string): Promise<DecodedToken>;
   /** `zfs send -nvP …`: the stream size estimate (a hint), or null. */
   estimate(source: SendSource): Promise<bigint | null>;
+  /** `zfs send -nvP -I FROM LAST`: estimates per snapshot pair, keyed `FROM>TO` (hints); absent: one estimate per step. */
+  estimateRange?(from: string, last: string, flags: SendFlags): Promise<Map<string, bigint>>;
   startSend(source: SendSource): SendProcess;
   /** `zfs bookmark SNAPSHOT BOOKMARK`. */
   createBookmark(snapshot: string, bookmark: string): Promise<void>;

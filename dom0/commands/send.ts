@@ -10,6 +10,7 @@ import type { JobState } from '../metadata/types.ts';
 import type { SendEvent, StepOutcome } from '../send/events.ts';
 import { executeStep, sourceOf } from '../send/execute.ts';
 import { planSend } from '../send/plan.ts';
+import { estimateChains } from '../send/estimate-chains.ts';
 import { receiverView, tokensToDecode } from '../send/receiver-view.ts';
 import type { DecodedToken, SendPlan, SendStep } from '../send/types.ts';
 import { formatBytes } from '../output/bytes.ts';
@@ -93,18 +94,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     result.plan = plan;
     result.findings.push(...plan.findings);
     const estimates = new Map<string, bigint | null>();
-    if (options.dryRun || !hasErrors(result.findings)) {
-      // A few `zfs send -nvP` at a time: each is mostly process start-up, so their latency overlaps.
-      const todo = plan.steps.filter((s) => s.action === 'send' || s.action === 'resume');
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < todo.length) {
-          const s = todo[next++]!;
-          estimates.set(s.snapshot, await adapters.estimate(sourceOf(s)).catch(() => null));
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(ESTIMATES_AT_ONCE, todo.length) }, worker));
-    }
+    if (options.dryRun || !hasErrors(result.findings)) await estimateSteps(plan.steps, adapters, estimates);
     emit({
       event: 'preflight', job: options.name, dryRun: options.dryRun, findings: result.findings,
       steps: plan.steps.map((s) => ({ snapshot: s.snapshot, receiving: s.receiving, action: s.action, stream: s.stream, from: s.from, estimate: estimates.get(s.snapshot) ?? null, reason: s.reason })),
@@ -204,6 +194,33 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     if (!options.dryRun) await store.log(options.name, `send: ${describe(result)}`, ctx.now()).catch(() => {});
     await lock.release();
   }
+}
+
+// The estimate of every step to send (hints): one range dry run per chain of consecutive
+// incrementals (estimate-chains.ts), single ones for the rest and for pairs a range did not print;
+// a few zfs processes at a time, since each is mostly start-up and their latency overlaps.
+async function estimateSteps(steps: readonly SendStep[], adapters: SendAdapters, estimates: Map<string, bigint | null>): Promise<void> {
+  const todo = steps.filter((s) => s.action === 'send' || s.action === 'resume');
+  const { chains, singles } = adapters.estimateRange ? estimateChains(todo) : { chains: [], singles: todo };
+  const jobs: (() => Promise<void>)[] = [];
+  const single = (s: SendStep) => async (): Promise<void> => {
+    estimates.set(s.snapshot, await adapters.estimate(sourceOf(s)).catch(() => null));
+  };
+  for (const c of chains) {
+    jobs.push(async () => {
+      const pairs = await adapters.estimateRange!(c.from, c.last, c.steps[0]!.flags).catch(() => new Map<string, bigint>());
+      for (const s of c.steps) {
+        const bytes = pairs.get(`${s.from}>${s.snapshot}`);
+        if (bytes !== undefined) estimates.set(s.snapshot, bytes);
+        else jobs.push(single(s));
+      }
+    });
+  }
+  jobs.push(...singles.map(single));
+  const worker = async (): Promise<void> => {
+    for (let job = jobs.shift(); job; job = jobs.shift()) await job();
+  };
+  await Promise.all(Array.from({ length: Math.min(ESTIMATES_AT_ONCE, jobs.length) }, worker));
 }
 
 // Decodes each receiving dataset's resume token in dom0 (`zfs send -nvP -t`); failures are values.

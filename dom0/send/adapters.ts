@@ -6,7 +6,7 @@ import type { SendAdapters, SendSource } from '../commands/context.ts';
 import { connectReceiver } from '../receiver-link/spawn.ts';
 import { createBookmark } from '../zfs/bookmark.ts';
 import { decodeResumeToken } from '../zfs/resume-token.ts';
-import { estimateArgs, parseEstimate, resumeArgs, sendArgs } from '../zfs/send-args.ts';
+import { estimateArgs, estimateRangeArgs, parseEstimate, parseRangeEstimate, resumeArgs, sendArgs } from '../zfs/send-args.ts';
 import { startZfsSend } from '../zfs/send-process.ts';
 import { runZfs, type ZfsRunOptions } from '../zfs/runner.ts';
 import type { DecodedToken } from './types.ts';
@@ -37,6 +37,8 @@ export function realSendAdapters(options: ZfsRunOptions = {}): SendAdapters {
       }
       return parseEstimate((await runZfs(estimateArgs(source), options)).stdout);
     },
+    estimateRange: async (from, last, flags) =>
+      parseRangeEstimate((await runZfs(estimateRangeArgs(from, last, flags), options)).stdout, last.slice(0, last.indexOf('@'))),
     // Its own process group: a terminal's Ctrl-C reaches only the CLI, which stops it in order.
     startSend: (source) => startZfsSend(argsOf(source), { ...(options.onCommand ? { onCommand: options.onCommand } : {}), detached: true }),
     createBookmark: async (snapshot, bookmark) => {

@@ -1,7 +1,7 @@
 // send argv and the estimate parser vs real `zfs send -n -v -P` output (OpenZFS 2.3.2, fixtures/send/).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimateArgs, MAX_ESTIMATE_BYTES, parseEstimate, resumeArgs, sendArgs, type SendFlags } from '../../../dom0/zfs/send-args.ts';
+import { estimateArgs, estimateRangeArgs, MAX_ESTIMATE_BYTES, parseEstimate, parseRangeEstimate, resumeArgs, sendArgs, type SendFlags } from '../../../dom0/zfs/send-args.ts';
 import { ImplausibleTokenError } from '../../../dom0/zfs/resume-token.ts';
 import { recordedToken, sendCase } from './send-fixtures.ts';
 
@@ -60,4 +60,21 @@ test('no estimate, or an unbelievable one, is null', () => {
   assert.equal(parseEstimate('size\t99999999999999999999999\n'), null);
   assert.equal(parseEstimate('full\tp/a@x\t10\nincremental\tp/a@x\tp/a@y\t5\n'), 15n); // without a size line: the sum
   assert.equal(parseEstimate('size\t-1\n'), null);
+});
+
+test('range dry run: argv, and its per-pair lines parsed from real -I output (short from, full to; a gap skipped)', () => {
+  assert.deepEqual(estimateRangeArgs('rg/vol@a', 'rg/vol@d', plain), ['send', '-n', '-v', '-P', '-L', '-c', '-e', '-I', 'rg/vol@a', 'rg/vol@d']);
+  assert.deepEqual(estimateRangeArgs('rg/e@a', 'rg/e@d', raw), ['send', '-n', '-v', '-P', '-w', '-I', 'rg/e@a', 'rg/e@d']);
+  assert.throws(() => estimateRangeArgs('rg/vol#a', 'rg/vol@d', plain), /refusing/);
+  assert.throws(() => estimateRangeArgs('rg/a@a', 'rg/b@d', plain), /two datasets/);
+  assert.throws(() => estimateRangeArgs('-rg/vol@a', 'rg/vol@d', plain), /refusing/);
+  const range = parseRangeEstimate(sendCase('est-range').stdout, 'rg/vol');
+  assert.deepEqual([...range], [['rg/vol@a>rg/vol@b', 140336n], ['rg/vol@b>rg/vol@c', 140336n], ['rg/vol@c>rg/vol@d', 140336n]]);
+  assert.deepEqual([...parseRangeEstimate(sendCase('est-range-gap').stdout, 'rg/vol')], [['rg/vol@a>rg/vol@c', 140336n], ['rg/vol@c>rg/vol@d', 140336n]]);
+  // The single incremental over the same range is NOT the sum of its pairs (blocks rewritten).
+  assert.equal(parseEstimate(sendCase('est-range-single').stdout), 140336n);
+  assert.equal(sendCase('est-range-from-bookmark').exitCode, 1);
+  assert.equal(parseRangeEstimate(sendCase('est-range-from-bookmark').stdout, 'rg/vol').size, 0);
+  // Another dataset's lines, a size beyond the cap and garbage are left out.
+  assert.equal(parseRangeEstimate(`incremental\ta\tother/ds@b\t5\nincremental\ta\trg/vol@b\t${MAX_ESTIMATE_BYTES + 1n}\nincremental\ta\trg/vol@b\tx\n`, 'rg/vol').size, 0);
 });
