@@ -10,7 +10,6 @@ import type { Readable } from 'node:stream';
 import type { FrameWriter } from '../../shared/protocol/stream-io.ts';
 import { isProtocolError } from '../../shared/protocol/errors.ts';
 import { MAX_DATA_CHUNK } from '../../shared/protocol/limits.ts';
-import { timer } from './timeouts.ts';
 
 /** How forwarding ended. */
 export interface ForwardOutcome {
@@ -45,11 +44,17 @@ export function forwardStream(source: Readable, writer: FrameWriter, stop: Promi
   let bytes = 0;
   return new Promise<ForwardOutcome>((resolve) => {
     let ended = false;
-    let watchdog: ReturnType<typeof timer> | null = null;
+    // At most one stall timer, armed while a frame waits for the link to drain; always cleared
+    // (a forgotten one kept the CLI alive for the whole stall timeout after an interrupted send).
+    let stall: NodeJS.Timeout | null = null;
+    const disarm = (): void => {
+      if (stall !== null) clearTimeout(stall);
+      stall = null;
+    };
     const end = (how: Ending): void => {
       if (ended) return;
       ended = true;
-      watchdog?.cancel();
+      disarm();
       source.off('data', onData);
       source.off('end', onEnd);
       source.off('error', onError);
@@ -87,14 +92,10 @@ export function forwardStream(source: Readable, writer: FrameWriter, stop: Promi
       if (room) return;
       // The output is full: wait for the agent to read, but not past a result, a cancel or a stall.
       source.pause();
-      if (options.stallMs !== undefined) {
-        watchdog = timer(options.stallMs);
-        void watchdog.expired.then(() => end('stalled'));
-      }
+      if (options.stallMs !== undefined && stall === null) stall = setTimeout(() => end('stalled'), options.stallMs);
       writer.drained().then(
         () => {
-          watchdog?.cancel();
-          watchdog = null;
+          disarm();
           if (!ended) source.resume();
         },
         (error: unknown) => end({ error }),
