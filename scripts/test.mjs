@@ -1,6 +1,7 @@
 // `npm test`: type-check, lint, build, unit tests, bundle tests (Node 18.18 and 22), then the CI tier
-// of the real-ZFS suite in the test VM and the agent's own real-ZFS checks. `--all` runs every scenario
-// file and send's fault suite too. `--unit` stops before the VM suite; `--vm` runs only the VM part.
+// of the real-ZFS suite in the test VM, the agent's own real-ZFS checks and send's fault suite. `--all`
+// runs every scenario file instead of the tier. `--unit` stops before the VM suite; `--vm` runs only
+// the VM part.
 // In CI (CI=true) a VM that cannot be provisioned or booted fails the run; elsewhere a missing VM
 // is reported loudly as NOT RUN and the exit status is non-zero, never a silent skip.
 import { spawnSync } from 'node:child_process';
