@@ -12,11 +12,12 @@ import { ScenarioError } from './scenario.ts';
  *  85 min under TCG on CI's 2 cores, and CI has 90 min for everything. These cover parts that landed
  *  earlier and have their own unit tests (planning, snapshot, settings collection, the emulation
  *  itself) or repeat what another send scenario covers (staged, full then incremental: cmd-send-basic).
- *  `npm run test:all` runs every file. send-agent-killed is left out too: the fault suite, which CI
- *  runs, kills the agent in full, incremental and clone sends (seed 20261202: 8 of its 21 interrupts). */
+ *  `npm run test:all` runs every file. send-agent-killed and send-clones are left out too: the fault
+ *  suite, which CI runs, kills the agent in full, incremental and clone sends (seed 20261202: 8 of its
+ *  21 interrupts) and sends a job of clones with honour-origins, each verified by GUID. */
 const EXTENDED_ONLY = [
   /^plan-/, /^cmd-snapshot-/, /^emulation-/, /^harness-assertions\./, /^separation\./, /^cmd-check-import-calc\./,
-  /^cmd-settings(-r43)?\./, /^send-full-incremental\./, /^send-staged\./, /^send-agent-killed\./,
+  /^cmd-settings(-r43)?\./, /^send-full-incremental\./, /^send-staged\./, /^send-agent-killed\./, /^send-clones\./,
 ];
 
 async function main(): Promise<number> {
