@@ -11,6 +11,7 @@ import type { SendEvent, StepOutcome } from '../send/events.ts';
 import { executeStep, sourceOf } from '../send/execute.ts';
 import { planSend } from '../send/plan.ts';
 import { estimateChains } from '../send/estimate-chains.ts';
+import { rangeKey } from '../zfs/send-args.ts';
 import { receiverView, tokensToDecode } from '../send/receiver-view.ts';
 import type { DecodedToken, SendPlan, SendStep } from '../send/types.ts';
 import { formatBytes } from '../output/bytes.ts';
@@ -210,7 +211,7 @@ async function estimateSteps(steps: readonly SendStep[], adapters: SendAdapters,
     jobs.push(async () => {
       const pairs = await adapters.estimateRange!(c.from, c.last, c.steps[0]!.flags).catch(() => new Map<string, bigint>());
       for (const s of c.steps) {
-        const bytes = pairs.get(`${s.from}>${s.snapshot}`);
+        const bytes = pairs.get(rangeKey(s.from ?? '', s.snapshot));
         if (bytes !== undefined) estimates.set(s.snapshot, bytes);
         else jobs.push(single(s));
       }
@@ -220,7 +221,8 @@ async function estimateSteps(steps: readonly SendStep[], adapters: SendAdapters,
   const worker = async (): Promise<void> => {
     for (let job = jobs.shift(); job; job = jobs.shift()) await job();
   };
-  await Promise.all(Array.from({ length: Math.min(ESTIMATES_AT_ONCE, jobs.length) }, worker));
+  // Sized by the steps, not the first queue: a chain's pairs the range left out are queued later.
+  await Promise.all(Array.from({ length: Math.min(ESTIMATES_AT_ONCE, todo.length) }, worker));
 }
 
 // Decodes each receiving dataset's resume token in dom0 (`zfs send -nvP -t`); failures are values.

@@ -82,7 +82,10 @@ export function estimateRangeArgs(from: string, last: string, flags: SendFlags):
   return ['send', '-n', '-v', '-P', ...flagArgs(flags), '-I', from, last];
 }
 
-// The per-pair estimates of a range dry run, keyed `FROM>TO` with full snapshot names. Recorded on
+/** The key of one pair's estimate in parseRangeEstimate's map: full snapshot names. */
+export const rangeKey = (from: string, to: string): string => `${from}>${to}`;
+
+// The per-pair estimates of a range dry run, keyed rangeKey(FROM, TO) with full snapshot names. Recorded on
 // 2.3.2 (fixtures/send/est-range.out): `incremental\t<from, short: b>\t<to, full: ds@c>\t<bytes>`
 // per pair, then `size\t<total>`. A line that does not parse, or an implausible size, is left out.
 export function parseRangeEstimate(stdout: string, dataset: string): Map<string, bigint> {
@@ -92,7 +95,7 @@ export function parseRangeEstimate(stdout: string, dataset: string): Map<string,
     if (f.length !== 4 || f[0] !== 'incremental' || !/^[0-9]{1,20}$/.test(f[3]!)) continue;
     const from = f[1]!.includes('@') ? f[1]! : `${dataset}@${f[1]!}`;
     const bytes = BigInt(f[3]!);
-    if (bytes <= MAX_ESTIMATE_BYTES && f[2]!.startsWith(`${dataset}@`)) out.set(`${from}>${f[2]!}`, bytes);
+    if (bytes <= MAX_ESTIMATE_BYTES && f[2]!.startsWith(`${dataset}@`)) out.set(rangeKey(from, f[2]!), bytes);
   }
   return out;
 }
