@@ -222,7 +222,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--as <new>', 'restore the one qube named under this new name')
     .option('--template <name>', 'use this template where the recorded one does not exist')
     .option('--netvm <name>', 'use this netvm where the recorded one does not exist ("none": no network)')
-    .option('--devices', 'apply the recorded device assignments too (not implemented yet: reported)')
+    .option('--devices', 'apply the recorded device assignments too (R4.2 persistent Attach, R4.3 Assign; best-effort: what cannot be applied is a warning)')
     .option('--accept-settings', 'use settings whose SHA-256 differs from the one recorded at snapshot time')
     .option('--receiver <qube>', 'without metadata: the receiver qube')
     .option('--dataset <dataset>', 'without metadata: the receive root on the receiver')

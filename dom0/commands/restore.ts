@@ -17,6 +17,8 @@ import { parseKeyValues, parseNameList, parseVmList } from '../qubes/parse.ts';
 import type { VolumeImport } from '../restore/import-volume.ts';
 import { catalogue, pickBackup, type HeldBackup } from '../restore/catalog.ts';
 import { planRestore, RESTORE_TAG, type LiveQube, type PlannedQube, type RestoreInput, type SettingsVerdict } from '../restore/plan.ts';
+import { AdminApiError, AdminApiRefused } from '../qubes/client.ts';
+import { captureDeviceClasses, detectFlavourOnAny } from '../settings/capture.ts';
 import type { SettingsDocument } from '../settings/schema.ts';
 import { decodeSettings } from '../settings/store.ts';
 import { realCore } from './core.ts';
@@ -82,6 +84,9 @@ export interface RestoredQube {
   created: boolean;
   /** The qube exists and carries the restore-in-progress tag (set once it was tagged; cleared at release). */
   tagged: boolean;
+  /** With --devices: each assignment applied (assigned), found already there (present: a re-run),
+   *  refused by qubesd (failed: a warning with the qvm-device command), or planned (--dry-run). */
+  devices: Array<{ what: string; result: 'planned' | 'assigned' | 'present' | 'failed' }>;
 }
 
 /** What `restore` returns (its --json document). */
@@ -159,6 +164,18 @@ async function liveQubes(api: Api, names: Iterable<string>): Promise<LiveQube[]>
   return out;
 }
 
+// The device API of the release dom0 runs, asked of a qube that exists (dom0 last); null when qubesd
+// answers neither flavour (the plan then says the assignments cannot be applied).
+async function detectDeviceApi(api: Api, live: readonly LiveQube[]): Promise<'4.2' | '4.3' | null> {
+  const classes = await captureDeviceClasses(api);
+  try {
+    return (await detectFlavourOnAny(api, [...live.map((q) => q.name).filter((n) => n !== 'dom0'), 'dom0'], classes)).devices;
+  } catch (e) {
+    if (isQzbError(e) && e.code === 'QUBES_API_REFUSED') return null;
+    throw e;
+  }
+}
+
 /** Runs `restore` (or `restore --list`). */
 export async function restore(options: RestoreOptions, ctx: Context & { restore?: RestoreAdapters }, onProgress?: (p: RestoreProgress) => void): Promise<RestoreResult> {
   const adapters = ctx.send;
@@ -220,7 +237,8 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
     const targets = inputs.map((i) => options.as ?? i.held.qube);
     const live = await liveQubes(api, targets);
     const pools = parseNameList(await api('admin.pool.List', 'dom0'));
-    const plan = planRestore(inputs, live, pools, { as: options.as, template: options.template, netvm: options.netvm, devices: options.devices, acceptSettings: options.acceptSettings });
+    const deviceApi = options.devices && inputs.some((i) => i.doc?.devices.some((d) => d.persistent !== false)) ? await detectDeviceApi(api, live) : null;
+    const plan = planRestore(inputs, live, pools, { as: options.as, template: options.template, netvm: options.netvm, devices: options.devices, deviceApi, acceptSettings: options.acceptSettings });
     result.findings.push(...plan.findings);
     const docs = new Map(inputs.map((i) => [i.held.qube, i.doc]));
     for (const p of plan.qubes) {
@@ -231,6 +249,7 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
         document: docs.get(p.source) ?? null,
         created: false,
         tagged: p.action === 'continue',
+        devices: p.configure.filter((s) => s.device).map((s) => ({ what: s.what, result: 'planned' as const })),
         steps: [...(p.create ? [p.create.what] : []), `tag ${RESTORE_TAG}`, ...p.configure.map((s) => s.what), ...p.volumes.map((v) => `import ${v.name} (${v.size} bytes) from ${v.snapshot}`), 'release'],
       });
     }
@@ -244,7 +263,7 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
       const out = result.qubes.find((q) => q.name === p.name)!;
       if (p.action === 'refused') continue;
       try {
-        await restoreOne(p, out, api, link, importer, ctx, onProgress);
+        await restoreOne(p, out, api, link, importer, ctx, (f) => result.findings.push(f), onProgress);
       } catch (e) {
         out.result = 'failed';
         if (!isQzbError(e)) throw e;
@@ -274,7 +293,7 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
 
 // Creates (or continues) one qube, imports every volume, checks, releases.
 async function restoreOne(
-  p: PlannedQube, out: RestoredQube, api: Api, link: ReceiverConnection, importer: RestoreAdapters, ctx: Context, onProgress?: (p: RestoreProgress) => void,
+  p: PlannedQube, out: RestoredQube, api: Api, link: ReceiverConnection, importer: RestoreAdapters, ctx: Context, warn: (f: Finding) => void, onProgress?: (p: RestoreProgress) => void,
 ): Promise<void> {
   if (p.create) {
     ctx.notice(`restore: ${p.create.what}`);
@@ -284,7 +303,27 @@ async function restoreOne(
   // The tag first: until it is removed, the qube is ours to continue and must not start.
   await api('admin.vm.tag.Set', p.name, RESTORE_TAG);
   out.tagged = true;
-  for (const s of p.configure) await api(s.method, p.name, s.arg, s.payload ?? undefined);
+  for (const s of p.configure) {
+    if (!s.device) {
+      await api(s.method, p.name, s.arg, s.payload ?? undefined);
+      continue;
+    }
+    // Device assignments are best-effort: the hardware may differ, and the data matters more. An
+    // assignment already there (a re-run of this restore) is done.
+    const o = out.devices.find((d) => d.what === s.what);
+    try {
+      await api(s.method, p.name, s.arg, s.payload ?? undefined);
+      if (o) o.result = 'assigned';
+    } catch (e) {
+      if (e instanceof AdminApiError && e.excType === s.device.alreadyDone) {
+        if (o) o.result = 'present';
+        continue;
+      }
+      if (!(e instanceof AdminApiError || e instanceof AdminApiRefused)) throw e;
+      if (o) o.result = 'failed';
+      warn(finding('RESTORE_DEVICE_NOT_APPLIED', 'warning', `${p.name}: qubesd refused the ${s.what} assignment (${e instanceof AdminApiError ? `${e.excType}${e.excMessage ? `: ${e.excMessage}` : ''}` : 'connection closed without a reply'}); ${p.name} is restored without it: assign it by hand, e.g. ${s.device.manual}`, { subject: `${p.name}:${s.what}` }));
+    }
+  }
   let verifiedAll = true;
   for (const v of p.volumes) {
     const o = out.volumes.find((x) => x.name === v.name)!;

@@ -34,6 +34,8 @@ export function renderRestore(result: RestoreResult, style: Style): string {
         if (d.firewall.length > 0) out.push(`  firewall: ${d.firewall.join(' | ')}`);
         if (d.devices.length > 0) out.push(`  devices: ${d.devices.map((x) => `${x.class} ${x.backend}:${x.port}`).join(', ')}`);
       }
+      const DEV_WORDS = { planned: 'to assign', assigned: 'assigned', present: 'already assigned', failed: 'NOT assigned (see the findings)' } as const;
+      for (const d of q.devices) out.push(`  ${d.what}: ${d.result === 'failed' ? style.yellow(DEV_WORDS[d.result]) : DEV_WORDS[d.result]}`);
       for (const v of q.volumes) {
         const state = v.verified === true ? style.green('content verified') : v.verified === false ? style.red('CONTENT MISMATCH') : v.sha256 ? 'imported (no content hash recorded)' : '';
         out.push(`  ${v.name}: ${formatBytes(BigInt(v.size))} from ${v.snapshot}${v.bytes !== null ? `, ${formatBytes(BigInt(v.bytes) - BigInt(v.holeBytes ?? '0'))} of data` : ''} ${state}`.trimEnd());

@@ -56,11 +56,12 @@ export interface AdminCallOptions {
   payload?: string;
 }
 
-// The request header bytes for one call (names are checked: they end up in qubesd's parser).
+// The request header bytes for one call (names are checked: they end up in qubesd's parser). An
+// argument may hold `+`: the device calls join backend, port and device id with it.
 export function encodeRequest(method: string, dest: string, arg = ''): Buffer {
   if (!/^[A-Za-z0-9_.]+$/.test(method)) throw new QzbError('INTERNAL', `invalid Admin API method ${JSON.stringify(method)}`);
   if (!/^[A-Za-z0-9_.-]+$/.test(dest)) throw new QzbError('INTERNAL', `invalid Admin API destination ${JSON.stringify(dest)}`);
-  if (!/^[A-Za-z0-9_.:-]*$/.test(arg)) throw new QzbError('INTERNAL', `invalid Admin API argument ${JSON.stringify(arg)}`);
+  if (!/^[A-Za-z0-9_.:+-]*$/.test(arg)) throw new QzbError('INTERNAL', `invalid Admin API argument ${JSON.stringify(arg)}`);
   return Buffer.from(`${method}+${arg} dom0 name ${dest}\0`, 'utf8');
 }
 

@@ -7,6 +7,7 @@
 import { finding, type Finding } from '../job/findings.ts';
 import type { SettingsDocument } from '../settings/schema.ts';
 import type { HeldBackup } from './catalog.ts';
+import { planDevices } from './devices.ts';
 
 /** The tag a qube carries from its creation until every volume is imported and checked. */
 export const RESTORE_TAG = 'restore-in-progress';
@@ -55,6 +56,8 @@ export interface RestorePlanOptions {
   /** Use this netvm ('' for none) where the recorded one is missing. */
   netvm: string | null;
   devices: boolean;
+  /** The device API of the Qubes release dom0 runs (detected by asking qubesd); null when unknown. */
+  deviceApi: '4.2' | '4.3' | null;
   /** Accept a settings document whose hash differs from the recorded one. */
   acceptSettings: boolean;
 }
@@ -66,6 +69,9 @@ export interface AdminStep {
   payload: string | null;
   /** What the step does, for --dry-run and errors. */
   what: string;
+  /** A device assignment: applied best-effort (hardware differs after a reinstall), with the error
+   *  that means it is already there (a re-run), the qube it needs, and the command to do it by hand. */
+  device?: { alreadyDone: string; backend: string; manual: string };
 }
 
 /** One volume to import. */
@@ -91,7 +97,7 @@ export interface PlannedQube {
   sha256: string | null;
   /** admin.vm.Create / CreateInPool (create only). */
   create: AdminStep | null;
-  /** Properties, features, tags, firewall (and devices with --devices), in order. */
+  /** Properties, features, tags, firewall and, with --devices, device assignments, in order. */
   configure: AdminStep[];
   volumes: PlannedVolume[];
   /** autostart at release: the backup's explicit value, or null to reset it to its default (as it was). */
@@ -211,10 +217,15 @@ export function planRestore(inputs: readonly RestoreInput[], live: readonly Live
     for (const [k, v] of Object.entries(doc.features).sort(([a], [b]) => (a < b ? -1 : 1))) configure.push(step('admin.vm.feature.Set', k, v, `feature ${k} = ${v}`));
     for (const t of [...doc.tags].sort()) if (t !== RESTORE_TAG && !t.startsWith('created-by-')) configure.push(step('admin.vm.tag.Set', t, null, `tag ${t}`));
     if (doc.firewall.length > 0) configure.push(step('admin.vm.firewall.Set', '', doc.firewall.map((r) => `${r}\n`).join(''), `${doc.firewall.length} firewall rule(s)`));
-    if (doc.devices.length > 0 && !options.devices) {
-      findings.push(finding('RESTORE_DEVICES_SKIPPED', 'info', `${held.qube} had ${doc.devices.length} device assignment(s) (${doc.devices.map((d) => `${d.class} ${d.backend}:${d.port}`).join(', ')}); they are not applied (hardware differs after a reinstall): pass --devices to apply them, or assign them with qvm-device.`, { subject: name }));
-    } else if (doc.devices.length > 0) {
-      findings.push(finding('RESTORE_DEVICES_UNSUPPORTED', 'warning', `--devices: applying device assignments is not implemented yet; assign ${doc.devices.map((d) => `${d.class} ${d.backend}:${d.port}`).join(', ')} with qvm-device.`, { subject: name }));
+    const assignments = doc.devices.filter((d) => d.persistent !== false);
+    if (assignments.length > 0 && !options.devices) {
+      findings.push(finding('RESTORE_DEVICES_SKIPPED', 'info', `${held.qube} had ${assignments.length} device assignment(s) (${assignments.map((d) => `${d.class} ${d.backend}:${d.port}`).join(', ')}); they are not applied (hardware differs after a reinstall): pass --devices to apply them, or assign them with qvm-device.`, { subject: name }));
+    } else if (assignments.length > 0 && options.deviceApi === null) {
+      findings.push(finding('RESTORE_DEVICE_NOT_APPLIED', 'warning', `${name}: qubesd answers neither R4.2's nor R4.3's device calls, so ${assignments.map((d) => `${d.class} ${d.backend}:${d.port}`).join(', ')} cannot be applied: assign them with qvm-device.`, { subject: name }));
+    } else if (assignments.length > 0 && options.deviceApi !== null) {
+      const dev = planDevices(assignments, name, options.deviceApi, (b) => liveByName.has(b) || restoring.has(b));
+      findings.push(...dev.findings);
+      for (const d of dev.steps) configure.push({ method: d.method, arg: d.arg, payload: d.payload, what: d.what, device: { alreadyDone: d.alreadyDone, backend: d.backend, manual: d.manual } });
     }
     // qubesadmin's add_new_vm: pool:<volume>=<pool> in volume order (CreateInPool).
     const poolArgs = volumes.filter((v) => pools.includes(v.pool)).sort((a, b) => (a.name < b.name ? -1 : 1)).map((v) => `pool:${v.name}=${v.pool}`);
@@ -238,6 +249,7 @@ function dependencyOrder(qubes: PlannedQube[]): PlannedQube[] {
     const out: string[] = [];
     if (q.template && byName.has(q.template)) out.push(q.template);
     for (const s of q.configure) if (s.method === 'admin.vm.property.Set' && s.payload && byName.has(s.payload) && s.payload !== q.name) out.push(s.payload);
+    for (const s of q.configure) if (s.device && byName.has(s.device.backend) && s.device.backend !== q.name) out.push(s.device.backend);
     return out;
   };
   const done = new Set<string>();

@@ -11,7 +11,9 @@ import {
   DEVICE_CLASSES, emptySettings, formatDeviceAssigned43, formatDeviceList42, formatFirewall, formatGet, formatGetAll,
   globalValues, propertyValues,
 } from './qube-settings.ts';
-import type { FakeSettings, PropValue } from './qube-settings.ts';
+import type { FakeDevice, FakeSettings, PropValue } from './qube-settings.ts';
+import { deviceWrite } from './qubesd-devices.ts';
+import { QubesdAbort, QubesdError } from './qubesd-errors.ts';
 
 export interface FakeVolume {
   name: string;
@@ -63,22 +65,15 @@ export interface QubesModel {
   setTag?(qube: string, tag: string): void;
   removeTag?(qube: string, tag: string): void;
   setFirewall?(qube: string, rules: string[]): void;
+  /** R4.2 device.<class>.Attach (persistent) / R4.3 device.<class>.Assign, already checked. */
+  assignDevice?(qube: string, device: FakeDevice): void;
   /** internal.vm.volume.ImportBegin: the path the data goes to (the driver's import_data). */
   importBegin?(qube: string, volume: string, size: string): Promise<string>;
   /** internal.vm.volume.ImportEnd: commit or discard (the driver's import_data_end). */
   importEnd?(qube: string, volume: string, success: boolean): Promise<void>;
 }
 
-/** qubesd closes the connection without a reply (a ProtocolError or PermissionDenied, e.g. a
- *  method this release does not have: qubes/api/__init__.py `respond` aborts the transport). */
-export class QubesdAbort extends Error {}
-
-/** An exception qubesd would send back (its Python class name and str()). */
-export class QubesdError extends Error {
-  constructor(readonly excType: string, message: string) {
-    super(message);
-  }
-}
+export { QubesdAbort, QubesdError } from './qubesd-errors.ts';
 
 const MAX_REQUEST = 65536;
 const py = (b: boolean): string => (b ? 'True' : 'False');
@@ -256,6 +251,12 @@ async function answerWrite(model: QubesModel, method: string, arg: string, dest:
     if (all.some((q) => q.name === kv.name)) throw new QubesdError('QubesValueError', `VM ${kv.name} already exists`);
     if (arg !== '' && !all.some((q) => q.name === arg)) throw new QubesdError('QubesVMNotFoundError', `No such domain: ${pyRepr(arg)}`);
     await need(model.createNewQube)(create[2]!, kv.name, kv.label, arg === '' ? null : arg, pools);
+    return '';
+  }
+  const device = deviceWrite(model.release, method, arg, target, settingsOf(target).devices, text, all);
+  if (device) {
+    need(model.assignDevice)(target.name, device.assign);
+    if (device.thenRefuse) throw device.thenRefuse;
     return '';
   }
   switch (method) {

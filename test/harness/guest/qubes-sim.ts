@@ -24,7 +24,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { NQube, NScenario, QubeClass, SettingsChange } from '../scenario.ts';
-import { emptySettings, LABELS, prefProblem, settableProblem } from '../qube-settings.ts';
+import { emptySettings, LABELS, prefProblem, settableProblem, type FakeDevice } from '../qube-settings.ts';
 import { QubesdError } from '../qubesd.ts';
 import type { FakePool, FakeQube, FakeVolume, QubesModel } from '../qubesd.ts';
 import { BASE_PATH, must, optionArgs, zfs, zfsTry, ZPOOL } from './proc.ts';
@@ -550,6 +550,11 @@ export class QubesSim implements QubesModel {
 
   setFirewall(qube: string, rules: string[]): void {
     this.mustQube(qube).settings!.firewall = [...rules];
+  }
+
+  assignDevice(qube: string, device: FakeDevice): void {
+    const s = this.mustQube(qube).settings!;
+    s.devices = [...s.devices, device];
   }
 
   /** import_data(size): refused while dirty or while another import is in progress; a new sparse

@@ -15,7 +15,9 @@ import type { ExportOptions } from '../../../dom0/receiver-link/client.ts';
 import type { ReceiverDataset } from '../../../dom0/receiver-link/types.ts';
 import { encodeSettings } from '../../../dom0/settings/store.ts';
 import { settingsDocumentSchema, type SettingsDocument } from '../../../dom0/settings/schema.ts';
-import { answer, type FakeQube, type QubesModel } from '../../../test/harness/qubesd.ts';
+import { answer, QubesdAbort, QubesdError, type FakeQube, type QubesModel } from '../../../test/harness/qubesd.ts';
+import { AdminApiError, AdminApiRefused } from '../../../dom0/qubes/client.ts';
+import { parseDeviceAssigned43 } from '../../../dom0/settings/parse.ts';
 import { emptySettings } from '../../../test/harness/qube-settings.ts';
 import { QzbError } from '../../../shared/errors.ts';
 import { fakeContext, type FakeSystem } from './helpers.ts';
@@ -28,12 +30,12 @@ DATA.fill(7, 0, 1000);
 DATA.fill(9, SIZE - 50);
 const SHA = createHash('sha256').update(DATA).digest('hex');
 
-function doc(): SettingsDocument {
+function doc(devices: unknown[] = []): SettingsDocument {
   return settingsDocumentSchema.parse({
     format: 'qubes-zfs-backup/qube-settings', version: 1, qube: 'work', snapshotLabel: '@l', capturedAt: '2026-12-02T05:00:00.000Z',
     api: { devices: '4.2', notes: false }, class: 'AppVM', label: 'blue', template: 'fedora-41',
     properties: { memory: { type: 'int', default: false, value: '800' }, autostart: { type: 'bool', default: false, value: 'True' } },
-    features: { 'service.cups': '1' }, tags: ['audited'], firewall: ['action=drop'], devices: [],
+    features: { 'service.cups': '1' }, tags: ['audited'], firewall: ['action=drop'], devices,
     volumes: { private: { pool: 'zfs-main', vid: 'tank/qubes/work/private', size: String(SIZE), rw: true, saveOnStop: true, snapOnStart: false, source: '', revisionsToKeep: 1, ephemeral: false } },
     notes: null, global: {},
   });
@@ -46,13 +48,14 @@ const ds = (name: string, type: 'filesystem' | 'volume', labels: string[]): Rece
 });
 
 /** An in-memory Qubes for the harness's answer(): creation and the settings writes. */
-function model(): QubesModel & { list: FakeQube[] } {
+function model(release: '4.2' | '4.3' = '4.2'): QubesModel & { list: FakeQube[] } {
   const list: FakeQube[] = [
     { name: 'fedora-41', klass: 'TemplateVM', state: 'Halted', uuid: 'u1', volumes: [], settings: emptySettings() },
+    { name: 'sys-usb', klass: 'AppVM', state: 'Running', uuid: 'u2', template: 'fedora-41', volumes: [], settings: emptySettings() },
   ];
   const q = (name: string): FakeQube => list.find((x) => x.name === name)!;
   return {
-    release: '4.2', list,
+    release, list,
     qubes: () => list,
     pools: () => [{ name: 'zfs-main', config: { driver: 'zfs', container: 'tank/qubes' } }],
     async createNewQube(klass, name, label, template) {
@@ -69,17 +72,18 @@ function model(): QubesModel & { list: FakeQube[] } {
     setTag: (qube, t) => void (q(qube).settings!.tags = [...new Set([...q(qube).settings!.tags, t])]),
     removeTag: (qube, t) => void (q(qube).settings!.tags = q(qube).settings!.tags.filter((x) => x !== t)),
     setFirewall: (qube, rules) => void (q(qube).settings!.firewall = rules),
+    assignDevice: (qube, d) => void q(qube).settings!.devices.push(d),
   };
 }
 
-async function setup(opts: { contentHash?: string; tamper?: boolean; exportBytes?: Buffer } = {}) {
+async function setup(opts: { contentHash?: string; tamper?: boolean; exportBytes?: Buffer; devices?: unknown[]; release?: '4.2' | '4.3' } = {}) {
   const sys: FakeSystem = { zfs: zfsOf(), qubes: qubesOf(), created: [] };
   const ctx = fakeContext(sys);
-  const m = model();
+  const m = model(opts.release);
   const calls: string[] = [];
   const imported = new Map<string, Buffer>();
   const exported: string[] = [];
-  const d = encodeSettings(doc());
+  const d = encodeSettings(doc(opts.devices));
   const inventory = { root: ROOT, datasets: new Map([ds(ROOT, 'filesystem', []), ds(`${ROOT}/tank`, 'filesystem', []), ds(`${ROOT}/tank/qubes`, 'filesystem', []), ds(`${ROOT}/tank/qubes/work`, 'filesystem', ['l']), ds(`${ROOT}/tank/qubes/work/private`, 'volume', ['l'])].map((x) => [x.name, x])) };
   const volGuid = inventory.datasets.get(`${ROOT}/tank/qubes/work/private`)!.snapshots[0]!.guid;
   const link: ReceiverConnection = {
@@ -126,7 +130,14 @@ async function setup(opts: { contentHash?: string; tamper?: boolean; exportBytes
   });
   full.system.adminApi = async (method, dest, arg = '', payload) => {
     calls.push(`${method}+${arg} ${dest}${payload !== undefined ? ` <${payload}>` : ''}`);
-    return answer(m, method, arg, dest, Buffer.from(payload ?? ''));
+    // As the real client reports them: an exception reply, or a connection closed without one.
+    try {
+      return await answer(m, method, arg, dest, Buffer.from(payload ?? ''));
+    } catch (e) {
+      if (e instanceof QubesdError) throw new AdminApiError(method, dest, e.excType, e.message);
+      if (e instanceof QubesdAbort) throw new AdminApiRefused(method, dest);
+      throw e;
+    }
   };
   writeFileSync(path.join(ctx.cwd, 'backup1.yaml'), 'name: j1\n');
   await importJob({ file: 'backup1.yaml', replace: false }, full);
@@ -207,4 +218,53 @@ test('restore without metadata: --receiver/--dataset, settings unrecorded (warne
   assert.deepEqual(r.qubes.map((q) => [q.name, q.source, q.result, q.settings]), [['work-copy', 'work', 'restored', 'unrecorded']]);
   assert.ok(r.findings.some((f) => f.code === 'RESTORE_SETTINGS_UNRECORDED'));
   assert.deepEqual(tagsOf(m, 'work-copy'), ['audited']);
+});
+
+const DEVICES = [
+  { class: 'pci', backend: 'dom0', port: '00_14.0', deviceId: null, mode: null, persistent: true, options: { 'no-strict-reset': 'True' } },
+  { class: 'block', backend: 'sys-usb', port: 'sda', deviceId: null, mode: null, persistent: true, options: { 'read-only': 'yes' } },
+  { class: 'block', backend: 'sys-gone', port: 'sdc', deviceId: null, mode: null, persistent: true, options: {} },
+];
+
+test('restore --devices on R4.2: persistent Attach while the qube is halted and tagged; a missing backend is a warning; a re-run finds them present', async () => {
+  const bad = Buffer.from(DATA);
+  bad[5] = 1;
+  const { ctx, m, calls } = await setup({ contentHash: SHA, exportBytes: bad, devices: DEVICES });
+  const r = await restore(options({ devices: true }), ctx);
+  assert.equal(r.qubes[0]!.result, 'failed');
+  assert.deepEqual(r.qubes[0]!.devices, [{ what: 'device pci dom0:00_14.0 (persistent)', result: 'assigned' }, { what: 'device block sys-usb:sda (persistent)', result: 'assigned' }]);
+  assert.match(r.findings.find((f) => f.code === 'RESTORE_DEVICE_NOT_APPLIED')!.message, /backend qube sys-gone does not exist/);
+  assert.ok(calls.includes('admin.vm.device.pci.Attach+dom0+00_14.0 work <no-strict-reset=True persistent=True>'));
+  assert.ok(calls.indexOf('admin.vm.device.pci.Attach+dom0+00_14.0 work <no-strict-reset=True persistent=True>') > calls.findIndex((c) => c.startsWith('admin.vm.tag.Set+restore-in-progress')));
+  const devs = (): string[] => m.list.find((q) => q.name === 'work')!.settings!.devices.map((d) => `${d.devclass} ${d.backend}:${d.port} ${JSON.stringify(d.options)}`);
+  assert.deepEqual(devs(), ['pci dom0:00_14.0 {"no-strict-reset":"True"}', 'block sys-usb:sda {"read-only":"yes"}']);
+  // The same command continues it: qubesd answers DeviceAlreadyAttached, which is done, not a failure.
+  const again = await restore(options({ devices: true }), ctx);
+  assert.equal(again.qubes[0]!.action, 'continue');
+  assert.deepEqual(again.qubes[0]!.devices.map((d) => d.result), ['present', 'present']);
+  assert.deepEqual(again.findings.filter((f) => f.code === 'RESTORE_DEVICE_NOT_APPLIED').length, 1);
+  assert.deepEqual(devs().length, 2);
+});
+
+test('restore --devices on R4.3: Assign, read back through .Assigned as capture reads it; a refusal is a warning and the qube is still restored', async () => {
+  const { ctx, m } = await setup({ contentHash: SHA, release: '4.3', devices: [...DEVICES.slice(0, 2), { class: 'usb', backend: 'sys-usb', port: '2-1', deviceId: null, mode: null, persistent: true, options: { identity: '1234:5678:ab:u0' } }] });
+  // qubesd refuses the PCI one (as ext/pci.py does for a device that is not there).
+  const assign = m.assignDevice!;
+  m.assignDevice = (qube, d) => {
+    if (d.devclass === 'pci') throw new QubesdError('QubesException', 'Invalid PCI device: 00_14.0');
+    assign(qube, d);
+  };
+  const r = await restore(options({ devices: true }), ctx);
+  assert.equal(r.qubes[0]!.result, 'restored', JSON.stringify(r.findings));
+  assert.equal(r.ok, true, 'a device qubesd refuses is a warning: the qube and its data are restored');
+  assert.deepEqual(r.qubes[0]!.devices.map((d) => d.result), ['failed', 'assigned', 'assigned']);
+  assert.match(r.findings.find((f) => f.code === 'RESTORE_DEVICE_NOT_APPLIED')!.message, /qubesd refused the device pci dom0:00_14.0 \(required\) assignment \(QubesException: Invalid PCI device: 00_14.0\); work is restored without it: assign it by hand, e\.g\. qvm-device pci assign --required work dom0:00_14.0/);
+  assert.ok(r.findings.some((f) => f.code === 'RESTORE_DEVICE_CONVERTED'));
+  const w = m.list.find((q) => q.name === 'work')!;
+  const back = [...parseDeviceAssigned43(await answer(m, 'admin.vm.device.block.Assigned', '', 'work'), 'block', 't'), ...parseDeviceAssigned43(await answer(m, 'admin.vm.device.usb.Assigned', '', 'work'), 'usb', 't')];
+  assert.deepEqual(back.map((d) => [d.class, d.backend, d.port, d.deviceId, d.mode, d.options]), [
+    ['block', 'sys-usb', 'sda', '*', 'required', { 'read-only': 'yes' }],
+    ['usb', 'sys-usb', '2-1', '1234:5678:ab:u0', 'required', {}],
+  ]);
+  assert.ok(!w.settings!.tags.includes('restore-in-progress'));
 });

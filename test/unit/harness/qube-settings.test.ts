@@ -80,6 +80,42 @@ test('devices: R4.2 .List with persistent=yes; R4.3 .Assigned with quoted proper
   await assert.rejects(answer(m43, 'admin.vm.device.pci.List', '', 'work'), QubesdAbort);
 });
 
+test('device writes: R4.2 Attach (persistent, halted qube) and R4.3 Assign as qubesd checks them; duplicates and unknown backends as qubesd answers them', async () => {
+  for (const release of ['4.2', '4.3'] as const) {
+    const m = model(release);
+    const added: string[] = [];
+    m.assignDevice = (qube, d) => {
+      const q = m.qubes().find((x) => x.name === qube)!;
+      q.settings!.devices.push(d);
+      added.push(`${qube} ${d.devclass} ${d.backend}:${d.port}:${d.deviceId} ${d.mode} ${JSON.stringify(d.options)}`);
+    };
+    if (release === '4.2') {
+      assert.equal(await answer(m, 'admin.vm.device.block.Attach', 'sys-firewall+sda', 'work', Buffer.from('persistent=True read-only=yes')), '');
+      await assert.rejects(answer(m, 'admin.vm.device.block.Attach', 'sys-firewall+sda', 'work', Buffer.from('persistent=True')), (e: Error & { excType?: string }) => e.excType === 'DeviceAlreadyAttached' && /'device sys-firewall:sda of class block already attached to work'/.test(e.message));
+      await assert.rejects(answer(m, 'admin.vm.device.block.Attach', 'sys-firewall+sdb', 'work', Buffer.from('read-only=yes')), /can only attach device with persistent flag/);
+      await assert.rejects(answer(m, 'admin.vm.device.block.Attach', 'sys-firewall+sdb', 'work', Buffer.from('persistent=True x=1')), /Unsupported option x/);
+      await assert.rejects(answer(m, 'admin.vm.device.block.Attach', 'sys-firewall+sdb', 'work', Buffer.from("persistent=True read-only='yes'")), QubesdAbort);
+      await assert.rejects(answer(m, 'admin.vm.device.block.Attach', 'sys-gone+sdb', 'work', Buffer.from('persistent=True')), QubesdAbort);
+      await assert.rejects(answer(m, 'admin.vm.device.block.Assign', 'sys-firewall+sdb+_', 'work', Buffer.from("mode='required'")), QubesdAbort, 'no Assign on R4.2');
+      assert.equal(await answer(m, 'admin.vm.device.block.List', '', 'work'), 'sys-firewall+sda read-only=yes persistent=yes\n');
+    } else {
+      const p = "device_id='*' port_id='sda' devclass='block' backend_domain='sys-firewall' mode='required' frontend_domain='work' _read-only='yes'";
+      assert.equal(await answer(m, 'admin.vm.device.block.Assign', 'sys-firewall+sda+_', 'work', Buffer.from(p)), '');
+      await assert.rejects(answer(m, 'admin.vm.device.block.Assign', 'sys-firewall+sda+_', 'work', Buffer.from(p)), (e: Error & { excType?: string }) => e.excType === 'DeviceAlreadyAssigned' && /'block device sys-firewall:sda:\* already assigned to work'/.test(e.message));
+      // Another device id on the same port is another assignment (server test_489).
+      assert.equal(await answer(m, 'admin.vm.device.usb.Assign', 'sys-firewall+2-1+1234+5678', 'work', Buffer.from("device_id='1234:5678' port_id='2-1' devclass='usb' backend_domain='sys-firewall' mode='ask-to-attach'")), '');
+      await assert.rejects(answer(m, 'admin.vm.device.usb.Assign', 'sys-firewall+2-1+1234+9999', 'work', Buffer.from("device_id='1234:5678' mode='required'")), QubesdAbort, 'device_id differs from the argument');
+      await assert.rejects(answer(m, 'admin.vm.device.usb.Assign', 'sys-firewall+2-2+_', 'work', Buffer.from("port_id='2-2'")), QubesdAbort, 'no mode: manual, refused');
+      await assert.rejects(answer(m, 'admin.vm.device.usb.Assign', 'sys-firewall+2-2+_', 'work', Buffer.from("mode='required' required='yes'")), QubesdAbort);
+      await assert.rejects(answer(m, 'admin.vm.device.usb.Assign', 'sys-gone+2-2+_', 'work', Buffer.from("mode='required'")), QubesdAbort);
+      // usb-proxy refuses options, but only after the assignment is held.
+      await assert.rejects(answer(m, 'admin.vm.device.usb.Assign', 'sys-firewall+2-3+_', 'work', Buffer.from("mode='required' _x='1'")), /USB device assignment does not support user options/);
+      assert.equal(added.length, 3);
+      assert.match(await answer(m, 'admin.vm.device.block.Assigned', '', 'work'), /^sys-firewall\+sda:\* device_id='\*' port_id='sda' devclass='block' backend_domain='sys-firewall' mode='required' frontend_domain='work' _read-only='yes'\n$/);
+    }
+  }
+});
+
 test('notes: R4.3 only (R4.2 closes the connection: no such method)', async () => {
   assert.equal(await answer(model('4.3'), 'admin.vm.notes.Get', '', 'work'), "line one\nit's two");
   await assert.rejects(answer(model('4.2'), 'admin.vm.notes.Get', '', 'work'), QubesdAbort);

@@ -13,6 +13,8 @@ test('request bytes are exactly qubesadmin\'s', () => {
   assert.deepEqual(encodeRequest('admin.vm.volume.Info', 'work', 'private'), Buffer.from('admin.vm.volume.Info+private dom0 name work\0'));
   assert.throws(() => encodeRequest('admin.vm.List', 'a b'));
   assert.throws(() => encodeRequest('admin.vm.List', 'x', 'a\0b'));
+  assert.deepEqual(encodeRequest('admin.vm.device.usb.Assign', 'work', 'sys-usb+2-1+0781+5583'), Buffer.from('admin.vm.device.usb.Assign+sys-usb+2-1+0781+5583 dom0 name work\0'), 'device calls join backend, port and id with +');
+  assert.throws(() => encodeRequest('admin.vm.device.usb.Assign', 'work', "sys-usb+2-1+it's"));
 });
 
 test('replies: success payload, exception with formatted message, garbage', () => {

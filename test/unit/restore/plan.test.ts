@@ -64,7 +64,7 @@ test('catalogue: qube root filesystems with volume children per label; partial r
   assert.equal(pickBackup(held, 'work', '@nope'), null);
 });
 
-const opts: RestorePlanOptions = { as: null, template: null, netvm: null, devices: false, acceptSettings: false };
+const opts: RestorePlanOptions = { as: null, template: null, netvm: null, devices: false, deviceApi: null, acceptSettings: false };
 const liveBase: LiveQube[] = [
   { name: 'dom0', klass: 'AdminVM', tags: [] }, { name: 'fedora-41', klass: 'TemplateVM', tags: [] }, { name: 'sys-firewall', klass: 'AppVM', tags: [] },
 ];
@@ -151,8 +151,80 @@ test('plan: a template restored too comes first; a missing volume or a GUID othe
   assert.equal(ok.qubes[0]!.volumes[0]!.contentHash!.sha256, 'b'.repeat(64));
 });
 
-test('plan: devices are applied only with --devices (reported otherwise)', () => {
-  const d = doc('work', { devices: [{ class: 'pci', backend: 'dom0', port: '00_14.0', deviceId: null, mode: null, persistent: true, options: {} }] });
-  assert.ok(codes(planRestore([input(b1('work'), d)], liveBase, [], opts)).includes('RESTORE_DEVICES_SKIPPED'));
-  assert.ok(codes(planRestore([input(b1('work'), d)], liveBase, [], { ...opts, devices: true })).includes('RESTORE_DEVICES_UNSUPPORTED'));
+test('plan: devices are applied only with --devices (reported otherwise), after the firewall, each marked best-effort', () => {
+  const d = doc('work', { devices: [
+    { class: 'pci', backend: 'dom0', port: '00_14.0', deviceId: null, mode: null, persistent: true, options: { 'no-strict-reset': 'True' } },
+    { class: 'block', backend: 'sys-usb', port: 'sda', deviceId: null, mode: null, persistent: false, options: {} },
+  ] });
+  const off = planRestore([input(b1('work'), d)], liveBase, [], opts);
+  assert.ok(codes(off).includes('RESTORE_DEVICES_SKIPPED'));
+  assert.match(off.findings.find((f) => f.code === 'RESTORE_DEVICES_SKIPPED')!.message, /1 device assignment\(s\) \(pci dom0:00_14.0\)/);
+  assert.ok(off.qubes[0]!.configure.every((s) => !s.device));
+  // On R4.2: persistent Attach; the session-only attachment (persistent=no) is not an assignment.
+  const on = planRestore([input(b1('work'), d)], liveBase, [], { ...opts, devices: true, deviceApi: '4.2' });
+  assert.deepEqual(codes(on).filter((c) => c !== 'RESTORE_CONTENT_UNVERIFIED'), []);
+  const steps = on.qubes[0]!.configure;
+  const dev = steps.filter((s) => s.device);
+  assert.deepEqual(dev.map(({ method, arg, payload }) => ({ method, arg, payload })), [
+    { method: 'admin.vm.device.pci.Attach', arg: 'dom0+00_14.0', payload: 'no-strict-reset=True persistent=True' },
+  ]);
+  assert.equal(dev[0]!.device!.alreadyDone, 'DeviceAlreadyAttached');
+  assert.equal(steps.indexOf(dev[0]!), steps.length - 1);
+  // qubesd answers neither flavour: said, not attempted.
+  const none = planRestore([input(b1('work'), d)], liveBase, [], { ...opts, devices: true, deviceApi: null });
+  assert.ok(codes(none).includes('RESTORE_DEVICE_NOT_APPLIED'));
+  assert.ok(none.qubes[0]!.configure.every((s) => !s.device));
+});
+
+test('plan --devices on R4.3: Assign in the client\'s byte format; R4.2 assignments converted (mode required, USB identity as device id); --as is the frontend', () => {
+  const d = doc('work', { devices: [
+    { class: 'block', backend: 'sys-usb', port: 'sda', deviceId: null, mode: null, persistent: true, options: { 'read-only': 'yes' } },
+    { class: 'usb', backend: 'sys-usb', port: '2-1', deviceId: null, mode: null, persistent: true, options: { identity: '1234:5678:ab12:u012345' } },
+  ] });
+  const live = [...liveBase, { name: 'sys-usb', klass: 'AppVM', tags: [] }];
+  const p = planRestore([input(b1('work'), d)], live, [], { ...opts, as: 'work2', devices: true, deviceApi: '4.3' });
+  assert.deepEqual(codes(p).filter((c) => c !== 'RESTORE_CONTENT_UNVERIFIED'), ['RESTORE_DEVICE_CONVERTED']);
+  assert.deepEqual(p.qubes[0]!.configure.filter((s) => s.device).map(({ method, arg, payload }) => ({ method, arg, payload })), [
+    { method: 'admin.vm.device.block.Assign', arg: 'sys-usb+sda+_', payload: "device_id='*' port_id='sda' devclass='block' backend_domain='sys-usb' mode='required' frontend_domain='work2' _read-only='yes'" },
+    { method: 'admin.vm.device.usb.Assign', arg: 'sys-usb+2-1+1234+5678+ab12+u012345', payload: "device_id='1234:5678:ab12:u012345' port_id='2-1' devclass='usb' backend_domain='sys-usb' mode='required' frontend_domain='work2'" },
+  ]);
+  // A 4.3 capture: its mode kept; a quote in a value escaped; a device id with a space only in the payload.
+  const d43 = doc('work', { api: { devices: '4.3', notes: true }, devices: [
+    { class: 'usb', backend: 'sys-usb', port: '3-2', deviceId: '0781:5583:My Disk', mode: 'ask-to-attach', persistent: null, options: {} },
+    { class: 'block', backend: 'sys-usb', port: 'sdb', deviceId: '*', mode: 'auto-attach', persistent: null, options: { label: "it's" } },
+  ] });
+  const q = planRestore([input(b1('work'), d43)], live, [], { ...opts, devices: true, deviceApi: '4.3' });
+  assert.deepEqual(codes(q).filter((c) => c !== 'RESTORE_CONTENT_UNVERIFIED'), []);
+  assert.deepEqual(q.qubes[0]!.configure.filter((s) => s.device).map(({ arg, payload }) => ({ arg, payload })), [
+    { arg: 'sys-usb+3-2+_', payload: "device_id='0781:5583:My Disk' port_id='3-2' devclass='usb' backend_domain='sys-usb' mode='ask-to-attach' frontend_domain='work'" },
+    { arg: 'sys-usb+sdb+_', payload: "device_id='*' port_id='sdb' devclass='block' backend_domain='sys-usb' mode='auto-attach' frontend_domain='work' _label='it\\'s'" },
+  ]);
+});
+
+test('plan --devices: what cannot be applied is a warning and the qube is still restored; a restored backend comes first', () => {
+  const d = doc('work', { api: { devices: '4.3', notes: true }, devices: [
+    { class: 'usb', backend: 'sys-usb', port: '3-2', deviceId: '*', mode: 'ask-to-attach', persistent: null, options: {} },
+    { class: 'block', backend: 'sys-usb', port: 'sdb', deviceId: '*', mode: 'required', persistent: null, options: { 'read-only': 'no way' } },
+    { class: 'usb', backend: 'sys-usb', port: '3-3', deviceId: '*', mode: 'required', persistent: null, options: { x: '1' } },
+    { class: 'pci', backend: 'sys-gone', port: '00_1f.3', deviceId: '*', mode: 'required', persistent: null, options: {} },
+  ] });
+  const live = [...liveBase, { name: 'sys-usb', klass: 'AppVM', tags: [] }];
+  // R4.2 cannot take ask-to-attach, nor an option value with a space; a missing backend on any release.
+  const p42 = planRestore([input(b1('work'), d)], live, [], { ...opts, devices: true, deviceApi: '4.2' });
+  const warned = p42.findings.filter((f) => f.code === 'RESTORE_DEVICE_NOT_APPLIED').map((f) => f.message);
+  assert.equal(warned.length, 3);
+  assert.match(warned[0]!, /usb sys-usb:3-2 assignment is not applied: R4.2 has no ask-to-attach/);
+  assert.match(warned[1]!, /cannot carry the option "read-only"="no way"/);
+  assert.match(warned[2]!, /backend qube sys-gone does not exist here and is not restored too/);
+  assert.equal(p42.qubes[0]!.action, 'create');
+  assert.deepEqual(p42.qubes[0]!.configure.filter((s) => s.device).map((s) => s.arg), ['sys-usb+3-3']);
+  // R4.3 refuses options on USB assignments (after holding them in memory): never sent.
+  const p43 = planRestore([input(b1('work'), d)], live, [], { ...opts, devices: true, deviceApi: '4.3' });
+  assert.match(p43.findings.filter((f) => f.code === 'RESTORE_DEVICE_NOT_APPLIED').map((f) => f.message).join('\n'), /R4.3 refuses options on USB assignments \(x\)/);
+  assert.deepEqual(p43.qubes[0]!.configure.filter((s) => s.device).map((s) => s.arg), ['sys-usb+3-2+_', 'sys-usb+sdb+_']);
+  // The backend restored in the same run is restored first.
+  const usbDoc = doc('sys-usb', { template: 'fedora-41' });
+  const heldUsb = { ...b1('work'), qube: 'sys-usb', volumes: b1('work').volumes.map((v) => ({ ...v, sourceVid: 'mainpool/qubes/sys-usb/private' })) };
+  const both = planRestore([input(b1('work'), d), input(heldUsb, usbDoc)], liveBase, [], { ...opts, devices: true, deviceApi: '4.3' });
+  assert.deepEqual(both.qubes.map((q) => q.name), ['sys-usb', 'work']);
 });
