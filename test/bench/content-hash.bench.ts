@@ -8,23 +8,10 @@
 //     SHA-256 of every byte, destroy), from `hashed[].seconds`.
 // Prints `content-hash: X s/GiB (ratio R vs baseline)`. Not a pass/fail test: exit 1 only if
 // something did not run.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { runScenarioFiles, withHint } from '../harness/run-scenarios.ts';
+import { fmt, runBench, runIfMain } from './vm-bench.ts';
 
 const SIZE_MIB = Number(process.env.BENCH_HASH_MIB ?? 128);
-
-interface Rec {
-  step?: number;
-  ok?: boolean;
-  ms?: number;
-  stdout?: string;
-  failures?: string[];
-  [k: string]: unknown;
-}
 
 /** The generated benchmark scenario (YAML text) and the step numbers of its measured steps. */
 export function scenario(): { text: string; at: Record<string, number> } {
@@ -61,51 +48,26 @@ export function scenario(): { text: string; at: Record<string, number> } {
   return { text: stringify(doc, { lineWidth: 0 }), at };
 }
 
-const fmt = (x: number, d = 3): string => x.toFixed(d);
-
 async function main(): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'qzb-hash-bench-'));
-  const file = join(dir, 'content-hash-bench.yaml');
   const { text, at } = scenario();
-  writeFileSync(file, text);
-  const recs = new Map<number, Rec>();
   console.log(`content-hash bench: ${SIZE_MIB} MiB incompressible volume, one VM run`);
-  const summary = await runScenarioFiles([file], {
-    onRecord: (rec) => {
-      if (typeof rec['step'] === 'number') recs.set(rec['step'], rec as Rec);
-    },
-    timeoutMs: 60 * 60 * 1000,
-  }).finally(() => rmSync(dir, { recursive: true, force: true }));
-  if (summary.vmUnavailable) {
-    console.error(`content-hash bench NOT RUN: ${withHint(summary.vmError)}`);
-    return 1;
-  }
-  const bad = [...recs.values()].filter((r) => r.ok !== true);
-  for (const r of bad) console.error(`step ${r.step} failed: ${(r.failures ?? []).join('; ')}`);
-  const cold = recs.get(at['ddCold']!);
-  const warm = recs.get(at['ddWarm']!);
-  const tool = recs.get(at['tool']!);
-  let hashed: { seconds: number; bytes: string } | undefined;
-  try {
-    hashed = (JSON.parse(tool?.stdout ?? '') as { hashed?: { seconds: number; bytes: string }[] }).hashed?.[0];
-  } catch {
-    hashed = undefined;
-  }
-  if (cold?.ok && warm?.ok && hashed) {
+  return runBench('content-hash', text, (recs) => {
+    const cold = recs.get(at['ddCold']!);
+    const warm = recs.get(at['ddWarm']!);
+    const tool = recs.get(at['tool']!);
+    let hashed: { seconds: number; bytes: string } | undefined;
+    try {
+      hashed = (JSON.parse(tool?.stdout ?? '') as { hashed?: { seconds: number; bytes: string }[] }).hashed?.[0];
+    } catch {
+      hashed = undefined;
+    }
+    if (!(cold?.ok && warm?.ok && hashed)) return console.log('content-hash: not measured (a step failed)');
     const gib = Number(hashed.bytes) / 1024 ** 3;
     const perGib = hashed.seconds / gib;
     const ddWarm = warm.ms! / 1000 / gib;
     const ddCold = cold.ms! / 1000 / gib;
     console.log(`content-hash: ${fmt(perGib)} s/GiB (ratio ${fmt(perGib / ddWarm)} vs baseline dd read of the same device ${fmt(ddWarm)} s/GiB; first, cold dd read ${fmt(ddCold)} s/GiB; ${hashed.bytes} bytes hashed in ${fmt(hashed.seconds)} s incl. clone, udev and destroy; whole snapshot run ${fmt(tool!.ms! / 1000)} s)`);
-  } else console.log('content-hash: not measured (a step failed)');
-  console.log(`[content-hash bench] zfs ${summary.zfsVersion}; boot ${summary.bootMs} ms; total ${summary.totalMs} ms; logs ${summary.outDir}`);
-  return bad.length === 0 && !summary.vmError ? 0 : 1;
+  });
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    console.error(`content-hash bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(1);
-  },
-);
+runIfMain(import.meta.url, 'content-hash', main);

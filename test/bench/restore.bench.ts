@@ -9,25 +9,12 @@
 // the agent's export clone, every byte framed, forwarded, SHA-256'd and written through Qubes'
 // import path, the volume checked, the qube released). Prints `restore: X s/GiB (ratio R vs
 // baseline)`. Not a pass/fail test: exit 1 only if something did not run.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { runScenarioFiles, withHint } from '../harness/run-scenarios.ts';
+import { fmt, runBench, runIfMain } from './vm-bench.ts';
 
 const SIZE_MIB = Number(process.env.BENCH_RESTORE_MIB ?? 128);
 const R = 'backuppool/backups/bench';
 const SNAP = `${R}/mainpool/qubes/big/private@b`;
-
-interface Rec {
-  step?: number;
-  ok?: boolean;
-  ms?: number;
-  stdout?: string;
-  failures?: string[];
-  [k: string]: unknown;
-}
 
 /** The generated benchmark scenario (YAML text) and the step numbers of its measured steps. */
 export function scenario(): { text: string; at: Record<string, number> } {
@@ -75,46 +62,21 @@ export function scenario(): { text: string; at: Record<string, number> } {
   return { text: stringify(doc, { lineWidth: 0 }), at };
 }
 
-const fmt = (x: number, d = 3): string => x.toFixed(d);
-
 async function main(): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'qzb-restore-bench-'));
-  const file = join(dir, 'restore-bench.yaml');
   const { text, at } = scenario();
-  writeFileSync(file, text);
-  const recs = new Map<number, Rec>();
   console.log(`restore bench: ${SIZE_MIB} MiB incompressible private volume, one VM run`);
-  const summary = await runScenarioFiles([file], {
-    onRecord: (rec) => {
-      if (typeof rec['step'] === 'number') recs.set(rec['step'], rec as Rec);
-    },
-    timeoutMs: 60 * 60 * 1000,
-  }).finally(() => rmSync(dir, { recursive: true, force: true }));
-  if (summary.vmUnavailable) {
-    console.error(`restore bench NOT RUN: ${withHint(summary.vmError)}`);
-    return 1;
-  }
-  const bad = [...recs.values()].filter((r) => r.ok !== true);
-  for (const r of bad) console.error(`step ${r.step} failed: ${(r.failures ?? []).join('; ')}`);
-  const dd = recs.get(at['dd']!);
-  const pipe = recs.get(at['pipe']!);
-  const tool = recs.get(at['tool']!);
-  if (dd?.ok && pipe?.ok && tool?.ok) {
+  return runBench('restore', text, (recs) => {
+    const dd = recs.get(at['dd']!);
+    const pipe = recs.get(at['pipe']!);
+    const tool = recs.get(at['tool']!);
+    if (!(dd?.ok && pipe?.ok && tool?.ok)) return console.log('restore: not measured (a step failed)');
     const gib = SIZE_MIB / 1024;
     const perGib = tool.ms! / 1000 / gib;
     const ddPerGib = dd.ms! / 1000 / gib;
     const pipePerGib = pipe.ms! / 1000 / gib;
     console.log(`restore: ${fmt(perGib)} s/GiB (ratio ${fmt(perGib / ddPerGib)} vs baseline dd read of the backed-up snapshot ${fmt(ddPerGib)} s/GiB; whole run ${fmt(tool.ms! / 1000)} s for ${SIZE_MIB} MiB)`);
     console.log(`restore-vs-zfs-receive: ${fmt(perGib)} s/GiB (ratio ${fmt(perGib / pipePerGib)} vs baseline raw zfs send | zfs receive into dom0 ${fmt(pipePerGib)} s/GiB)`);
-  } else console.log('restore: not measured (a step failed)');
-  console.log(`[restore bench] zfs ${summary.zfsVersion}; boot ${summary.bootMs} ms; total ${summary.totalMs} ms; logs ${summary.outDir}`);
-  return bad.length === 0 && !summary.vmError ? 0 : 1;
+  });
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    console.error(`restore bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(1);
-  },
-);
+runIfMain(import.meta.url, 'restore', main);

@@ -11,12 +11,8 @@
 //     against the raw pipe's `zfs send` user+system seconds per GiB (what producing the stream costs).
 // Prints each figure as `name: value unit (ratio R vs baseline)`. Not a pass/fail test: exit 1 only
 // if something did not run.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { runScenarioFiles, withHint } from '../harness/run-scenarios.ts';
+import { fmt, runBench, runIfMain, type Rec } from './vm-bench.ts';
 
 const SIZE_MIB = Number(process.env.BENCH_SIZE_MIB ?? 256);
 const STEPS = Number(process.env.BENCH_STEPS ?? 50);
@@ -34,19 +30,6 @@ const job = (name: string, label: string, member: string, progressive: boolean):
     'void-groups': [],
     data: { type: 'datasets', members: [member] },
   });
-
-interface Rec {
-  step?: number;
-  exit?: number;
-  ms?: number;
-  ok?: boolean;
-  stdout?: string;
-  stderr?: string;
-  failures?: string[];
-  cpu?: { 'user-ms': number; 'sys-ms': number };
-  'send-cpu'?: { 'user-ms': number; 'sys-ms': number };
-  [k: string]: unknown;
-}
 
 /** The generated benchmark scenario (YAML text) and the step numbers of its measured steps. */
 export function scenario(): { text: string; at: Record<string, number | number[]> } {
@@ -99,8 +82,6 @@ function summaryOf(r: Rec | undefined): { bytes: bigint; steps: number } | undef
   }
 }
 
-const fmt = (x: number, d = 3): string => x.toFixed(d);
-
 /**
  * dom0's zfs calls per step, from `send --verbose`'s stderr: the calls from one stream-producing
  * `zfs send` (not the `-n` estimates) up to the next belong to that step; the calls before the first
@@ -120,66 +101,42 @@ export function zfsCallsPerStep(stderr: string): { startup: number; perStep: num
 }
 
 async function main(): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'qzb-send-bench-'));
-  const file = join(dir, 'send-bench.yaml');
   const { text, at } = scenario();
-  writeFileSync(file, text);
-  const recs = new Map<number, Rec>();
   console.log(`send bench: ${SIZE_MIB} MiB incompressible volume, ${STEPS} small steps, one VM run`);
-  const summary = await runScenarioFiles([file], {
-    onRecord: (rec) => {
-      if (typeof rec['step'] === 'number') recs.set(rec['step'], rec as Rec);
-    },
-    timeoutMs: 60 * 60 * 1000,
-  }).finally(() => rmSync(dir, { recursive: true, force: true }));
-  if (summary.vmUnavailable) {
-    console.error(`send bench NOT RUN: ${withHint(summary.vmError)}`);
-    return 1;
-  }
-  const bad = [...recs.values()].filter((r) => r.ok !== true);
-  for (const r of bad) console.error(`step ${r.step} failed: ${(r.failures ?? []).join('; ')}${r.stderr ? ` — ${r.stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`);
-  if (recs.get(0)) console.error(`set-up failed: ${String(recs.get(0)!['error'])}`);
+  return runBench('send', text, (recs) => {
+    const rawLarge = recs.get(at['rawLarge'] as number);
+    const toolLarge = recs.get(at['toolLarge'] as number);
+    if (rawLarge?.ok && toolLarge?.ok) {
+      const ratio = toolLarge.ms! / rawLarge.ms!;
+      console.log(`send-large-wall: ${fmt(toolLarge.ms! / 1000)} s (ratio ${fmt(ratio)} vs baseline raw zfs send | zfs receive ${fmt(rawLarge.ms! / 1000)} s; target <= 1.15)`);
+      const sum = summaryOf(toolLarge);
+      const gib = Number(sum?.bytes ?? BigInt(SIZE_MIB) * 1048576n) / 1024 ** 3;
+      if (toolLarge.cpu && rawLarge['send-cpu']) {
+        const tool = (toolLarge.cpu['user-ms'] + toolLarge.cpu['sys-ms']) / 1000 / gib;
+        const zsend = (rawLarge['send-cpu']['user-ms'] + rawLarge['send-cpu']['sys-ms']) / 1000 / gib;
+        console.log(`send-dom0-cpu: ${fmt(tool)} s/GiB (ratio ${fmt(tool / zsend)} vs baseline zfs send's own CPU ${fmt(zsend)} s/GiB; CLI process user ${toolLarge.cpu['user-ms']} ms + sys ${toolLarge.cpu['sys-ms']} ms for ${sum ? `${sum.bytes} bytes` : 'the volume'})`);
+      } else console.log('send-dom0-cpu: not measured (no CPU sample)');
+    } else console.log('send-large-wall: not measured (a step failed)');
 
-  const rawLarge = recs.get(at['rawLarge'] as number);
-  const toolLarge = recs.get(at['toolLarge'] as number);
-  if (rawLarge?.ok && toolLarge?.ok) {
-    const ratio = toolLarge.ms! / rawLarge.ms!;
-    console.log(`send-large-wall: ${fmt(toolLarge.ms! / 1000)} s (ratio ${fmt(ratio)} vs baseline raw zfs send | zfs receive ${fmt(rawLarge.ms! / 1000)} s; target <= 1.15)`);
-    const sum = summaryOf(toolLarge);
-    const gib = Number(sum?.bytes ?? BigInt(SIZE_MIB) * 1048576n) / 1024 ** 3;
-    if (toolLarge.cpu && rawLarge['send-cpu']) {
-      const tool = (toolLarge.cpu['user-ms'] + toolLarge.cpu['sys-ms']) / 1000 / gib;
-      const zsend = (rawLarge['send-cpu']['user-ms'] + rawLarge['send-cpu']['sys-ms']) / 1000 / gib;
-      console.log(`send-dom0-cpu: ${fmt(tool)} s/GiB (ratio ${fmt(tool / zsend)} vs baseline zfs send's own CPU ${fmt(zsend)} s/GiB; CLI process user ${toolLarge.cpu['user-ms']} ms + sys ${toolLarge.cpu['sys-ms']} ms for ${sum ? `${sum.bytes} bytes` : 'the volume'})`);
-    } else console.log('send-dom0-cpu: not measured (no CPU sample)');
-  } else console.log('send-large-wall: not measured (a step failed)');
-
-  const rawSmall = (at['rawSmall'] as number[]).map((n) => recs.get(n));
-  const toolSmall = recs.get(at['toolSmall'] as number);
-  if (rawSmall.every((r) => r?.ok) && toolSmall?.ok) {
-    const n = rawSmall.length;
-    const rawPer = rawSmall.reduce((a, r) => a + r!.ms!, 0) / n / 1000;
-    const sum = summaryOf(toolSmall);
-    const steps = sum?.steps ?? n;
-    const toolPer = toolSmall.ms! / steps / 1000;
-    console.log(`send-small-step-overhead: ${fmt(toolPer - rawPer)} s/step (ratio ${fmt(toolPer / rawPer)} vs baseline raw pipe ${fmt(rawPer)} s/step; tool ${fmt(toolPer)} s/step over ${steps} steps incl. start-up; target overhead <= 0.3 s)`);
-    const calls = zfsCallsPerStep(toolSmall.stderr ?? '');
-    if (calls.perStep.length > 0) {
-      const lo = Math.min(...calls.perStep);
-      const hi = Math.max(...calls.perStep);
-      const mean = calls.perStep.reduce((a, b) => a + b, 0) / calls.perStep.length;
-      // Baseline: the raw pipe runs exactly one dom0 zfs command per step.
-      console.log(`send-zfs-calls-per-step: ${fmt(mean, 2)} calls (ratio ${fmt(mean, 2)} vs baseline raw pipe 1 call/step; min ${lo}, max ${hi} over ${calls.perStep.length} steps, plus ${calls.startup} at start-up)`);
-    } else console.log('send-zfs-calls-per-step: not measured (no zfs send line in --verbose output)');
-  } else console.log('send-small-step-overhead: not measured (a step failed)');
-  console.log(`[send bench] zfs ${summary.zfsVersion}; boot ${summary.bootMs} ms; total ${summary.totalMs} ms; logs ${summary.outDir}`);
-  return bad.length === 0 && !summary.vmError ? 0 : 1;
+    const rawSmall = (at['rawSmall'] as number[]).map((n) => recs.get(n));
+    const toolSmall = recs.get(at['toolSmall'] as number);
+    if (rawSmall.every((r) => r?.ok) && toolSmall?.ok) {
+      const n = rawSmall.length;
+      const rawPer = rawSmall.reduce((a, r) => a + r!.ms!, 0) / n / 1000;
+      const sum = summaryOf(toolSmall);
+      const steps = sum?.steps ?? n;
+      const toolPer = toolSmall.ms! / steps / 1000;
+      console.log(`send-small-step-overhead: ${fmt(toolPer - rawPer)} s/step (ratio ${fmt(toolPer / rawPer)} vs baseline raw pipe ${fmt(rawPer)} s/step; tool ${fmt(toolPer)} s/step over ${steps} steps incl. start-up; target overhead <= 0.3 s)`);
+      const calls = zfsCallsPerStep(toolSmall.stderr ?? '');
+      if (calls.perStep.length > 0) {
+        const lo = Math.min(...calls.perStep);
+        const hi = Math.max(...calls.perStep);
+        const mean = calls.perStep.reduce((a, b) => a + b, 0) / calls.perStep.length;
+        // Baseline: the raw pipe runs exactly one dom0 zfs command per step.
+        console.log(`send-zfs-calls-per-step: ${fmt(mean, 2)} calls (ratio ${fmt(mean, 2)} vs baseline raw pipe 1 call/step; min ${lo}, max ${hi} over ${calls.perStep.length} steps, plus ${calls.startup} at start-up)`);
+      } else console.log('send-zfs-calls-per-step: not measured (no zfs send line in --verbose output)');
+    } else console.log('send-small-step-overhead: not measured (a step failed)');
+  });
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    console.error(`send bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(1);
-  },
-);
+runIfMain(import.meta.url, 'send', main);
