@@ -24,6 +24,9 @@ const EXTENDED_ONLY = [
   // restore-devices-r42 (in the tier) interrupts a restore and continues it, with devices; the R4.3
   // Assign path has the same fake qubesd checks in test/unit (restore.test.ts, qube-settings.test.ts).
   /^restore-devices\./,
+  // Kept out for CI's time too (the fault suite costs CI about 2.5x its local time): patching and a
+  // replaced lineage are planner rules with unit tests (test/unit/send/plan.test.ts, lineage.test.ts).
+  /^send-patching\./, /^send-lineage-replaced\./,
 ];
 
 async function main(): Promise<number> {
