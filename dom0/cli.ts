@@ -20,6 +20,8 @@ import { verify } from './commands/verify.ts';
 import { restore } from './commands/restore.ts';
 import { progressLine, renderRestore, restoreJson } from './output/restore.ts';
 import { startImportWithSize } from './restore/import-volume.ts';
+import { receiveVolume, type ReceiveVolume } from './restore/zfs-receive.ts';
+import type { ReceiverClient } from './receiver-link/client.ts';
 import { collectQubes } from './inventory/collect-qubes.ts';
 import { resolveMetadataDir, METADATA_DIR_ENV } from './metadata/dir.ts';
 import { calcJson, renderCalc } from './output/calc.ts';
@@ -224,12 +226,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--netvm <name>', 'use this netvm where the recorded one does not exist ("none": no network)')
     .option('--devices', 'apply the recorded device assignments too (R4.2 persistent Attach, R4.3 Assign; best-effort: what cannot be applied is a warning)')
     .option('--accept-settings', 'use settings whose SHA-256 differs from the one recorded at snapshot time')
+    .option('--zfs-receive', "receive the volumes with dom0's own zfs receive instead of the import path: later backups stay incremental, but dom0's kernel parses the backup qube's stream (only for a backup qube you trust as much as dom0)")
     .option('--receiver <qube>', 'without metadata: the receiver qube')
     .option('--dataset <dataset>', 'without metadata: the receive root on the receiver')
     .option('--dry-run', 'show the settings and the plan, and change nothing')
     .description('Restore qubes from the backup disk: settings through the Admin API, volume data through Qubes\' own import path (dom0 never parses it); never overwrites a qube')
     .addHelpText('after', EPILOG)
-    .action(async (name: string | undefined, qubes: string[], o: { list?: boolean; label?: string; as?: string; template?: string; netvm?: string; devices?: boolean; acceptSettings?: boolean; receiver?: string; dataset?: string; dryRun?: boolean }, cmd: Command) => {
+    .action(async (name: string | undefined, qubes: string[], o: { list?: boolean; label?: string; as?: string; template?: string; netvm?: string; devices?: boolean; acceptSettings?: boolean; zfsReceive?: boolean; receiver?: string; dataset?: string; dryRun?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const noMetadata = o.receiver !== undefined || o.dataset !== undefined;
       if (noMetadata && (o.receiver === undefined || o.dataset === undefined)) program.error('error: restore: --receiver and --dataset go together', { exitCode: EXIT.usage });
@@ -238,7 +241,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
       if (!noMetadata && jobName === null) program.error('error: restore: name a job, or give --receiver and --dataset', { exitCode: EXIT.usage });
       const wanted = noMetadata && name !== undefined ? [name, ...qubes] : qubes;
       if (o.label !== undefined && !o.label.startsWith('@')) program.error('error: restore: --label takes a label with its @ (for example @backup-1)', { exitCode: EXIT.usage });
-      const ctx = { ...contextFor(g), restore: { startImport: (q: string, v: string, size: bigint) => startImportWithSize(q, v, size, g.verbose ? { onCommand: (l: string) => stderr(`${printSafeLines(l)}\n`) } : {}) } };
+      const verbose = g.verbose ? { onCommand: (l: string) => stderr(`${printSafeLines(l)}\n`) } : {};
+      const ctx = {
+        ...contextFor(g),
+        restore: {
+          startImport: (q: string, v: string, size: bigint) => startImportWithSize(q, v, size, verbose),
+          receiveVolume: (v: ReceiveVolume, link: Pick<ReceiverClient, 'sendSnapshot'>, onBytes?: (bytes: bigint) => void) => receiveVolume(v, link, verbose, onBytes),
+        },
+      };
       // Ctrl-C: a qube being restored stays tagged restore-in-progress (autostart off); say so.
       onInterrupt = () => {
         process.stderr.write('\ninterrupted: a qube being restored stays tagged restore-in-progress with autostart off; run the same restore again to continue it (or qvm-remove it to undo)\n');
@@ -247,7 +257,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const r = await restore({
         name: jobName, receiver: o.receiver ?? null, dataset: o.dataset ?? null, qubes: wanted, list: o.list === true, label: o.label ?? null,
         as: o.as ?? null, template: o.template ?? null, netvm: o.netvm === undefined ? null : o.netvm === 'none' ? '' : o.netvm,
-        devices: o.devices === true, acceptSettings: o.acceptSettings === true, dryRun: o.dryRun === true,
+        devices: o.devices === true, acceptSettings: o.acceptSettings === true, zfsReceive: o.zfsReceive === true, dryRun: o.dryRun === true,
       }, ctx, g.quiet || g.json ? undefined : (p) => stderr(`${printSafe(progressLine(p))}\n`));
       onInterrupt = null;
       stdout(g.json ? toJson(restoreJson(r)) : renderRestore(shown(r, g), style));

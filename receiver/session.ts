@@ -17,6 +17,7 @@ import { handleReceive } from './handlers/receive.ts';
 import { handleAbort } from './handlers/abort.ts';
 import { handleReadSettings, handleStoreSettings } from './handlers/settings.ts';
 import { handleExport } from './handlers/export.ts';
+import { handleSendSnapshot } from './handlers/send-snapshot.ts';
 
 /** How a session ended: dom0 closed cleanly, dom0 went away mid-operation, or a protocol error. */
 export type SessionEnd = 'closed' | 'disconnected' | 'protocol-error';
@@ -79,6 +80,9 @@ export async function serveSession(input: Readable, output: Writable, options: S
           break;
         case 'export':
           if ((await handleExport(ctx, root, request)) === 'eof') return 'disconnected';
+          break;
+        case 'send-snapshot':
+          if ((await handleSendSnapshot(ctx, root, request)) === 'eof') return 'disconnected';
           break;
         case 'receive':
           if ((await handleReceive(ctx, root, request, frames)) === 'eof') return 'disconnected';

@@ -1,7 +1,7 @@
 // The agent's own way of running `zfs` and `zpool`: argv arrays only, LC_ALL=C so messages are the
 // canonical English ones, an environment of PATH alone, bounded output. Tests inject a fake with
 // the same interface for protocol-order logic; real ZFS behaviour is tested in the VM.
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 
 /** Largest stdout kept from a listing (a million snapshots is ~100 MB). */
@@ -24,6 +24,13 @@ export interface ReceiveProcess {
   done: Promise<ZfsOutput>;
 }
 
+/** A running `zfs send`: read the stream from stdout, then await done; kill() stops it. */
+export interface SendProcess {
+  stdout: Readable;
+  done: Promise<ZfsOutput>;
+  kill(): void;
+}
+
 /** Everything the agent needs from ZFS. */
 export interface AgentZfs {
   /** Runs `zfs ARGS` to completion (never throws for a non-zero exit). */
@@ -32,6 +39,8 @@ export interface AgentZfs {
   zpool(args: string[]): Promise<ZfsOutput>;
   /** Starts `zfs ARGS` (a receive) with stdin open for the stream. */
   receive(args: string[]): ReceiveProcess;
+  /** Starts `zfs ARGS` (a send) with stdout open for the stream (restore --zfs-receive). */
+  send?(args: string[]): SendProcess;
   /** The block device of a volume (default /dev/zvol/<name>; tests point it at a file). */
   zvolPath?(dataset: string): string;
 }
@@ -74,6 +83,30 @@ export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs 
       });
       child.catch(() => {});
       return { stdin: child.stdin!, done };
+    },
+    send(args) {
+      // Its own process group, so that a kill reaches zfs send and nothing keeps the pipe open.
+      const child = execa(zfsBin, args, {
+        env: childEnv, extendEnv: false, reject: false, buffer: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', detached: true,
+      });
+      let stderr = '';
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (text: string) => {
+        if (stderr.length < MAX_RECEIVE_STDERR_BYTES) stderr += text.slice(0, MAX_RECEIVE_STDERR_BYTES - stderr.length);
+      });
+      const done = new Promise<ZfsOutput>((resolve) => {
+        child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ exitCode: code, signal, stdout: '', stderr }));
+        child.once('error', (error: Error) => resolve({ exitCode: null, signal: null, stdout: '', stderr: stderr || String(error) }));
+      });
+      child.catch(() => {});
+      const kill = (): void => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+      };
+      return { stdout: child.stdout!, done, kill };
     },
   };
 }

@@ -52,7 +52,7 @@ export interface SendProcess {
 export interface ReceiverConnection {
   client: Pick<ReceiverClient, 'hello' | 'inventory' | 'receive' | 'abort' | 'close' | 'storeSettings' | 'readSettings'>
     // restore only (fakes for send/verify need not have them)
-    & Partial<Pick<ReceiverClient, 'exportVolume' | 'failed'>>;
+    & Partial<Pick<ReceiverClient, 'exportVolume' | 'sendSnapshot' | 'failed'>>;
   /** The qrexec child's last stderr lines, sanitised (diagnostics only). */
   stderrTail(): string[];
 }

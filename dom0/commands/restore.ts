@@ -14,7 +14,10 @@ import { requireMetadataDir } from '../metadata/dir.ts';
 import { MetadataStore } from '../metadata/store.ts';
 import type { JobState } from '../metadata/types.ts';
 import { parseKeyValues, parseNameList, parseVmList } from '../qubes/parse.ts';
+import { datasetNameProblem } from '../../shared/zfs-names.ts';
 import type { VolumeImport } from '../restore/import-volume.ts';
+import type { ReceiveVolume, ReceivedVolume } from '../restore/zfs-receive.ts';
+import type { ReceiverClient } from '../receiver-link/client.ts';
 import { catalogue, pickBackup, type HeldBackup } from '../restore/catalog.ts';
 import { planRestore, RESTORE_TAG, type LiveQube, type PlannedQube, type RestoreInput, type SettingsVerdict } from '../restore/plan.ts';
 import { AdminApiError, AdminApiRefused } from '../qubes/client.ts';
@@ -38,6 +41,8 @@ export interface RestoreOptions {
   netvm: string | null;
   devices: boolean;
   acceptSettings: boolean;
+  /** Receive the snapshots with dom0's own `zfs receive` (lineage kept; dom0 parses the backup qube's stream). */
+  zfsReceive?: boolean;
   dryRun: boolean;
 }
 
@@ -62,6 +67,10 @@ export interface RestoredVolume {
   sha256: string | null;
   /** true: matched the recorded content hash; false: did not (the qube stays tagged); null: none recorded. */
   verified: boolean | null;
+  /** How the data came in: Qubes' import path, or dom0's zfs receive (--zfs-receive). */
+  via: 'import' | 'zfs-receive';
+  /** --zfs-receive: the stream resumed an interrupted run's partial state (bytes counts this run's). */
+  resumed: boolean;
 }
 
 /** One qube's outcome. */
@@ -114,6 +123,8 @@ export interface RestoreProgress {
 /** The adapters restore needs beyond Context.system.adminApi and send.connectReceiver. */
 export interface RestoreAdapters {
   startImport(qube: string, volume: string, size: bigint): VolumeImport;
+  /** --zfs-receive: one volume received by dom0's ZFS in place of the qube's fresh volume (restore/zfs-receive.ts). */
+  receiveVolume?(v: ReceiveVolume, link: Pick<ReceiverClient, 'sendSnapshot'>, onProgress?: (bytes: bigint) => void): Promise<ReceivedVolume>;
 }
 
 type Api = (method: string, dest: string, arg?: string, payload?: string) => Promise<string>;
@@ -240,17 +251,18 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
     const deviceApi = options.devices && inputs.some((i) => i.doc?.devices.some((d) => d.persistent !== false)) ? await detectDeviceApi(api, live) : null;
     const plan = planRestore(inputs, live, pools, { as: options.as, template: options.template, netvm: options.netvm, devices: options.devices, deviceApi, acceptSettings: options.acceptSettings });
     result.findings.push(...plan.findings);
+    if (options.zfsReceive) result.findings.push(...(await zfsReceivePreflight(api, plan.qubes)));
     const docs = new Map(inputs.map((i) => [i.held.qube, i.doc]));
     for (const p of plan.qubes) {
       result.qubes.push({
         source: p.source, name: p.name, label: p.label, class: p.klass, template: p.template, action: p.action, settings: p.settings, settingsSha256: p.sha256,
         result: p.action === 'refused' ? 'refused' : 'planned',
-        volumes: p.volumes.map((v) => ({ name: v.name, snapshot: v.snapshot, size: String(v.size), bytes: null, holeBytes: null, sha256: null, verified: null })),
+        volumes: p.volumes.map((v) => ({ name: v.name, snapshot: v.snapshot, size: String(v.size), bytes: null, holeBytes: null, sha256: null, verified: null, via: options.zfsReceive ? 'zfs-receive' as const : 'import' as const, resumed: false })),
         document: docs.get(p.source) ?? null,
         created: false,
         tagged: p.action === 'continue',
         devices: p.configure.filter((s) => s.device).map((s) => ({ what: s.what, result: 'planned' as const })),
-        steps: [...(p.create ? [p.create.what] : []), `tag ${RESTORE_TAG}`, ...p.configure.map((s) => s.what), ...p.volumes.map((v) => `import ${v.name} (${v.size} bytes) from ${v.snapshot}`), 'release'],
+        steps: [...(p.create ? [p.create.what] : []), `tag ${RESTORE_TAG}`, ...p.configure.map((s) => s.what), ...p.volumes.map((v) => `${options.zfsReceive ? 'zfs receive' : 'import'} ${v.name} (${v.size} bytes) from ${v.snapshot}`), 'release'],
       });
     }
     if (options.dryRun || hasErrors(result.findings)) {
@@ -259,11 +271,12 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
     }
     const importer = ctx.restore;
     if (!importer) throw new QzbError('IMPORT_UNAVAILABLE', 'restore needs the volume import adapter');
+    if (options.zfsReceive && (!importer.receiveVolume || !link.client.sendSnapshot)) throw new QzbError('IMPORT_UNAVAILABLE', 'restore --zfs-receive needs the zfs receive adapter');
     for (const p of plan.qubes) {
       const out = result.qubes.find((q) => q.name === p.name)!;
       if (p.action === 'refused') continue;
       try {
-        await restoreOne(p, out, api, link, importer, ctx, (f) => result.findings.push(f), onProgress);
+        await restoreOne(p, out, api, link, importer, ctx, (f) => result.findings.push(f), onProgress, options.zfsReceive === true);
       } catch (e) {
         out.result = 'failed';
         if (!isQzbError(e)) throw e;
@@ -294,6 +307,7 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
 // Creates (or continues) one qube, imports every volume, checks, releases.
 async function restoreOne(
   p: PlannedQube, out: RestoredQube, api: Api, link: ReceiverConnection, importer: RestoreAdapters, ctx: Context, warn: (f: Finding) => void, onProgress?: (p: RestoreProgress) => void,
+  zfsReceive = false,
 ): Promise<void> {
   if (p.create) {
     ctx.notice(`restore: ${p.create.what}`);
@@ -327,7 +341,11 @@ async function restoreOne(
   let verifiedAll = true;
   for (const v of p.volumes) {
     const o = out.volumes.find((x) => x.name === v.name)!;
-    ctx.notice(`restore: ${p.name}:${v.name} from ${v.snapshot} (${v.size} bytes)`);
+    ctx.notice(`restore: ${p.name}:${v.name} from ${v.snapshot} (${v.size} bytes)${zfsReceive ? ' by zfs receive in dom0' : ''}`);
+    if (zfsReceive) {
+      await receiveOne(p, v, o, api, link, importer, warn, onProgress);
+      continue;
+    }
     const imp = importer.startImport(p.name, v.name, v.size);
     const hash = createHash('sha256');
     const zero = Buffer.alloc(1024 * 1024);
@@ -413,4 +431,54 @@ async function restoreOne(
   out.tagged = false;
   out.result = 'restored';
   ctx.notice(`restore: ${p.name} restored from ${p.source}${p.label}`);
+}
+
+// --zfs-receive: every volume's pool must be a zfs-driver pool (the data lands as a dataset there).
+async function zfsReceivePreflight(api: Api, qubes: readonly PlannedQube[]): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const drivers = new Map<string, string>();
+  for (const q of qubes) {
+    if (q.action === 'refused') continue;
+    for (const v of q.volumes) {
+      if (!drivers.has(v.pool)) drivers.set(v.pool, parseKeyValues(await api('admin.pool.Info', 'dom0', v.pool)).driver ?? '?');
+      if (drivers.get(v.pool) !== 'zfs') {
+        findings.push(finding('RESTORE_ZFS_RECEIVE_POOL', 'error', `--zfs-receive needs ${q.name}:${v.name}'s pool ${v.pool} to use the zfs driver, but it uses ${drivers.get(v.pool)}: restore without --zfs-receive (through the import path).`, { subject: `${q.name}:${v.name}` }));
+      }
+    }
+  }
+  if (findings.length === 0 && qubes.some((q) => q.action !== 'refused' && q.volumes.length > 0)) {
+    findings.push(finding('RESTORE_ZFS_RECEIVE', 'warning', "--zfs-receive: dom0's own zfs receive parses streams the backup qube produced, in dom0's kernel. A compromised backup qube can attack dom0 this way; use it only for a backup qube you trust as much as dom0. In return the restored volumes keep their snapshots' GUIDs and the next backup stays incremental.", { subject: 'zfs-receive' }));
+  }
+  return findings;
+}
+
+// One volume by zfs receive in dom0, into the dataset the qube's volume has (its vid).
+async function receiveOne(
+  p: PlannedQube, v: PlannedQube['volumes'][number], o: RestoredVolume, api: Api, link: ReceiverConnection, importer: RestoreAdapters, warn: (f: Finding) => void, onProgress?: (p: RestoreProgress) => void,
+): Promise<void> {
+  if (!importer.receiveVolume || !link.client.sendSnapshot) throw new QzbError('IMPORT_UNAVAILABLE', 'restore --zfs-receive needs the zfs receive adapter');
+  const info = parseKeyValues(await api('admin.vm.volume.Info', p.name, v.name));
+  const vid = info.vid ?? '';
+  if (datasetNameProblem(vid) !== null || !vid.includes('/')) throw new QzbError('RESTORE_RECEIVE_FAILED', `qubesd gave ${p.name}:${v.name} the vid ${JSON.stringify(vid)}, not a ZFS dataset`);
+  const t0 = Date.now();
+  let last = 0;
+  const sendSnapshot = link.client.sendSnapshot.bind(link.client);
+  const r = await importer.receiveVolume(
+    { vid, snapshot: v.snapshot, size: v.size, guid: v.guid ?? v.receiverGuid, contentHash: v.contentHash },
+    { sendSnapshot },
+    (bytes) => {
+      const now = Date.now();
+      if (onProgress && now - last > 1000) {
+        last = now;
+        onProgress({ qube: p.name, volume: v.name, bytes: bytes < v.size ? bytes : v.size, total: v.size, elapsedMs: now - t0 });
+      }
+    },
+  );
+  o.bytes = String(r.bytes);
+  o.resumed = r.resumed;
+  o.sha256 = r.sha256;
+  if (v.contentHash) o.verified = true;
+  if (r.left !== null) warn(finding('RESTORE_ASIDE_LEFT', 'warning', `${p.name}:${v.name}: the qube's empty volume, renamed aside to ${r.left}, could not be destroyed: destroy it by hand (zfs destroy -r ${r.left}).`, { subject: r.left }));
+  const after = parseKeyValues(await api('admin.vm.volume.Info', p.name, v.name));
+  if (after.size !== String(v.size)) throw new QzbError('RESTORE_SIZE_MISMATCH', `${p.name}:${v.name} is ${after.size ?? '?'} bytes after the receive, not the recorded ${v.size}`);
 }

@@ -37,8 +37,12 @@ export function renderRestore(result: RestoreResult, style: Style): string {
       const DEV_WORDS = { planned: 'to assign', assigned: 'assigned', present: 'already assigned', failed: 'NOT assigned (see the findings)' } as const;
       for (const d of q.devices) out.push(`  ${d.what}: ${d.result === 'failed' ? style.yellow(DEV_WORDS[d.result]) : DEV_WORDS[d.result]}`);
       for (const v of q.volumes) {
-        const state = v.verified === true ? style.green('content verified') : v.verified === false ? style.red('CONTENT MISMATCH') : v.sha256 ? 'imported (no content hash recorded)' : '';
-        out.push(`  ${v.name}: ${formatBytes(BigInt(v.size))} from ${v.snapshot}${v.bytes !== null ? `, ${formatBytes(BigInt(v.bytes) - BigInt(v.holeBytes ?? '0'))} of data` : ''} ${state}`.trimEnd());
+        const received = v.via === 'zfs-receive';
+        const state = v.verified === true ? style.green('content verified') : v.verified === false ? style.red('CONTENT MISMATCH') : v.bytes !== null ? `${received ? 'received' : 'imported'} (no content hash recorded)` : '';
+        const moved = v.bytes === null ? '' : received
+          ? `, ${formatBytes(BigInt(v.bytes))} of stream${v.resumed ? ' (resumed)' : ''}`
+          : `, ${formatBytes(BigInt(v.bytes) - BigInt(v.holeBytes ?? '0'))} of data`;
+        out.push(`  ${v.name}: ${formatBytes(BigInt(v.size))} from ${v.snapshot}${received ? ' by zfs receive in dom0' : ''}${moved} ${state}`.trimEnd());
       }
       out.push(`  ${q.result === 'restored' ? style.green('restored') : q.result === 'failed' ? style.red('failed') : q.result === 'refused' ? style.red('refused') : style.yellow('planned')}`);
     }

@@ -79,6 +79,21 @@ export interface ExportResult {
   cloneLeft: string | null;
 }
 
+/** Options for sendSnapshot(). */
+export interface SendSnapshotOptions {
+  /** The volsize the receiver must announce (the recorded size of the volume). */
+  volsize: bigint;
+  /** The GUID the snapshot must have on the receiver (as recorded by send), when known. */
+  guid: bigint | null;
+  /** dom0's resume token of an interrupted receive of this stream, or null for the whole stream. */
+  resumeToken: string | null;
+  /** The most stream bytes accepted (a larger stream is a hostile one: the link fails). */
+  maxBytes: bigint;
+  /** Takes each chunk in order; the next is read only when this has resolved. Throwing abandons the stream. */
+  write: (chunk: Buffer) => Promise<void>;
+  onProgress?: (bytes: bigint) => void;
+}
+
 /** Typed async access to one receiver agent session. One request at a time; hello() first. */
 export class ReceiverClient {
   private readonly writer: FrameWriter;
@@ -350,6 +365,56 @@ export class ReceiverClient {
           throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver's export summary for ${JSON.stringify(done.snapshot)} does not match what it sent`);
         }
         return { snapshot, guid, bytes: volsize, holeBytes: holes, cloneLeft: done.cloneLeft };
+      } finally {
+        this.streamingIn = false;
+      }
+    });
+  }
+
+  /**
+   * A `zfs send` stream of one volume snapshot below the root (restore --zfs-receive): send-ready
+   * (its volsize and GUID checked first), data frames to `write`, END, snapshot-sent with the same
+   * byte count. An ABORT is followed by the agent's error, thrown as such (the link stays usable).
+   */
+  sendSnapshot(snapshot: string, options: SendSnapshotOptions): Promise<{ snapshot: string; guid: bigint; bytes: bigint }> {
+    return this.exchange(async () => {
+      this.requireBelowRoot(snapshot);
+      const { replyTimeoutMs, stallTimeoutMs } = this.timeouts;
+      this.streamingIn = true;
+      try {
+        const ready = await this.request({ kind: 'send-snapshot', snapshot, resumeToken: options.resumeToken }, 'send-ready', 'start zfs send');
+        if (ready.snapshot !== snapshot) throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered send-snapshot for ${JSON.stringify(ready.snapshot)} instead of ${snapshot}`);
+        const guid = BigInt(ready.guid);
+        if (BigInt(ready.volsize) !== options.volsize) {
+          throw this.failWith(new QzbError('EXPORT_SIZE_MISMATCH', `the receiver announced ${ready.volsize} bytes for ${snapshot}, but the volume's recorded size is ${options.volsize} bytes`));
+        }
+        if (options.guid !== null && guid !== options.guid) {
+          throw this.failWith(new QzbError('EXPORT_GUID_MISMATCH', `${snapshot} has GUID ${guid} on the receiver, but send recorded ${options.guid}: it is not the snapshot that was backed up`));
+        }
+        let taken = 0n;
+        for (;;) {
+          const piece = await this.within(this.nextIncoming(), stallTimeoutMs, () => stallError(snapshot, 'sent no stream data', stallTimeoutMs));
+          if (piece.kind === '#end') break;
+          if (piece.kind === '#abort') {
+            const reply = this.classify(await this.within(this.next(), replyTimeoutMs, () => timeoutError('explain the aborted send', replyTimeoutMs)), []);
+            throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver sent ${reply.kind} after aborting a send`);
+          }
+          if (piece.kind !== '#data') throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver sent ${piece.kind} inside the stream of ${snapshot}`);
+          taken += BigInt(piece.payload.length);
+          if (taken > options.maxBytes) throw this.fatal(ProtocolErrorCode.LIMIT_EXCEEDED, `the receiver sent more than ${options.maxBytes} stream bytes for ${snapshot}`);
+          try {
+            await options.write(piece.payload);
+          } catch (error) {
+            throw this.failWith(error);
+          }
+          options.onProgress?.(taken);
+        }
+        this.streamingIn = false;
+        const done = await this.within(this.expect('snapshot-sent'), replyTimeoutMs, () => timeoutError('finish the send', replyTimeoutMs));
+        if (done.snapshot !== snapshot || BigInt(done.bytes) !== taken) {
+          throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver's summary of the stream of ${JSON.stringify(done.snapshot)} does not match what it sent`);
+        }
+        return { snapshot, guid, bytes: taken };
       } finally {
         this.streamingIn = false;
       }

@@ -26,4 +26,10 @@ export const RESTORE_CODES = {
   IMPORT_FAILED: { severity: 'error', meaning: "Qubes' import (admin.vm.volume.ImportWithSize) failed or stopped: the qube stays tagged; run restore again" },
   EXPORT_SIZE_MISMATCH: { severity: 'error', meaning: "the receiver announced another volsize than the volume's recorded size" },
   EXPORT_GUID_MISMATCH: { severity: 'error', meaning: 'the volume snapshot the receiver exports has another GUID than recorded' },
+  RESTORE_ZFS_RECEIVE: { severity: 'warning', meaning: "--zfs-receive: dom0's kernel parses the backup qube's zfs send streams (lineage kept in return)" },
+  RESTORE_ZFS_RECEIVE_POOL: { severity: 'error', meaning: "--zfs-receive: a volume's pool does not use the zfs driver" },
+  RESTORE_RECEIVE_FAILED: { severity: 'error', meaning: "--zfs-receive: dom0's zfs receive failed or stopped (partial state is kept; run restore again to resume)" },
+  RESTORE_TEMP_EXISTS: { severity: 'error', meaning: '--zfs-receive: <vid>.qzb-restore or <vid>.qzb-replaced exists and is not what this restore left' },
+  RESTORE_VOLUME_NOT_FRESH: { severity: 'error', meaning: "--zfs-receive: the qube's volume has snapshots the driver did not make: not replaced" },
+  RESTORE_ASIDE_LEFT: { severity: 'warning', meaning: "--zfs-receive: the qube's empty volume, renamed aside, could not be destroyed" },
 } as const satisfies Record<string, CodeInfo>;

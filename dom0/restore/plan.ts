@@ -81,6 +81,8 @@ export interface PlannedVolume {
   size: bigint;
   pool: string;
   guid: bigint | null;
+  /** The snapshot's GUID in the receiver's inventory (what a zfs receive in dom0 gives it). */
+  receiverGuid: bigint;
   contentHash: { sha256: string; bytes: bigint } | null;
 }
 
@@ -175,7 +177,7 @@ export function planRestore(inputs: readonly RestoreInput[], live: readonly Live
         continue;
       }
       const rec = input.recorded.get(vname);
-      volumes.push({ name: vname, snapshot: heldVol.snapshot, size: BigInt(v.size), pool: v.pool, guid: rec?.guid ?? null, contentHash: rec?.contentHash ?? null });
+      volumes.push({ name: vname, snapshot: heldVol.snapshot, size: BigInt(v.size), pool: v.pool, guid: rec?.guid ?? null, receiverGuid: heldVol.guid, contentHash: rec?.contentHash ?? null });
       if (rec?.guid !== undefined && rec.guid !== null && rec.guid !== heldVol.guid) {
         findings.push(finding('RESTORE_GUID_MISMATCH', 'error', `${heldVol.snapshot} has GUID ${heldVol.guid} on the receiver, but send recorded ${rec.guid}: it is not the snapshot that was backed up.`, { subject: heldVol.snapshot }));
         missingVolume = true;

@@ -28,7 +28,7 @@ const ZERO = Buffer.alloc(HOLE_BLOCK);
 export type ExportEnd = 'idle' | 'eof';
 
 /** The volume snapshot's volsize and GUID, or a reason it cannot be exported. */
-async function describeSnapshot(ctx: AgentContext, snapshot: string, dataset: string): Promise<{ volsize: bigint; guid: string } | string> {
+export async function describeSnapshot(ctx: AgentContext, snapshot: string, dataset: string): Promise<{ volsize: bigint; guid: string } | string> {
   const type = await ctx.zfs.zfs(['get', '-H', '-p', '-o', 'value', 'type', dataset]);
   if (type.exitCode !== 0) return `${dataset} cannot be read: ${type.stderr.trim().split('\n')[0] ?? ''}`;
   if (type.stdout.trim() !== 'volume') return `${dataset} is a ${type.stdout.trim()}, not a volume`;
@@ -64,7 +64,7 @@ async function readFully(fh: FileHandle, buf: Buffer, position: bigint): Promise
  * One data frame, waiting for the link to drain, but never past dom0 going away (a SIGTERM closes
  * the input): then the export stops and its clone is destroyed.
  */
-async function sendData(ctx: AgentContext, piece: Buffer): Promise<void> {
+export async function sendData(ctx: AgentContext, piece: Buffer): Promise<void> {
   for (let off = 0; off < piece.length; off += MAX_DATA_CHUNK) {
     if (ctx.inputClosed.aborted) throw new ProtocolError(ProtocolErrorCode.PEER_CLOSED, 'dom0 went away during an export');
     if (ctx.writer.writeDataFrame(piece.subarray(off, off + MAX_DATA_CHUNK))) continue;

@@ -53,6 +53,8 @@ export interface QubesModel {
   pools(): FakePool[];
   volumeUsage?(qube: FakeQube, volume: FakeVolume): Promise<string>;
   volumeOutdated?(qube: FakeQube, volume: FakeVolume): Promise<boolean>;
+  /** The volume's size as the driver reports it (the zfs driver reads volsize); absent: the recorded one. */
+  volumeSize?(qube: FakeQube, volume: FakeVolume): Promise<string>;
   poolSizeUsage?(pool: FakePool): Promise<{ size: string; usage: string } | undefined>;
   /** Global properties: computed defaults and the explicitly set ones (admin.property.GetAll). */
   globalProperties?(): { defaults: Record<string, string>; set: Record<string, string> };
@@ -145,7 +147,7 @@ export async function answer(model: QubesModel, method: string, arg: string, des
       const info: [string, string][] = [
         ['pool', v.pool],
         ['vid', v.vid],
-        ['size', v.size],
+        ['size', (await model.volumeSize?.(target, v)) ?? v.size],
         ['usage', usage],
         ['rw', py(v.rw)],
         ['source', v.source],

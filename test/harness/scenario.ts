@@ -190,8 +190,9 @@ const stepSchema = z.union([
       expect: expectSchema.optional(),
       env: z.record(z.string()).default({}),
       interrupt: z
-        .object({ 'after-bytes': size, signal: z.enum(['SIGINT', 'SIGTERM', 'SIGKILL']).default('SIGINT') })
+        .object({ 'after-bytes': size.optional(), 'after-bytes-from-receiver': size.optional(), signal: z.enum(['SIGINT', 'SIGTERM', 'SIGKILL']).default('SIGINT') })
         .strict()
+        .refine((i) => (i['after-bytes'] === undefined) !== (i['after-bytes-from-receiver'] === undefined), 'interrupt: give exactly one of after-bytes, after-bytes-from-receiver')
         .optional(),
       fault: z
         .object({
@@ -318,7 +319,7 @@ export type SettingsChange =
   | { what: 'devices'; assign: FakeDevice[]; unassign: { devclass: string; backend: string; port: string }[] };
 
 export type NStep =
-  | { kind: 'run'; argv: string[]; env: Record<string, string>; expect?: Expect; interrupt?: { afterBytes: number; signal: string }; fault?: { killAgentAfterBytes?: number; truncateStreamAt?: number; receiverPoolFull?: boolean; receiverShutdownAfterBytes?: number }; timeoutMs?: number }
+  | { kind: 'run'; argv: string[]; env: Record<string, string>; expect?: Expect; interrupt?: { afterBytes: number; signal: string; fromReceiver?: boolean }; fault?: { killAgentAfterBytes?: number; truncateStreamAt?: number; receiverPoolFull?: boolean; receiverShutdownAfterBytes?: number }; timeoutMs?: number }
   | { kind: 'qube'; action: 'start' | 'stop' | 'remove' | 'revert' | 'import'; qube: string; volume?: string; expect?: Expect }
   | { kind: 'write'; qube?: string; volume?: string; dataset?: string; bytes: number; offset: number; expect?: Expect }
   | { kind: 'settings'; qube: string; change: SettingsChange; expect?: Expect }
@@ -486,7 +487,13 @@ export function normaliseScenario(file: string, raw: unknown): NScenario {
           argv: toArgv(st.run),
           env: st.env,
           ...(st.expect ? { expect: st.expect } : {}),
-          ...(st.interrupt ? { interrupt: { afterBytes: st.interrupt['after-bytes'], signal: st.interrupt.signal } } : {}),
+          ...(st.interrupt
+            ? {
+                interrupt: st.interrupt['after-bytes'] !== undefined
+                  ? { afterBytes: st.interrupt['after-bytes'], signal: st.interrupt.signal }
+                  : { afterBytes: st.interrupt['after-bytes-from-receiver']!, signal: st.interrupt.signal, fromReceiver: true },
+              }
+            : {}),
           ...(st.fault
             ? {
                 fault: {

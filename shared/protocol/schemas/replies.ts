@@ -169,6 +169,21 @@ export const exportedReply = z
   })
   .strict();
 
+/** The agent starts `zfs send` of the volume snapshot (send-snapshot): the stream follows in data frames. */
+export const sendReady = z
+  .object({
+    kind: z.literal('send-ready'),
+    snapshot: snapshotName,
+    /** The snapshot's GUID (dom0 compares it with the one it recorded, and with what it receives). */
+    guid: decimal64,
+    /** The volume's volsize (dom0 compares it with the recorded size before receiving anything). */
+    volsize: decimal64,
+  })
+  .strict();
+
+/** A send-snapshot stream is complete (after its END frame): zfs send exited 0 after `bytes` bytes. */
+export const snapshotSentReply = z.object({ kind: z.literal('snapshot-sent'), snapshot: snapshotName, bytes: decimal64 }).strict();
+
 /** Error codes the agent reports in-band; PROTOCOL_* ones end the session. */
 export const AGENT_ERROR_CODES = [
   'PROTOCOL_BAD_MESSAGE', 'PROTOCOL_UNEXPECTED_MESSAGE', 'PROTOCOL_FRAME_TOO_LARGE', 'PROTOCOL_BAD_FRAME',
@@ -195,6 +210,8 @@ export const replySchemas = {
   'export-ready': exportReady,
   'export-hole': exportHole,
   exported: exportedReply,
+  'send-ready': sendReady,
+  'snapshot-sent': snapshotSentReply,
   error: errorReply,
 } as const;
 
@@ -214,9 +231,11 @@ export type SettingsReply = z.infer<typeof settingsReply>;
 export type ExportReadyReply = z.infer<typeof exportReady>;
 export type ExportHoleReply = z.infer<typeof exportHole>;
 export type ExportedReply = z.infer<typeof exportedReply>;
+export type SendReadyReply = z.infer<typeof sendReady>;
+export type SnapshotSentReply = z.infer<typeof snapshotSentReply>;
 /** One of AGENT_ERROR_CODES. */
 export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
 /** Any message the agent may send. */
 export type Reply =
   | HelloReply | InventoryBatch | InventoryEnd | ReceiveReady | ReceivedReply | ReceiveFailedReply | AbortedReply | ErrorReply
-  | SettingsStoredReply | SettingsReply | ExportReadyReply | ExportHoleReply | ExportedReply;
+  | SettingsStoredReply | SettingsReply | ExportReadyReply | ExportHoleReply | ExportedReply | SendReadyReply | SnapshotSentReply;

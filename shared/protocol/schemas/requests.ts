@@ -1,6 +1,6 @@
 // Messages dom0 sends to the receiver agent. Strict objects: an unknown key is a bad message.
 import { z } from 'zod';
-import { datasetName, datasetType, labelName, safeText, snapshotName } from './common.ts';
+import { datasetName, datasetType, labelName, resumeToken, safeText, snapshotName } from './common.ts';
 import { MAX_SETTINGS_CHUNKS, SETTINGS_CHUNK_RE } from '../settings-props.ts';
 
 /** First message of every session: dom0's protocol version and the receive root for the session. */
@@ -70,6 +70,14 @@ export const readSettingsRequest = z.object({ kind: z.literal('read-settings'), 
  */
 export const exportRequest = z.object({ kind: z.literal('export'), snapshot: snapshotName }).strict();
 
+/**
+ * Asks for a `zfs send` stream of one received volume snapshot (below the receive root), for
+ * `restore --zfs-receive`: the agent answers send-ready, then the stream in data frames, then END
+ * and snapshot-sent (or ABORT and an error). With `resumeToken` (of dom0's partial receive) the
+ * agent resumes that stream, after checking the token names this snapshot.
+ */
+export const sendSnapshotRequest = z.object({ kind: z.literal('send-snapshot'), snapshot: snapshotName, resumeToken: resumeToken.nullable() }).strict();
+
 /** Schema of each message dom0 may send, by its `kind`. */
 export const requestSchemas = {
   hello: helloRequest,
@@ -79,6 +87,7 @@ export const requestSchemas = {
   'store-settings': storeSettingsRequest,
   'read-settings': readSettingsRequest,
   export: exportRequest,
+  'send-snapshot': sendSnapshotRequest,
 } as const;
 
 // Static types of the requests, inferred from the schemas above (one per message kind).
@@ -89,5 +98,6 @@ export type AbortRequest = z.infer<typeof abortRequest>;
 export type StoreSettingsRequest = z.infer<typeof storeSettingsRequest>;
 export type ReadSettingsRequest = z.infer<typeof readSettingsRequest>;
 export type ExportRequest = z.infer<typeof exportRequest>;
+export type SendSnapshotRequest = z.infer<typeof sendSnapshotRequest>;
 /** Any message dom0 may send. */
-export type Request = HelloRequest | InventoryRequest | ReceiveRequest | AbortRequest | StoreSettingsRequest | ReadSettingsRequest | ExportRequest;
+export type Request = HelloRequest | InventoryRequest | ReceiveRequest | AbortRequest | StoreSettingsRequest | ReadSettingsRequest | ExportRequest | SendSnapshotRequest;

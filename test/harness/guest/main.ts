@@ -196,6 +196,8 @@ class ScenarioRun {
     // `reached.<session>` file appears), until this side has delivered the signal or the kill and
     // written `release.<session>`: the interrupt lands at that byte, not "shortly after".
     if (watch) await writeFile(join(ch, 'hold'), String(watch.afterBytes));
+    // after-bytes-from-receiver: the launcher counts and holds the agent's direction instead.
+    if (step.interrupt?.fromReceiver) await writeFile(join(ch, 'direction'), 'from-receiver');
     let timer: NodeJS.Timeout | undefined;
     let fired = false;
     let busy = false;
@@ -245,7 +247,7 @@ class ScenarioRun {
       return await body({ onSpawn, result, failures });
     } finally {
       if (timer) clearInterval(timer);
-      if (watch && !fired) failures.push(`${step.interrupt ? 'interrupt' : 'fault'}: the CLI finished before forwarding ${watch.afterBytes} bytes to the receiver`);
+      if (watch && !fired) failures.push(`${step.interrupt ? 'interrupt' : 'fault'}: the CLI finished before ${step.interrupt?.fromReceiver ? `receiving ${watch.afterBytes} bytes from` : `forwarding ${watch.afterBytes} bytes to`} the receiver`);
       if (step.fault?.truncateStreamAt !== undefined) result['fault'] = { 'truncated-at': step.fault.truncateStreamAt };
       if (filler) {
         await zfsTry('destroy', filler);

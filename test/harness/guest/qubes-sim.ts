@@ -116,6 +116,14 @@ export async function writeRandom(dataset: string, bytes: number, offset: number
   ], { env: { PATH: BASE_PATH, LC_ALL: 'C' } });
 }
 
+/** What the driver reads of a volume live from ZFS. */
+interface LiveVolume {
+  usage: string;
+  origin: string;
+  volsize: string;
+  latestClean?: string;
+}
+
 export class QubesSim implements QubesModel {
   readonly release: '4.2' | '4.3';
   readonly qubesByName = new Map<string, SimQube>();
@@ -211,20 +219,20 @@ export class QubesSim implements QubesModel {
   // Live values for admin.vm.volume.Info (usage, is_outdated) come from ONE `zfs list` of every
   // container, shared by the calls of the next second: the CLI asks for every volume of every qube,
   // and a zfs process per call costs a few hundred milliseconds in the emulated VM.
-  private live?: { at: number; data: Promise<Map<string, { usage: string; origin: string; latestClean?: string }>> };
+  private live?: { at: number; data: Promise<Map<string, LiveVolume>> };
 
-  private liveState(): Promise<Map<string, { usage: string; origin: string; latestClean?: string }>> {
+  private liveState(): Promise<Map<string, LiveVolume>> {
     if (this.live && Date.now() - this.live.at < 1000) return this.live.data;
     const containers = [...new Set([...this.zfsPools.values()].map((p) => p.container))];
     const data = (async () => {
-      const map = new Map<string, { usage: string; origin: string; latestClean?: string }>();
+      const map = new Map<string, LiveVolume>();
       if (containers.length === 0) return map;
-      const r = await zfsTry('list', '-H', '-p', '-t', 'volume,snapshot', '-o', 'name,logicalreferenced,origin,defer_destroy', '-s', 'createtxg', '-r', ...containers);
+      const r = await zfsTry('list', '-H', '-p', '-t', 'volume,snapshot', '-o', 'name,logicalreferenced,origin,defer_destroy,volsize', '-s', 'createtxg', '-r', ...containers);
       for (const line of r.stdout.split('\n')) {
-        const [name = '', usage = '0', origin = '-', deferred = 'off'] = line.split('\t');
+        const [name = '', usage = '0', origin = '-', deferred = 'off', volsize = '-'] = line.split('\t');
         const at = name.indexOf('@');
         if (at < 0) {
-          if (name) map.set(name, { usage, origin });
+          if (name) map.set(name, { usage, origin, volsize });
         } else if (name.slice(at + 1).startsWith('qubes-clean-') && deferred === 'off') {
           const e = map.get(name.slice(0, at));
           if (e) e.latestClean = name;
@@ -239,6 +247,13 @@ export class QubesSim implements QubesModel {
   async volumeUsage(_q: FakeQube, v: FakeVolume): Promise<string> {
     if ((v as SimVolume).driver !== 'zfs') return '0';
     return (await this.liveState()).get(v.vid)?.usage ?? '0';
+  }
+
+  /** size: the driver reads the zvol's volsize (it changes under qubesd when restore --zfs-receive puts a received dataset in place). */
+  async volumeSize(_q: FakeQube, v: FakeVolume): Promise<string> {
+    if ((v as SimVolume).driver !== 'zfs') return v.size;
+    const live = (await this.liveState()).get(v.vid)?.volsize;
+    return live !== undefined && /^[0-9]+$/.test(live) ? live : v.size;
   }
 
   /** is_outdated: a snap_on_start volume whose origin is no longer its source's newest clean snapshot. */

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { importJob } from '../../../dom0/commands/import.ts';
-import { restore, type RestoreOptions } from '../../../dom0/commands/restore.ts';
+import { restore, type RestoreAdapters, type RestoreOptions } from '../../../dom0/commands/restore.ts';
 import type { ReceiverConnection, SendAdapters } from '../../../dom0/commands/context.ts';
 import { MetadataStore } from '../../../dom0/metadata/store.ts';
 import type { ExportOptions } from '../../../dom0/receiver-link/client.ts';
@@ -103,6 +103,7 @@ async function setup(opts: { contentHash?: string; tamper?: boolean; exportBytes
         await o.write({ kind: 'data', bytes: bytes.subarray(SIZE - 50) });
         return { snapshot, guid: volGuid, bytes: BigInt(SIZE), holeBytes: BigInt(SIZE - 1050), cloneLeft: null };
       },
+      sendSnapshot: async () => { throw new Error('the zfs receive adapter is faked whole'); },
       failed: null,
       receive: async () => { throw new Error('no'); },
       abort: async () => ({ hadState: false }),
@@ -267,4 +268,36 @@ test('restore --devices on R4.3: Assign, read back through .Assigned as capture 
     ['usb', 'sys-usb', '2-1', '1234:5678:ab:u0', 'required', {}],
   ]);
   assert.ok(!w.settings!.tags.includes('restore-in-progress'));
+});
+
+test('restore --zfs-receive: the warning, each volume handed to zfs receive with its vid, recorded GUID and size (no import); a pool without the zfs driver is refused first', async () => {
+  const { ctx, m, imported } = await setup({ contentHash: SHA });
+  const received: Array<{ vid: string; snapshot: string; size: bigint; guid: bigint; hash: string | null }> = [];
+  (ctx.restore as RestoreAdapters).receiveVolume = async (v) => {
+    received.push({ vid: v.vid, snapshot: v.snapshot, size: v.size, guid: v.guid, hash: v.contentHash?.sha256 ?? null });
+    m.list.find((x) => x.name === 'work')!.volumes[0]!.size = String(v.size);
+    return { bytes: 4242n, resumed: false, already: false, sha256: SHA, left: null };
+  };
+  const dry = await restore(options({ zfsReceive: true, dryRun: true }), ctx);
+  assert.ok(dry.findings.some((f) => f.code === 'RESTORE_ZFS_RECEIVE' && f.severity === 'warning' && /trust/.test(f.message)));
+  assert.ok(dry.qubes[0]!.steps.some((s) => s.startsWith('zfs receive private')));
+  assert.equal(received.length, 0, 'a dry run receives nothing');
+  const r = await restore(options({ zfsReceive: true }), ctx);
+  assert.equal(r.ok, true, JSON.stringify(r.findings));
+  assert.equal(received.length, 1);
+  assert.equal(received[0]!.vid, 'tank/qubes/work/private');
+  assert.equal(received[0]!.snapshot, `${ROOT}/tank/qubes/work/private@l`);
+  assert.equal(received[0]!.size, BigInt(SIZE));
+  assert.equal(received[0]!.hash, SHA, 'the recorded content hash goes along, to be checked in dom0');
+  assert.equal(imported.size, 0, 'nothing went through the import path');
+  assert.deepEqual([r.qubes[0]!.result, r.qubes[0]!.volumes[0]!.bytes, r.qubes[0]!.volumes[0]!.verified], ['restored', '4242', true]);
+  assert.deepEqual(tagsOf(m, 'work'), ['audited']);
+  // A pool whose driver is not zfs: refused before anything is created.
+  const other = await setup();
+  other.m.pools = () => [{ name: 'zfs-main', config: { driver: 'file', dir_path: '/var/lib/qubes' } }];
+  (other.ctx.restore as RestoreAdapters).receiveVolume = async () => { throw new Error('must not be called'); };
+  const refused = await restore(options({ zfsReceive: true }), other.ctx);
+  assert.equal(refused.ok, false);
+  assert.deepEqual(refused.findings.filter((f) => f.severity === 'error').map((f) => f.code), ['RESTORE_ZFS_RECEIVE_POOL']);
+  assert.ok(!other.m.list.some((q) => q.name === 'work'), 'nothing was created');
 });
