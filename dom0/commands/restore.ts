@@ -175,14 +175,14 @@ async function liveQubes(api: Api, names: Iterable<string>): Promise<LiveQube[]>
   return out;
 }
 
-// The device API of the release dom0 runs, asked of a qube that exists (dom0 last); null when qubesd
-// answers neither flavour (the plan then says the assignments cannot be applied).
-async function detectDeviceApi(api: Api, live: readonly LiveQube[]): Promise<'4.2' | '4.3' | null> {
+// The device API of the release dom0 runs and whether it has notes, asked of a qube that exists
+// (dom0 last); nulls when qubesd answers neither flavour (the plan then says what cannot be applied).
+async function detectApi(api: Api, live: readonly LiveQube[]): Promise<{ devices: '4.2' | '4.3' | null; notes: boolean | null }> {
   const classes = await captureDeviceClasses(api);
   try {
-    return (await detectFlavourOnAny(api, [...live.map((q) => q.name).filter((n) => n !== 'dom0'), 'dom0'], classes)).devices;
+    return await detectFlavourOnAny(api, [...live.map((q) => q.name).filter((n) => n !== 'dom0'), 'dom0'], classes);
   } catch (e) {
-    if (isQzbError(e) && e.code === 'QUBES_API_REFUSED') return null;
+    if (isQzbError(e) && e.code === 'QUBES_API_REFUSED') return { devices: null, notes: null };
     throw e;
   }
 }
@@ -248,8 +248,13 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
     const targets = inputs.map((i) => options.as ?? i.held.qube);
     const live = await liveQubes(api, targets);
     const pools = parseNameList(await api('admin.pool.List', 'dom0'));
-    const deviceApi = options.devices && inputs.some((i) => i.doc?.devices.some((d) => d.persistent !== false)) ? await detectDeviceApi(api, live) : null;
-    const plan = planRestore(inputs, live, pools, { as: options.as, template: options.template, netvm: options.netvm, devices: options.devices, deviceApi, acceptSettings: options.acceptSettings });
+    const needDevices = options.devices && inputs.some((i) => i.doc?.devices.some((d) => d.persistent !== false));
+    const needNotes = inputs.some((i) => i.doc !== null && i.doc.notes !== null && i.doc.notes !== '');
+    const flavour = needDevices || needNotes ? await detectApi(api, live) : { devices: null, notes: null };
+    const plan = planRestore(inputs, live, pools, {
+      as: options.as, template: options.template, netvm: options.netvm, devices: options.devices, deviceApi: needDevices ? flavour.devices : null,
+      notesApi: flavour.notes, acceptSettings: options.acceptSettings,
+    });
     result.findings.push(...plan.findings);
     if (options.zfsReceive) result.findings.push(...(await zfsReceivePreflight(api, plan.qubes)));
     const docs = new Map(inputs.map((i) => [i.held.qube, i.doc]));

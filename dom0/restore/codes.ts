@@ -26,6 +26,7 @@ export const RESTORE_CODES = {
   IMPORT_FAILED: { severity: 'error', meaning: "Qubes' import (admin.vm.volume.ImportWithSize) failed or stopped: the qube stays tagged; run restore again" },
   EXPORT_SIZE_MISMATCH: { severity: 'error', meaning: "the receiver announced another volsize than the volume's recorded size" },
   EXPORT_GUID_MISMATCH: { severity: 'error', meaning: 'the volume snapshot the receiver exports has another GUID than recorded' },
+  RESTORE_NOTES_NOT_APPLIED: { severity: 'warning', meaning: "the qube's notes are not restored: dom0's qubesd has no notes calls (R4.2), or they exceed its 256000 bytes" },
   RESTORE_ZFS_RECEIVE: { severity: 'warning', meaning: "--zfs-receive: dom0's kernel parses the backup qube's zfs send streams (lineage kept in return)" },
   RESTORE_ZFS_RECEIVE_POOL: { severity: 'error', meaning: "--zfs-receive: a volume's pool does not use the zfs driver" },
   RESTORE_RECEIVE_FAILED: { severity: 'error', meaning: "--zfs-receive: dom0's zfs receive failed or stopped (partial state is kept; run restore again to resume)" },

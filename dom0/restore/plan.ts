@@ -60,7 +60,12 @@ export interface RestorePlanOptions {
   deviceApi: '4.2' | '4.3' | null;
   /** Accept a settings document whose hash differs from the recorded one. */
   acceptSettings: boolean;
+  /** dom0's qubesd has the notes calls (R4.3): true, false (R4.2), or null when not asked (no notes to restore). */
+  notesApi?: boolean | null;
 }
+
+/** qubesd's limit on a qube's notes (admin.vm.notes.Set), in UTF-8 bytes. */
+const MAX_NOTES_BYTES = 256_000;
 
 /** One Admin API call of the configuration (payload as sent). */
 export interface AdminStep {
@@ -219,6 +224,13 @@ export function planRestore(inputs: readonly RestoreInput[], live: readonly Live
     for (const [k, v] of Object.entries(doc.features).sort(([a], [b]) => (a < b ? -1 : 1))) configure.push(step('admin.vm.feature.Set', k, v, `feature ${k} = ${v}`));
     for (const t of [...doc.tags].sort()) if (t !== RESTORE_TAG && !t.startsWith('created-by-')) configure.push(step('admin.vm.tag.Set', t, null, `tag ${t}`));
     if (doc.firewall.length > 0) configure.push(step('admin.vm.firewall.Set', '', doc.firewall.map((r) => `${r}\n`).join(''), `${doc.firewall.length} firewall rule(s)`));
+    if (doc.notes !== null && doc.notes !== '') {
+      const bytes = new TextEncoder().encode(doc.notes).length;
+      if (options.notesApi === true && bytes <= MAX_NOTES_BYTES) configure.push(step('admin.vm.notes.Set', '', doc.notes, `notes (${bytes} bytes)`));
+      else {
+        findings.push(finding('RESTORE_NOTES_NOT_APPLIED', 'warning', `${held.qube}'s notes (${bytes} bytes) are not restored: ${options.notesApi === true ? `qubesd takes at most ${MAX_NOTES_BYTES} bytes` : "this dom0's qubesd has no notes calls (R4.2)"}. They are in the settings document: qubes-zfs-backup settings shows them.`, { subject: name }));
+      }
+    }
     const assignments = doc.devices.filter((d) => d.persistent !== false);
     if (assignments.length > 0 && !options.devices) {
       findings.push(finding('RESTORE_DEVICES_SKIPPED', 'info', `${held.qube} had ${assignments.length} device assignment(s) (${assignments.map((d) => `${d.class} ${d.backend}:${d.port}`).join(', ')}); they are not applied (hardware differs after a reinstall): pass --devices to apply them, or assign them with qvm-device.`, { subject: name }));

@@ -67,6 +67,7 @@ export interface QubesModel {
   setTag?(qube: string, tag: string): void;
   removeTag?(qube: string, tag: string): void;
   setFirewall?(qube: string, rules: string[]): void;
+  setNotes?(qube: string, notes: string): void;
   /** R4.2 device.<class>.Attach (persistent) / R4.3 device.<class>.Assign, already checked. */
   assignDevice?(qube: string, device: FakeDevice): void;
   /** internal.vm.volume.ImportBegin: the path the data goes to (the driver's import_data). */
@@ -277,6 +278,15 @@ async function answerWrite(model: QubesModel, method: string, arg: string, dest:
     case 'admin.vm.tag.Remove':
       need(model.removeTag)(target.name, arg);
       return '';
+    case 'admin.vm.notes.Set': {
+      // R4.3 only (qubes/api/admin.py vm_notes_set): at most 256000 bytes; code points unsafe for
+      // display become "_" (libqubes-pure; here: C0/C1 controls other than tab and newline).
+      if (model.release !== '4.3') throw new QubesdAbort('no such method');
+      if (dest === 'dom0') throw new QubesdAbort('enforce: dest is not dom0');
+      if (Buffer.byteLength(text) > 256000) throw new QubesdError('ProtocolError', `Maximum note size is 256000 bytes (${Buffer.byteLength(text)} bytes received)`);
+      need(model.setNotes)(target.name, text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '_'));
+      return '';
+    }
     case 'admin.vm.firewall.Set':
       need(model.setFirewall)(target.name, text.split('\n').filter((l) => l.length > 0));
       return '';

@@ -567,6 +567,10 @@ export class QubesSim implements QubesModel {
     this.mustQube(qube).settings!.firewall = [...rules];
   }
 
+  setNotes(qube: string, notes: string): void {
+    this.mustQube(qube).settings!.notes = notes;
+  }
+
   assignDevice(qube: string, device: FakeDevice): void {
     const s = this.mustQube(qube).settings!;
     s.devices = [...s.devices, device];

@@ -228,3 +228,19 @@ test('plan --devices: what cannot be applied is a warning and the qube is still 
   const both = planRestore([input(b1('work'), d), input(heldUsb, usbDoc)], liveBase, [], { ...opts, devices: true, deviceApi: '4.3' });
   assert.deepEqual(both.qubes.map((q) => q.name), ['sys-usb', 'work']);
 });
+
+test('plan: notes are set on R4.3 (admin.vm.notes.Set, payload as captured), and a warning where dom0 has no notes calls or they are over qubesd\'s limit', () => {
+  const withNotes = doc('work', { notes: 'Bank: ask Ana.\nPIN elsewhere.' });
+  const r43 = planRestore([input(b1('work'), withNotes)], liveBase, [], { ...opts, notesApi: true });
+  const step = r43.qubes[0]!.configure.find((s) => s.method === 'admin.vm.notes.Set');
+  assert.deepEqual([step?.arg, step?.payload], ['', 'Bank: ask Ana.\nPIN elsewhere.']);
+  assert.ok(!codes(r43).includes('RESTORE_NOTES_NOT_APPLIED'));
+  const r42 = planRestore([input(b1('work'), withNotes)], liveBase, [], { ...opts, notesApi: false });
+  assert.ok(!r42.qubes[0]!.configure.some((s) => s.method === 'admin.vm.notes.Set'));
+  assert.ok(codes(r42).includes('RESTORE_NOTES_NOT_APPLIED'));
+  assert.equal(r42.qubes[0]!.action, 'create', 'the qube is still restored');
+  const big = planRestore([input(b1('work'), doc('work', { notes: 'é'.repeat(128_001) }))], liveBase, [], { ...opts, notesApi: true });
+  assert.ok(codes(big).includes('RESTORE_NOTES_NOT_APPLIED'), '256002 UTF-8 bytes are over the limit');
+  const none = planRestore([input(b1('work'), doc('work', { notes: '' }))], liveBase, [], { ...opts, notesApi: true });
+  assert.ok(!none.qubes[0]!.configure.some((s) => s.method === 'admin.vm.notes.Set') && !codes(none).includes('RESTORE_NOTES_NOT_APPLIED'));
+});
