@@ -24,6 +24,9 @@ import { statusJson } from '../../../dom0/output/status.ts';
 import { toJson } from '../../../dom0/output/json.ts';
 import { qubesOf, zfsOf } from '../snapshot/fixtures.ts';
 import { fakeContext, type FakeSystem } from './helpers.ts';
+import { restore } from '../../../dom0/commands/restore.ts';
+import { restoreJson } from '../../../dom0/output/restore.ts';
+import { options as restoreOptions, setup as restoreSetup } from './restore-fixture.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -36,7 +39,7 @@ const OPTIONAL = new Set([
   'jobs[].targets[].verifiedAt', 'jobs[].targets[].contentHash', 'error.hint',
 ]);
 /** Values whose inside is documented in prose, not by the example (free-form details, send's variants). */
-const OPAQUE = new Set(['findings[].details', 'targets[].send', 'jobs[].step']);
+const OPAQUE = new Set(['findings[].details', 'targets[].send', 'jobs[].step', 'qubes[].document']);
 
 function kind(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
@@ -136,6 +139,8 @@ async function realOutputs(): Promise<Map<string, unknown[]>> {
   writeFileSync(path.join(ctx.cwd, 'backup1.yaml'), 'name: j1\nWARN\n# changed\n');
   const replaced = parsed(importJson(await importJob({ file: 'backup1.yaml', replace: true }, ctx)));
   const failure = await cliJson(['status', '--json'], { QUBES_ZFS_BACKUP_METADATA_DIR: path.join(ctx.cwd, 'absent') });
+  const r = await restoreSetup();
+  const restored = parsed(restoreJson(await restore(restoreOptions({ as: 'work2' }), r.ctx)));
   return new Map<string, unknown[]>([
     ['Exit status', [failure]],
     ['check', [checked, unreadable]],
@@ -144,6 +149,7 @@ async function realOutputs(): Promise<Map<string, unknown[]>> {
     ['snapshot', [snapshotted]],
     ['status', [statused]],
     ['verify', [verified]],
+    ['restore', [restored]],
   ]);
 }
 
