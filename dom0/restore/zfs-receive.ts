@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { QzbError } from '../../shared/errors.ts';
 import { hashVolumeSnapshot, type ContentHash } from '../zfs/content-hash.ts';
 import { startZfsReceive } from '../zfs/receive-process.ts';
+import { pipeWriter } from './pipe-write.ts';
 import { runZfs, type ZfsRunOptions } from '../zfs/runner.ts';
 import type { ReceiverClient } from '../receiver-link/client.ts';
 
@@ -108,23 +109,7 @@ async function destroyAside(aside: string, z: ZfsRunOptions): Promise<boolean> {
 async function receiveStream(v: ReceiveVolume, into: string, token: string | null, link: Link, z: ZfsRunOptions, onProgress?: (bytes: bigint) => void): Promise<bigint> {
   const proc = startZfsReceive(['receive', '-s', '-u', '-o', 'volmode=none', into], z);
   const stdin = proc.stdin;
-  let exited = false;
-  void proc.done.then(() => (exited = true));
-  const write = (chunk: Buffer): Promise<void> => new Promise((resolve, reject) => {
-    const gone = (): Error => new QzbError('RESTORE_RECEIVE_FAILED', `zfs receive into ${into} stopped reading`);
-    if (exited || stdin.destroyed) return reject(gone());
-    if (stdin.write(chunk)) return resolve();
-    const finish = (ok: boolean): void => {
-      stdin.off('drain', onDrain);
-      stdin.off('close', onClose);
-      if (ok) resolve();
-      else reject(gone());
-    };
-    const onDrain = (): void => finish(true);
-    const onClose = (): void => finish(false);
-    stdin.on('drain', onDrain);
-    stdin.on('close', onClose);
-  });
+  const write = pipeWriter(stdin, proc.done, () => new QzbError('RESTORE_RECEIVE_FAILED', `zfs receive into ${into} stopped reading`));
   if (!link.sendSnapshot) throw new QzbError('INTERNAL', 'the receiver link cannot send snapshots');
   let sent: { bytes: bigint };
   try {

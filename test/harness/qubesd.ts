@@ -284,7 +284,7 @@ async function answerWrite(model: QubesModel, method: string, arg: string, dest:
       if (model.release !== '4.3') throw new QubesdAbort('no such method');
       if (dest === 'dom0') throw new QubesdAbort('enforce: dest is not dom0');
       if (Buffer.byteLength(text) > 256000) throw new QubesdError('ProtocolError', `Maximum note size is 256000 bytes (${Buffer.byteLength(text)} bytes received)`);
-      need(model.setNotes)(target.name, text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '_'));
+      need(model.setNotes)(target.name, [...text].map((c) => { const n = c.codePointAt(0)!; return (n < 0x20 && c !== '\t' && c !== '\n') || (n >= 0x7f && n <= 0x9f) ? '_' : c; }).join(''));
       return '';
     }
     case 'admin.vm.firewall.Set':
