@@ -8,8 +8,10 @@
 //     not do by default.
 // The tool's figure is the whole `restore` run (qube created and configured through the Admin API,
 // the agent's export clone, every byte framed, forwarded, SHA-256'd and written through Qubes'
-// import path, the volume checked, the qube released). Prints `restore: X s/GiB (ratio R vs
-// baseline)`. Not a pass/fail test: exit 1 only if something did not run.
+// import path, the volume checked, the qube released); a 1 MiB qube's restore gives its fixed cost,
+// and `restore --zfs-receive` of the same qube is measured against the raw pipe. Prints
+// `restore: X s/GiB (ratio R vs baseline)` and the others. Not a pass/fail test: exit 1 only if
+// something did not run.
 import { stringify } from 'yaml';
 import { fmt, runBench, runIfMain } from './vm-bench.ts';
 
@@ -34,7 +36,14 @@ export function scenario(): { text: string; at: Record<string, number> } {
   add({ 'receiver-zfs': ['clone', '-o', 'readonly=on', '-o', 'volmode=dev', SNAP, 'backuppool/bench-read'] });
   at['dd'] = add({ 'read-volume': { dataset: 'backuppool/bench-read' } });
   add({ 'receiver-zfs': ['destroy', 'backuppool/bench-read'] });
+  // The fixed cost of a restore (create, configure, export clone, import, release) on a 1 MiB qube.
+  add({ qube: 'remove small' });
+  at['small'] = add({ run: 'restore big small --json', expect: { exit: 0, json: { ok: true } } });
   at['tool'] = add({ run: 'restore big big --json', expect: { exit: 0, json: { ok: true } } });
+  add({ 'assert-same-bytes': { qube: 'big', volume: 'private', 'receiver-snapshot': SNAP } });
+  // The opt-in path: dom0's own zfs receive of the agent's zfs send.
+  add({ qube: 'remove big' });
+  at['zr'] = add({ run: 'restore big big --zfs-receive --json', expect: { exit: 0, json: { ok: true } } });
   add({ 'assert-same-bytes': { qube: 'big', volume: 'private', 'receiver-snapshot': SNAP } });
   const job = stringify({
     name: 'big',
@@ -44,7 +53,7 @@ export function scenario(): { text: string; at: Record<string, number> } {
     'include-groups': ['mine'],
     'forgo-groups': ['system'],
     'void-groups': [],
-    mine: { type: 'qubes', members: ['big'] },
+    mine: { type: 'qubes', members: ['big', 'small'] },
     system: { type: 'qubes', members: ['fedora-41'] },
   });
   const doc = {
@@ -56,6 +65,7 @@ export function scenario(): { text: string; at: Record<string, number> } {
       qubes: [
         { name: 'fedora-41', class: 'TemplateVM', data: { root: '1M' } },
         { name: 'big', class: 'AppVM', template: 'fedora-41', prefs: { netvm: null }, data: { private: `${SIZE_MIB}M` }, sizes: { private: `${SIZE_MIB}M` } },
+        { name: 'small', class: 'AppVM', template: 'fedora-41', prefs: { netvm: null }, data: { private: '1M' }, sizes: { private: '1M' } },
       ],
       receiver: { qube: 'backups-disp', pool: 'backuppool', 'pool-size': `${2 * SIZE_MIB + 256}M`, dataset: R },
     },
@@ -72,13 +82,21 @@ async function main(): Promise<number> {
     const dd = recs.get(at['dd']!);
     const pipe = recs.get(at['pipe']!);
     const tool = recs.get(at['tool']!);
-    if (!(dd?.ok && pipe?.ok && tool?.ok)) return console.log('restore: not measured (a step failed)');
+    const small = recs.get(at['small']!);
+    const zr = recs.get(at['zr']!);
+    if (!(dd?.ok && pipe?.ok && tool?.ok && small?.ok && zr?.ok)) return console.log('restore: not measured (a step failed)');
     const gib = SIZE_MIB / 1024;
     const perGib = tool.ms! / 1000 / gib;
     const ddPerGib = dd.ms! / 1000 / gib;
     const pipePerGib = pipe.ms! / 1000 / gib;
     console.log(`restore: ${fmt(perGib)} s/GiB (ratio ${fmt(perGib / ddPerGib)} vs baseline dd read of the backed-up snapshot ${fmt(ddPerGib)} s/GiB; whole run ${fmt(tool.ms! / 1000)} s for ${SIZE_MIB} MiB)`);
     console.log(`restore-vs-zfs-receive: ${fmt(perGib)} s/GiB (ratio ${fmt(perGib / pipePerGib)} vs baseline raw zfs send | zfs receive between the same pools ${fmt(pipePerGib)} s/GiB)`);
+    // What the volume's size adds: the big restore minus the 1 MiB one, per GiB of the difference.
+    const marginal = (tool.ms! - small.ms!) / 1000 / ((SIZE_MIB - 1) / 1024);
+    console.log(`restore-fixed-cost: ${fmt(small.ms! / 1000)} s (a 1 MiB qube; ratio ${fmt(small.ms! / tool.ms!)} vs baseline the ${SIZE_MIB} MiB restore ${fmt(tool.ms! / 1000)} s)`);
+    console.log(`restore-per-gib-beyond-fixed: ${fmt(marginal)} s/GiB (ratio ${fmt(marginal / ddPerGib)} vs baseline dd read ${fmt(ddPerGib)} s/GiB)`);
+    const zrPerGib = zr.ms! / 1000 / gib;
+    console.log(`restore-zfs-receive: ${fmt(zrPerGib)} s/GiB (ratio ${fmt(zrPerGib / pipePerGib)} vs baseline raw zfs send | zfs receive ${fmt(pipePerGib)} s/GiB; whole run ${fmt(zr.ms! / 1000)} s)`);
   });
 }
 
