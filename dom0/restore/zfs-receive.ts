@@ -21,7 +21,8 @@ import { QzbError } from '../../shared/errors.ts';
 import { hashVolumeSnapshot, type ContentHash } from '../zfs/content-hash.ts';
 import { startZfsReceive } from '../zfs/receive-process.ts';
 import { pipeWriter } from './pipe-write.ts';
-import { runZfs, type ZfsRunOptions } from '../zfs/runner.ts';
+import { StreamBegin, type BeginRecord } from '../../shared/stream-begin.ts';
+import { runZfs, ZfsCommandError, type ZfsRunOptions } from '../zfs/runner.ts';
 import type { ReceiverClient } from '../receiver-link/client.ts';
 
 /** Suffix of the dataset a volume is received into, next to its vid. */
@@ -67,7 +68,10 @@ interface DatasetState {
 // What exists of `names` (volumes only), with their snapshots: two zfs calls.
 async function look(names: string[], z: ZfsRunOptions): Promise<Map<string, DatasetState>> {
   const out = new Map<string, DatasetState>();
-  const r = await runZfs(['list', '-H', '-p', '-t', 'volume', '-o', 'name,receive_resume_token,volsize', ...names], { ...z, allowExitCodes: [1] });
+  const args = ['list', '-H', '-p', '-t', 'volume', '-o', 'name,receive_resume_token,volsize', ...names];
+  const r = await runZfs(args, { ...z, allowExitCodes: [1] });
+  // Exit 1 with only "does not exist" lines: some of them are missing, which is what we ask.
+  if (r.exitCode !== 0 && r.stderr.split('\n').some((l) => l.trim() !== '' && !/dataset does not exist/.test(l))) throw new ZfsCommandError(['zfs', ...args], r.exitCode, r.stderr);
   for (const line of r.stdout.split('\n').filter(Boolean)) {
     const [name = '', token = '-', volsize = '0'] = line.split('\t');
     if (names.includes(name)) out.set(name, { token: token === '-' || token === '' ? null : token, volsize: /^[0-9]+$/.test(volsize) ? BigInt(volsize) : 0n, snapshots: [] });
@@ -105,11 +109,35 @@ async function destroyAside(aside: string, z: ZfsRunOptions): Promise<boolean> {
   return false;
 }
 
+/** Why a stream whose DRR_BEGIN says `r` is not the full single-snapshot stream of `guid`, or null. */
+export function streamBeginProblem(r: BeginRecord | null, guid: bigint): string | null {
+  if (r === null) return 'it does not begin with a DRR_BEGIN record';
+  if (r.hdrtype !== 1) return `a compound stream (type ${r.hdrtype}: -R or -p), which could create other datasets or set properties`;
+  if (r.fromguid !== 0n) return `an incremental stream from GUID ${r.fromguid}`;
+  if (r.toguid !== guid) return `a stream of GUID ${r.toguid}, not ${guid}`;
+  return null;
+}
+
 // Feeds the agent's stream into `zfs receive`; a failure on either side keeps ZFS's partial state.
 async function receiveStream(v: ReceiveVolume, into: string, token: string | null, link: Link, z: ZfsRunOptions, onProgress?: (bytes: bigint) => void): Promise<bigint> {
   const proc = startZfsReceive(['receive', '-s', '-u', '-o', 'volmode=none', into], z);
   const stdin = proc.stdin;
-  const write = pipeWriter(stdin, proc.done, () => new QzbError('RESTORE_RECEIVE_FAILED', `zfs receive into ${into} stopped reading`));
+  const toPipe = pipeWriter(stdin, proc.done, () => new QzbError('RESTORE_RECEIVE_FAILED', `zfs receive into ${into} stopped reading`));
+  // zfs receive sees no byte before DRR_BEGIN says: one snapshot (no -R/-p compound stream that
+  // could create other datasets or set properties), in full, of the GUID that was backed up.
+  const begin = new StreamBegin();
+  let held: Buffer[] | null = [];
+  const write = async (chunk: Buffer): Promise<void> => {
+    if (held === null) return toPipe(chunk);
+    begin.push(chunk);
+    held.push(chunk);
+    if (begin.filled < 56) return;
+    const problem = streamBeginProblem(begin.record(), v.guid);
+    if (problem !== null) throw new QzbError('RESTORE_RECEIVE_FAILED', `the receiver's stream for ${v.snapshot} is not a full stream of that one snapshot (${problem}): nothing of it was received`);
+    const first = Buffer.concat(held);
+    held = null;
+    return toPipe(first);
+  };
   if (!link.sendSnapshot) throw new QzbError('INTERNAL', 'the receiver link cannot send snapshots');
   let sent: { bytes: bigint };
   try {

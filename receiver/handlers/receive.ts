@@ -15,7 +15,7 @@ import { errorReply, safeStderr, zfsFailure } from '../replies.ts';
 import { ensureParents, PLACEHOLDER_PROPERTY } from '../placeholder.ts';
 import { checkPlaceholder, intoPlaceholderRequestProblem } from '../placeholder-check.ts';
 import { guidOf, resumeTokenOf } from '../zfs-queries.ts';
-import { StreamBegin } from '../stream-begin.ts';
+import { StreamBegin } from '../../shared/stream-begin.ts';
 import type { ZfsOutput } from '../zfs-runner.ts';
 
 /** How a receive left the session: ready for the next request, or dom0 has gone. */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { StreamBegin } from '../../../receiver/stream-begin.ts';
+import { StreamBegin } from '../../../shared/stream-begin.ts';
 
 function begin(le: boolean, guid: bigint, type = 0, magic = 0x2f5bacbacn): Buffer {
   const b = Buffer.alloc(312);
@@ -52,5 +52,35 @@ test('a recorded real stream head (OpenZFS 2.3.2) gives the GUID zfs reports for
   for (const line of lines) {
     const [what, guid, hex] = line.split('\t');
     assert.equal(read([Buffer.from(hex!, 'hex')]), guid, what);
+  }
+});
+
+test('record(): hdrtype substream for a plain send, compound for -R/-p (versioninfo bits 0-1), and drr_fromguid', () => {
+  const s = new StreamBegin();
+  const b = begin(true, 77n);
+  b.writeBigUInt64LE(0x11n, 16);
+  b.writeBigUInt64LE(99n, 48);
+  s.push(b);
+  assert.deepEqual(s.record(), { toguid: 77n, fromguid: 99n, hdrtype: 1 });
+  const c = new StreamBegin();
+  const cb = begin(false, 77n);
+  cb.writeBigUInt64BE(0x12n, 16);
+  c.push(cb);
+  assert.equal(c.record()?.hdrtype, 2);
+  const short = new StreamBegin();
+  short.push(begin(true, 77n).subarray(0, 50));
+  assert.equal(short.record(), null);
+  assert.equal(short.toguid(), '77');
+});
+
+test('the recorded real stream heads are substreams; full ones have no fromguid', () => {
+  const lines = readFileSync(new URL('fixtures/stream-head.txt', import.meta.url), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  for (const line of lines) {
+    const [what, , hex] = line.split('\t');
+    const s = new StreamBegin();
+    s.push(Buffer.from(hex!, 'hex'));
+    const r = s.record();
+    assert.equal(r?.hdrtype, 1, what);
+    if (/^full/.test(what!)) assert.equal(r?.fromguid, 0n, what);
   }
 });
