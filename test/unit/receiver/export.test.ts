@@ -9,15 +9,12 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { createLinkedPair } from '../../../dom0/receiver-link/linked-pair.ts';
-import { ReceiverClient, type ExportPiece } from '../../../dom0/receiver-link/client.ts';
+import { type ExportPiece } from '../../../dom0/receiver-link/client.ts';
 import type { AgentZfs, ZfsOutput } from '../../../receiver/zfs-runner.ts';
 import { exportClonePid, staleExportClones } from '../../../receiver/export-clones.ts';
-import { readFrames } from '../../../shared/protocol/stream-io.ts';
-import { decodeMessage, encodeMessage } from '../../../shared/protocol/codec.ts';
-import { encodeFrame, encodeFrameHeader, FrameType } from '../../../shared/protocol/frame.ts';
-import { requestSchemas, type Request } from '../../../shared/protocol/schemas/requests.ts';
-import { replySchemas, type Reply } from '../../../shared/protocol/schemas/replies.ts';
+import { encodeFrame, FrameType } from '../../../shared/protocol/frame.ts';
 import { isQzbError } from '../../../shared/errors.ts';
+import { codeOf, data, hostile, msg } from './scripted-agent.ts';
 
 const ROOT = 'backup/qzb';
 const SNAP = `${ROOT}/pool/qubes/work/private@qzb-1`;
@@ -142,68 +139,37 @@ test('export: stale clones of dead agents are destroyed first; a live agent\'s c
   assert.equal(exportClonePid(`${ROOT}/sub/.qzb-export-12-0badc0de`, ROOT), null);
 });
 
-/** A scripted hostile agent answering hello, then `script` for the export. */
-async function hostile(script: (out: PassThrough) => void) {
-  const toAgent = new PassThrough();
-  const toClient = new PassThrough();
-  const client = new ReceiverClient(toClient, toAgent, { stopTransport: async () => { toClient.end(); } });
-  void (async () => {
-    for await (const frame of readFrames(toAgent)) {
-      if (frame.type !== FrameType.CONTROL) continue;
-      const request: Request = decodeMessage(requestSchemas, frame.payload);
-      if (request.kind === 'hello') {
-        toClient.write(encodeMessage(replySchemas, {
-          kind: 'hello', protocol: 1, agent: 'evil', zfsVersion: [],
-          receiveRoot: { name: ROOT, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' },
-          pool: { name: 'backup', exists: true, features: [] },
-        }));
-      } else script(toClient);
-    }
-  })().catch(() => {});
-  await client.hello(ROOT);
-  return client;
-}
-const msg = (out: PassThrough, m: Reply): boolean => out.write(encodeMessage(replySchemas, m));
-const data = (out: PassThrough, n: number): void => {
-  out.write(encodeFrameHeader(FrameType.DATA, n));
-  out.write(Buffer.alloc(n, 1));
-};
 const ready = (out: PassThrough, volsize: number, guid = '5'): boolean => msg(out, { kind: 'export-ready', snapshot: SNAP, volsize: String(volsize), guid });
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(() => null, (x: unknown) => x);
-  return isQzbError(e) ? e.code : `not a QzbError: ${String(e)}`;
-}
 
 test('export, hostile agent: wrong volsize, wrong GUID, too many bytes, short END, a hole past the end, data before ready', async () => {
   const opts = (write: (p: ExportPiece) => Promise<void> = async () => {}) => ({ volsize: 8192n, guid: 5n, write });
-  let c = await hostile((out) => ready(out, 9000));
+  let c = await hostile(ROOT, (out) => ready(out, 9000));
   assert.equal(await codeOf(c.exportVolume(SNAP, opts())), 'EXPORT_SIZE_MISMATCH');
-  c = await hostile((out) => ready(out, 8192, '6'));
+  c = await hostile(ROOT, (out) => ready(out, 8192, '6'));
   assert.equal(await codeOf(c.exportVolume(SNAP, opts())), 'EXPORT_GUID_MISMATCH');
-  c = await hostile((out) => {
+  c = await hostile(ROOT, (out) => {
     ready(out, 8192);
     data(out, 8192);
     data(out, 1);
   });
   assert.equal(await codeOf(c.exportVolume(SNAP, opts())), 'PROTOCOL_LIMIT_EXCEEDED');
-  c = await hostile((out) => {
+  c = await hostile(ROOT, (out) => {
     ready(out, 8192);
     msg(out, { kind: 'export-hole', bytes: '8193' });
   });
   assert.equal(await codeOf(c.exportVolume(SNAP, opts())), 'PROTOCOL_LIMIT_EXCEEDED');
-  c = await hostile((out) => {
+  c = await hostile(ROOT, (out) => {
     ready(out, 8192);
     data(out, 100);
     out.write(encodeFrame(FrameType.END));
   });
   assert.equal(await codeOf(c.exportVolume(SNAP, opts())), 'PROTOCOL_BAD_MESSAGE');
-  c = await hostile((out) => {
+  c = await hostile(ROOT, (out) => {
     data(out, 100);
   });
   assert.equal(await codeOf(c.exportVolume(SNAP, opts())), 'PROTOCOL_UNEXPECTED_MESSAGE');
   // A summary that disagrees with what was sent.
-  c = await hostile((out) => {
+  c = await hostile(ROOT, (out) => {
     ready(out, 8192);
     data(out, 4096);
     msg(out, { kind: 'export-hole', bytes: '4096' });
@@ -212,10 +178,10 @@ test('export, hostile agent: wrong volsize, wrong GUID, too many bytes, short EN
   });
   assert.equal(await codeOf(c.exportVolume(SNAP, opts())), 'PROTOCOL_BAD_MESSAGE');
   // Data frames outside an export stay a violation.
-  c = await hostile((out) => data(out, 10));
+  c = await hostile(ROOT, (out) => data(out, 10));
   assert.equal(await codeOf(c.inventory()), 'PROTOCOL_UNEXPECTED_MESSAGE');
   // A failing sink ends the link with its own error.
-  c = await hostile((out) => {
+  c = await hostile(ROOT, (out) => {
     ready(out, 8192);
     data(out, 4096);
   });
@@ -225,7 +191,7 @@ test('export, hostile agent: wrong volsize, wrong GUID, too many bytes, short EN
 });
 
 test('export, well-behaved scripted agent: ABORT then an error reply is a request failure', async () => {
-  const c = await hostile((out) => {
+  const c = await hostile(ROOT, (out) => {
     ready(out, 8192);
     data(out, 4096);
     out.write(encodeFrame(FrameType.ABORT));

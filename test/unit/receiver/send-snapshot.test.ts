@@ -5,15 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { createLinkedPair } from '../../../dom0/receiver-link/linked-pair.ts';
-import { ReceiverClient } from '../../../dom0/receiver-link/client.ts';
 import type { AgentZfs, ZfsOutput } from '../../../receiver/zfs-runner.ts';
 import { sendSnapshotArgs, tokenToname } from '../../../receiver/handlers/send-snapshot.ts';
-import { readFrames } from '../../../shared/protocol/stream-io.ts';
-import { decodeMessage, encodeMessage } from '../../../shared/protocol/codec.ts';
-import { encodeFrame, encodeFrameHeader, FrameType } from '../../../shared/protocol/frame.ts';
-import { requestSchemas, type Request } from '../../../shared/protocol/schemas/requests.ts';
-import { replySchemas, type Reply } from '../../../shared/protocol/schemas/replies.ts';
-import { isQzbError } from '../../../shared/errors.ts';
+import { encodeFrame, FrameType } from '../../../shared/protocol/frame.ts';
+import { codeOf, data, hostile, msg } from './scripted-agent.ts';
 
 const ROOT = 'backup/qzb';
 const SNAP = `${ROOT}/pool/qubes/work/private@b1`;
@@ -128,58 +123,26 @@ test('send-snapshot: a resume token naming the snapshot resumes with zfs send -t
 test('send-snapshot, hostile agent: wrong volsize, wrong GUID, more than maxBytes, a summary that disagrees, a hole inside the stream', async () => {
   const opts = { volsize: 8192n, guid: 5n, resumeToken: null, maxBytes: 4096n, write: async () => {} };
   const ready = (out: PassThrough, volsize = 8192, guid = '5'): boolean => msg(out, { kind: 'send-ready', snapshot: SNAP, volsize: String(volsize), guid });
-  let c = await hostile((out) => ready(out, 9000));
+  let c = await hostile(ROOT, (out) => ready(out, 9000));
   assert.equal(await codeOf(c.sendSnapshot(SNAP, opts)), 'EXPORT_SIZE_MISMATCH');
-  c = await hostile((out) => ready(out, 8192, '6'));
+  c = await hostile(ROOT, (out) => ready(out, 8192, '6'));
   assert.equal(await codeOf(c.sendSnapshot(SNAP, opts)), 'EXPORT_GUID_MISMATCH');
-  c = await hostile((out) => {
+  c = await hostile(ROOT, (out) => {
     ready(out);
     data(out, 4096);
     data(out, 1);
   });
   assert.equal(await codeOf(c.sendSnapshot(SNAP, opts)), 'PROTOCOL_LIMIT_EXCEEDED');
-  c = await hostile((out) => {
+  c = await hostile(ROOT, (out) => {
     ready(out);
     data(out, 100);
     out.write(encodeFrame(FrameType.END));
     msg(out, { kind: 'snapshot-sent', snapshot: SNAP, bytes: '99' });
   });
   assert.equal(await codeOf(c.sendSnapshot(SNAP, opts)), 'PROTOCOL_BAD_MESSAGE');
-  c = await hostile((out) => {
+  c = await hostile(ROOT, (out) => {
     ready(out);
     msg(out, { kind: 'export-hole', bytes: '10' });
   });
   assert.equal(await codeOf(c.sendSnapshot(SNAP, opts)), 'PROTOCOL_UNEXPECTED_MESSAGE');
 });
-
-/** A scripted hostile agent answering hello, then `script` for the request. */
-async function hostile(script: (out: PassThrough) => void) {
-  const toAgent = new PassThrough();
-  const toClient = new PassThrough();
-  const client = new ReceiverClient(toClient, toAgent, { stopTransport: async () => { toClient.end(); } });
-  void (async () => {
-    for await (const frame of readFrames(toAgent)) {
-      if (frame.type !== FrameType.CONTROL) continue;
-      const request: Request = decodeMessage(requestSchemas, frame.payload);
-      if (request.kind === 'hello') {
-        toClient.write(encodeMessage(replySchemas, {
-          kind: 'hello', protocol: 1, agent: 'evil', zfsVersion: [],
-          receiveRoot: { name: ROOT, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' },
-          pool: { name: 'backup', exists: true, features: [] },
-        }));
-      } else script(toClient);
-    }
-  })().catch(() => {});
-  await client.hello(ROOT);
-  return client;
-}
-const msg = (out: PassThrough, m: Reply): boolean => out.write(encodeMessage(replySchemas, m));
-const data = (out: PassThrough, n: number): void => {
-  out.write(encodeFrameHeader(FrameType.DATA, n));
-  out.write(Buffer.alloc(n, 1));
-};
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(() => null, (x: unknown) => x);
-  return isQzbError(e) ? e.code : `not a QzbError: ${String(e)}`;
-}
