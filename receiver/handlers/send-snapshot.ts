@@ -62,10 +62,11 @@ export async function handleSendSnapshot(ctx: AgentContext, root: string, reques
   const proc = ctx.zfs.send(args);
   await ctx.send({ kind: 'send-ready', snapshot: request.snapshot, guid: described.guid, volsize: String(described.volsize) });
   let bytes = 0n;
+  let onClose = (): void => {};
   try {
     await new Promise<void>((resolve, reject) => {
       let chain = Promise.resolve();
-      const onClose = (): void => reject(new ProtocolError(ProtocolErrorCode.PEER_CLOSED, 'dom0 went away during a send-snapshot'));
+      onClose = (): void => reject(new ProtocolError(ProtocolErrorCode.PEER_CLOSED, 'dom0 went away during a send-snapshot'));
       ctx.inputClosed.addEventListener('abort', onClose, { once: true });
       if (ctx.inputClosed.aborted) onClose();
       proc.stdout.on('data', (chunk: Buffer) => {
@@ -76,10 +77,7 @@ export async function handleSendSnapshot(ctx: AgentContext, root: string, reques
         }, reject);
       });
       proc.stdout.once('end', () => {
-        void chain.then(() => {
-          ctx.inputClosed.removeEventListener('abort', onClose);
-          resolve();
-        }, reject);
+        void chain.then(resolve, reject);
       });
       proc.stdout.once('error', reject);
     });
@@ -89,6 +87,8 @@ export async function handleSendSnapshot(ctx: AgentContext, root: string, reques
     ctx.log(`send-snapshot: stopped after ${bytes} bytes (${error instanceof Error ? error.message : String(error)}); zfs send ${out.exitCode === null ? `killed by ${out.signal ?? '?'}` : `exit ${out.exitCode}`}`);
     if (ctx.writer.isClosed || ctx.inputClosed.aborted) return 'eof';
     throw error;
+  } finally {
+    ctx.inputClosed.removeEventListener('abort', onClose);
   }
   const out = await proc.done;
   if (out.exitCode === 0) {

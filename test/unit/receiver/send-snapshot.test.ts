@@ -21,6 +21,7 @@ const fail = (stderr: string): ZfsOutput => ({ exitCode: 1, signal: null, stdout
 function scriptedZfs(stream: Buffer, opts: { exit?: number; encryption?: string; toname?: string } = {}) {
   const calls: string[][] = [];
   let killed = false;
+  const state = { get killed(): boolean { return killed; } };
   const zfs: AgentZfs = {
     async zfs(args) {
       calls.push(args);
@@ -54,7 +55,7 @@ function scriptedZfs(stream: Buffer, opts: { exit?: number; encryption?: string;
       return { stdout, done, kill: () => { killed = true; } };
     },
   };
-  return { zfs, calls };
+  return { zfs, calls, state };
 }
 
 test('send-snapshot: the stream arrives in order, then END and the byte count; the link stays usable', async () => {
@@ -145,4 +146,22 @@ test('send-snapshot, hostile agent: wrong volsize, wrong GUID, more than maxByte
     msg(out, { kind: 'export-hole', bytes: '10' });
   });
   assert.equal(await codeOf(c.sendSnapshot(SNAP, opts)), 'PROTOCOL_UNEXPECTED_MESSAGE');
+});
+
+test('send-snapshot: dom0 going away mid-stream stops zfs send and ends the session', async () => {
+  const { zfs, state } = scriptedZfs(Buffer.alloc(20_000_000, 5));
+  const pair = createLinkedPair(zfs, { highWaterMark: 64 * 1024 });
+  await pair.client.hello(ROOT);
+  let got = 0;
+  const failed = await pair.client.sendSnapshot(SNAP, {
+    volsize: 8388608n, guid: BigInt(GUID), resumeToken: null, maxBytes: 100_000_000n,
+    write: async (c) => {
+      got += c.length;
+      if (got > 1_000_000) throw new Error('the receiving side gave up');
+    },
+  }).then(() => null, (e: unknown) => e);
+  assert.equal((failed as Error).message, 'the receiving side gave up');
+  await pair.client.close();
+  assert.equal(await pair.agent, 'disconnected');
+  assert.ok(state.killed, 'zfs send was stopped');
 });
