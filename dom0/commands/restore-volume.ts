@@ -74,12 +74,17 @@ export async function importOne(
 }
 
 /** --zfs-receive, before anything is created: every volume's pool must use the zfs driver (the data lands as a dataset there), and the warning. */
-export async function zfsReceivePreflight(api: Api, qubes: readonly PlannedQube[]): Promise<Finding[]> {
+export async function zfsReceivePreflight(api: Api, qubes: readonly PlannedQube[], encrypted: (snapshot: string) => boolean): Promise<Finding[]> {
   const findings: Finding[] = [];
   const drivers = new Map<string, string>();
   for (const q of qubes) {
     if (q.action === 'refused') continue;
     for (const v of q.volumes) {
+      // A raw stream would need dom0's key and cannot be checked before the receive: the import path it is.
+      if (encrypted(v.snapshot)) {
+        findings.push(finding('RESTORE_ZFS_RECEIVE_ENCRYPTED', 'error', `--zfs-receive: ${v.snapshot} is encrypted on the receiver (a raw backup): restore ${q.name} without --zfs-receive (through the import path).`, { subject: `${q.name}:${v.name}` }));
+        continue;
+      }
       if (!drivers.has(v.pool)) drivers.set(v.pool, parseKeyValues(await api('admin.pool.Info', 'dom0', v.pool)).driver ?? '?');
       if (drivers.get(v.pool) !== 'zfs') {
         findings.push(finding('RESTORE_ZFS_RECEIVE_POOL', 'error', `--zfs-receive needs ${q.name}:${v.name}'s pool ${v.pool} to use the zfs driver, but it uses ${drivers.get(v.pool)}: restore without --zfs-receive (through the import path).`, { subject: `${q.name}:${v.name}` }));

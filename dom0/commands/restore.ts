@@ -218,7 +218,8 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
       result.findings.push(finding('RECEIVE_ROOT_MISSING', 'error', `The receive root ${dataset} does not exist on the receiver qube ${receiver}: nothing is there to restore (is the backup pool imported?).`, { subject: dataset }));
       return result;
     }
-    const held = catalogue(await link.client.inventory());
+    const inventory = await link.client.inventory();
+    const held = catalogue(inventory);
     if (options.list) {
       for (const h of held) {
         if (options.qubes.length > 0 && !options.qubes.includes(h.qube)) continue;
@@ -255,7 +256,10 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
       notesApi: flavour.notes, acceptSettings: options.acceptSettings,
     });
     result.findings.push(...plan.findings);
-    if (options.zfsReceive) result.findings.push(...(await zfsReceivePreflight(api, plan.qubes)));
+    if (options.zfsReceive) {
+      const encrypted = (snapshot: string): boolean => (inventory.datasets.get(snapshot.slice(0, snapshot.indexOf('@')))?.encryption ?? 'off') !== 'off';
+      result.findings.push(...(await zfsReceivePreflight(api, plan.qubes, encrypted)));
+    }
     const docs = new Map(inputs.map((i) => [i.held.qube, i.doc]));
     for (const p of plan.qubes) {
       result.qubes.push({

@@ -29,6 +29,7 @@ export const RESTORE_CODES = {
   RESTORE_NOTES_NOT_APPLIED: { severity: 'warning', meaning: "the qube's notes are not restored: dom0's qubesd has no notes calls (R4.2), or they exceed its 256000 bytes" },
   RESTORE_ZFS_RECEIVE: { severity: 'warning', meaning: "--zfs-receive: dom0's kernel parses the backup qube's zfs send streams (lineage kept in return)" },
   RESTORE_ZFS_RECEIVE_POOL: { severity: 'error', meaning: "--zfs-receive: a volume's pool does not use the zfs driver" },
+  RESTORE_ZFS_RECEIVE_ENCRYPTED: { severity: 'error', meaning: '--zfs-receive: a volume is encrypted on the receiver (raw backup): restore it through the import path' },
   RESTORE_RECEIVE_FAILED: { severity: 'error', meaning: "--zfs-receive: dom0's zfs receive failed or stopped (partial state is kept; run restore again to resume)" },
   RESTORE_TEMP_EXISTS: { severity: 'error', meaning: '--zfs-receive: <vid>.qzb-restore or <vid>.qzb-replaced exists and is not what this restore left' },
   RESTORE_VOLUME_NOT_FRESH: { severity: 'error', meaning: "--zfs-receive: the qube's volume has snapshots the driver did not make: not replaced" },

@@ -149,4 +149,12 @@ test('restore --zfs-receive: the warning, each volume handed to zfs receive with
   assert.equal(refused.ok, false);
   assert.deepEqual(refused.findings.filter((f) => f.severity === 'error').map((f) => f.code), ['RESTORE_ZFS_RECEIVE_POOL']);
   assert.ok(!other.m.list.some((q) => q.name === 'work'), 'nothing was created');
+  // A raw (encrypted) backup: its stream cannot be checked before the receive, so it is refused first too.
+  const raw = await setup();
+  (raw.ctx.restore as RestoreAdapters).receiveVolume = async () => { throw new Error('must not be called'); };
+  const inv = await raw.ctx.send.connectReceiver('backups').client.inventory();
+  Object.assign(inv.datasets.get(`${ROOT}/tank/qubes/work/private`)!, { encryption: 'aes-256-gcm' });
+  const enc = await restore(options({ zfsReceive: true }), raw.ctx);
+  assert.deepEqual(enc.findings.filter((f) => f.severity === 'error').map((f) => f.code), ['RESTORE_ZFS_RECEIVE_ENCRYPTED']);
+  assert.ok(!raw.m.list.some((q) => q.name === 'work'), 'nothing was created');
 });
