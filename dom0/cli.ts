@@ -246,7 +246,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         ...contextFor(g),
         restore: {
           startImport: (q: string, v: string, size: bigint) => startImportWithSize(q, v, size, verbose),
-          receiveVolume: (v: ReceiveVolume, link: Pick<ReceiverClient, 'sendSnapshot'>, onBytes?: (bytes: bigint) => void) => receiveVolume(v, link, verbose, onBytes),
+          receiveVolume: (v: ReceiveVolume, link: Pick<ReceiverClient, 'sendSnapshot'>, onBytes?: (bytes: bigint, estimate: bigint | null) => void) => receiveVolume(v, link, verbose, onBytes),
         },
       };
       // Ctrl-C: a qube being restored stays tagged restore-in-progress (autostart off); say so.

@@ -111,11 +111,13 @@ export async function receiveOne(
   const r = await importer.receiveVolume(
     { vid, snapshot: v.snapshot, size: v.size, guid: v.guid ?? v.receiverGuid, contentHash: v.contentHash },
     { sendSnapshot },
-    (bytes) => {
+    (bytes, estimate) => {
       const now = Date.now();
       if (onProgress && now - last > 1000) {
         last = now;
-        onProgress({ qube: p.name, volume: v.name, bytes: bytes < v.size ? bytes : v.size, total: v.size, elapsedMs: now - t0 });
+        // Stream bytes against the agent's estimate of the stream (never shown past 100 %).
+        const total = estimate !== null && estimate > 0n ? estimate : v.size;
+        onProgress({ qube: p.name, volume: v.name, bytes: bytes < total ? bytes : total, total, elapsedMs: now - t0 });
       }
     },
   );

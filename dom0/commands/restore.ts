@@ -123,7 +123,7 @@ export interface RestoreProgress {
 export interface RestoreAdapters {
   startImport(qube: string, volume: string, size: bigint): VolumeImport;
   /** --zfs-receive: one volume received by dom0's ZFS in place of the qube's fresh volume (restore/zfs-receive.ts). */
-  receiveVolume?(v: ReceiveVolume, link: Pick<ReceiverClient, 'sendSnapshot'>, onProgress?: (bytes: bigint) => void): Promise<ReceivedVolume>;
+  receiveVolume?(v: ReceiveVolume, link: Pick<ReceiverClient, 'sendSnapshot'>, onProgress?: (bytes: bigint, estimate: bigint | null) => void): Promise<ReceivedVolume>;
 }
 
 type Api = (method: string, dest: string, arg?: string, payload?: string) => Promise<string>;

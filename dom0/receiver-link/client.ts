@@ -91,7 +91,8 @@ export interface SendSnapshotOptions {
   maxBytes: bigint;
   /** Takes each chunk in order; the next is read only when this has resolved. Throwing abandons the stream. */
   write: (chunk: Buffer) => Promise<void>;
-  onProgress?: (bytes: bigint) => void;
+  /** Bytes so far, and the agent's estimate of the whole stream (a hint: null when it has none). */
+  onProgress?: (bytes: bigint, estimate: bigint | null) => void;
 }
 
 /** Typed async access to one receiver agent session. One request at a time; hello() first. */
@@ -391,6 +392,7 @@ export class ReceiverClient {
         if (options.guid !== null && guid !== options.guid) {
           throw this.failWith(new QzbError('EXPORT_GUID_MISMATCH', `${snapshot} has GUID ${guid} on the receiver, but send recorded ${options.guid}: it is not the snapshot that was backed up`));
         }
+        const estimate = ready.estimate === null ? null : BigInt(ready.estimate);
         let taken = 0n;
         for (;;) {
           const piece = await this.within(this.nextIncoming(), stallTimeoutMs, () => stallError(snapshot, 'sent no stream data', stallTimeoutMs));
@@ -407,7 +409,7 @@ export class ReceiverClient {
           } catch (error) {
             throw this.failWith(error);
           }
-          options.onProgress?.(taken);
+          options.onProgress?.(taken, estimate);
         }
         this.streamingIn = false;
         const done = await this.within(this.expect('snapshot-sent'), replyTimeoutMs, () => timeoutError('finish the send', replyTimeoutMs));

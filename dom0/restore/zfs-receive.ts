@@ -119,7 +119,7 @@ export function streamBeginProblem(r: BeginRecord | null, guid: bigint): string 
 }
 
 // Feeds the agent's stream into `zfs receive`; a failure on either side keeps ZFS's partial state.
-async function receiveStream(v: ReceiveVolume, into: string, token: string | null, link: Link, z: ZfsRunOptions, onProgress?: (bytes: bigint) => void): Promise<bigint> {
+async function receiveStream(v: ReceiveVolume, into: string, token: string | null, link: Link, z: ZfsRunOptions, onProgress?: (bytes: bigint, estimate: bigint | null) => void): Promise<bigint> {
   const proc = startZfsReceive(['receive', '-s', '-u', '-o', 'volmode=none', into], z);
   const stdin = proc.stdin;
   const toPipe = pipeWriter(stdin, proc.done, () => new QzbError('RESTORE_RECEIVE_FAILED', `zfs receive into ${into} stopped reading`));
@@ -163,7 +163,7 @@ async function receiveStream(v: ReceiveVolume, into: string, token: string | nul
 }
 
 /** Receives one volume into dom0 and puts it in place of the qube's fresh volume (see the top). */
-export async function receiveVolume(v: ReceiveVolume, link: Link, z: ZfsRunOptions = {}, onProgress?: (bytes: bigint) => void): Promise<ReceivedVolume> {
+export async function receiveVolume(v: ReceiveVolume, link: Link, z: ZfsRunOptions = {}, onProgress?: (bytes: bigint, estimate: bigint | null) => void): Promise<ReceivedVolume> {
   const tmp = `${v.vid}${RECEIVING_SUFFIX}`;
   const aside = `${v.vid}${REPLACED_SUFFIX}`;
   const label = v.snapshot.slice(v.snapshot.indexOf('@') + 1);

@@ -21,6 +21,12 @@ export function sendSnapshotArgs(request: SendSnapshotRequest): string[] {
   return request.resumeToken !== null ? ['send', '-t', request.resumeToken] : ['send', '-L', '-e', '-c', request.snapshot];
 }
 
+/** The `size` line of `zfs send -n -v -P` output, or null. */
+export function estimateOf(stdout: string): string | null {
+  const m = /^size\t([0-9]{1,20})$/m.exec(stdout);
+  return m ? m[1]! : null;
+}
+
 /** The `toname` of `zfs send -n -v -P -t` output, or null. */
 export function tokenToname(stdout: string): string | null {
   const m = /^\ttoname = (.+)$/m.exec(stdout);
@@ -57,10 +63,13 @@ export async function handleSendSnapshot(ctx: AgentContext, root: string, reques
       return 'idle';
     }
   }
+  // The stream's size for dom0's progress line (a dry run; a hint only, never a limit).
+  const dry = await ctx.zfs.zfs(['send', '-n', '-v', '-P', ...sendSnapshotArgs(request).slice(1)]);
+  const estimate = dry.exitCode === 0 ? estimateOf(dry.stdout) : null;
   const args = sendSnapshotArgs(request);
   ctx.log(`send-snapshot: zfs ${args.map((a) => (a === request.resumeToken ? '<token>' : a)).join(' ')}`);
   const proc = ctx.zfs.send(args);
-  await ctx.send({ kind: 'send-ready', snapshot: request.snapshot, guid: described.guid, volsize: String(described.volsize) });
+  await ctx.send({ kind: 'send-ready', snapshot: request.snapshot, guid: described.guid, volsize: String(described.volsize), estimate });
   let bytes = 0n;
   let onClose = (): void => {};
   try {

@@ -178,6 +178,8 @@ export const sendReady = z
     guid: decimal64,
     /** The volume's volsize (dom0 compares it with the recorded size before receiving anything). */
     volsize: decimal64,
+    /** `zfs send -nvP`'s estimate of the stream's size (for progress only), or null. */
+    estimate: decimal64.nullable(),
   })
   .strict();
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { createLinkedPair } from '../../../dom0/receiver-link/linked-pair.ts';
 import type { AgentZfs, ZfsOutput } from '../../../receiver/zfs-runner.ts';
-import { sendSnapshotArgs, tokenToname } from '../../../receiver/handlers/send-snapshot.ts';
+import { estimateOf, sendSnapshotArgs, tokenToname } from '../../../receiver/handlers/send-snapshot.ts';
 import { encodeFrame, FrameType } from '../../../shared/protocol/frame.ts';
 import { codeOf, data, hostile, msg } from './scripted-agent.ts';
 
@@ -31,7 +31,7 @@ function scriptedZfs(stream: Buffer, opts: { exit?: number; encryption?: string;
       if (args[0] === 'get' && args.includes('type')) return last === SNAP.split('@')[0] ? ok('volume\n') : fail(`cannot open '${last}': dataset does not exist\n`);
       if (args[0] === 'get' && args.includes('volsize,guid')) return last === SNAP ? ok(`volsize\t8388608\nguid\t${GUID}\n`) : fail('no\n');
       if (args[0] === 'get' && args.includes('encryption')) return ok(`${opts.encryption ?? 'off'}\n`);
-      if (args[0] === 'send' && args[1] === '-n') return ok(`resume token contents:\nnvlist version: 0\n\tobject = 0x1\n\ttoguid = 0x112210f47de98115\n\ttoname = ${opts.toname ?? SNAP}\nfull\t${opts.toname ?? SNAP}\t100\n`);
+      if (args[0] === 'send' && args[1] === '-n') return ok(`resume token contents:\nnvlist version: 0\n\tobject = 0x1\n\ttoguid = 0x112210f47de98115\n\ttoname = ${opts.toname ?? SNAP}\nfull\t${opts.toname ?? SNAP}\t100\nsize\t2500000\n`);
       return fail(`unsupported ${args.join(' ')}`);
     },
     async zpool() {
@@ -66,15 +66,18 @@ test('send-snapshot: the stream arrives in order, then END and the byte count; t
   await pair.client.hello(ROOT);
   const got: Buffer[] = [];
   const progress: bigint[] = [];
+  const estimates = new Set<bigint | null>();
   const r = await pair.client.sendSnapshot(SNAP, {
     volsize: 8388608n, guid: BigInt(GUID), resumeToken: null, maxBytes: 10_000_000n,
-    write: async (c) => { got.push(Buffer.from(c)); }, onProgress: (b) => progress.push(b),
+    write: async (c) => { got.push(Buffer.from(c)); }, onProgress: (b, e) => { progress.push(b); estimates.add(e); },
   });
   assert.ok(Buffer.concat(got).equals(stream));
   assert.equal(r.bytes, BigInt(stream.length));
   assert.equal(r.guid, BigInt(GUID));
   assert.equal(progress[progress.length - 1], BigInt(stream.length));
-  assert.deepEqual(calls.find((c) => c[0] === 'send'), ['send', '-L', '-e', '-c', SNAP]);
+  assert.deepEqual([...estimates], [2500000n], "the agent's zfs send -nvP estimate comes along for the progress line");
+  assert.deepEqual(calls.find((c) => c[0] === 'send' && c[1] !== '-n'), ['send', '-L', '-e', '-c', SNAP]);
+  assert.deepEqual(calls.find((c) => c[0] === 'send' && c[1] === '-n'), ['send', '-n', '-v', '-P', '-L', '-e', '-c', SNAP], 'the estimate is a dry run of the same send');
   assert.equal(pair.client.failed, null, 'the link stays usable');
   await pair.client.close();
 });
@@ -119,11 +122,13 @@ test('send-snapshot: a resume token naming the snapshot resumes with zfs send -t
   assert.deepEqual(sendSnapshotArgs({ kind: 'send-snapshot', snapshot: SNAP, resumeToken: null }), ['send', '-L', '-e', '-c', SNAP]);
   assert.equal(tokenToname('resume token contents:\nnvlist version: 0\n\ttoname = a/b@c\n'), 'a/b@c');
   assert.equal(tokenToname('nothing'), null);
+  assert.equal(estimateOf('full\tp/v@b\t3215032\nsize\t3215032\n'), '3215032');
+  assert.equal(estimateOf('nothing'), null);
 });
 
 test('send-snapshot, hostile agent: wrong volsize, wrong GUID, more than maxBytes, a summary that disagrees, a hole inside the stream', async () => {
   const opts = { volsize: 8192n, guid: 5n, resumeToken: null, maxBytes: 4096n, write: async () => {} };
-  const ready = (out: PassThrough, volsize = 8192, guid = '5'): boolean => msg(out, { kind: 'send-ready', snapshot: SNAP, volsize: String(volsize), guid });
+  const ready = (out: PassThrough, volsize = 8192, guid = '5'): boolean => msg(out, { kind: 'send-ready', snapshot: SNAP, volsize: String(volsize), guid, estimate: null });
   let c = await hostile(ROOT, (out) => ready(out, 9000));
   assert.equal(await codeOf(c.sendSnapshot(SNAP, opts)), 'EXPORT_SIZE_MISMATCH');
   c = await hostile(ROOT, (out) => ready(out, 8192, '6'));
