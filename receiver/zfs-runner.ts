@@ -2,7 +2,7 @@
 // canonical English ones, an environment of PATH alone, bounded output. Tests inject a fake with
 // the same interface for protocol-order logic; real ZFS behaviour is tested in the VM.
 import type { Readable, Writable } from 'node:stream';
-import { execa } from 'execa';
+import { execa, type ExecaChildProcess } from 'execa';
 
 /** Largest stdout kept from a listing (a million snapshots is ~100 MB). */
 export const MAX_LISTING_BYTES = 256 * 1024 * 1024;
@@ -68,37 +68,16 @@ export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs 
       const child = execa(zfsBin, args, {
         env: childEnv, extendEnv: false, reject: false, buffer: false, stdin: 'pipe', stdout: 'ignore', stderr: 'pipe',
       });
-      let stderr = '';
-      child.stderr?.setEncoding('utf8');
-      child.stderr?.on('data', (text: string) => {
-        if (stderr.length < MAX_RECEIVE_STDERR_BYTES) stderr += text.slice(0, MAX_RECEIVE_STDERR_BYTES - stderr.length);
-      });
       // EPIPE after zfs exits is expected; the session sees the exit through `done`.
       child.stdin!.on('error', () => {});
-      // The exit status comes from 'close', not from execa's result: execa drops the exit code
-      // when stdin fails with EPIPE, which is normal here when zfs exits before the stream ends.
-      const done = new Promise<ZfsOutput>((resolve) => {
-        child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ exitCode: code, signal, stdout: '', stderr }));
-        child.once('error', (error: Error) => resolve({ exitCode: null, signal: null, stdout: '', stderr: stderr || String(error) }));
-      });
-      child.catch(() => {});
-      return { stdin: child.stdin!, done };
+      return { stdin: child.stdin!, done: exitOf(child) };
     },
     send(args) {
       // Its own process group, so that a kill reaches zfs send and nothing keeps the pipe open.
       const child = execa(zfsBin, args, {
         env: childEnv, extendEnv: false, reject: false, buffer: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', detached: true,
       });
-      let stderr = '';
-      child.stderr?.setEncoding('utf8');
-      child.stderr?.on('data', (text: string) => {
-        if (stderr.length < MAX_RECEIVE_STDERR_BYTES) stderr += text.slice(0, MAX_RECEIVE_STDERR_BYTES - stderr.length);
-      });
-      const done = new Promise<ZfsOutput>((resolve) => {
-        child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ exitCode: code, signal, stdout: '', stderr }));
-        child.once('error', (error: Error) => resolve({ exitCode: null, signal: null, stdout: '', stderr: stderr || String(error) }));
-      });
-      child.catch(() => {});
+      const done = exitOf(child);
       const kill = (): void => {
         try {
           if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
@@ -109,6 +88,24 @@ export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs 
       return { stdout: child.stdout!, done, kill };
     },
   };
+}
+
+/**
+ * How a streaming zfs child (a receive or a send) ended, with the first MAX_RECEIVE_STDERR_BYTES of
+ * its stderr. The exit status comes from 'close', not from execa's result: execa drops the exit
+ * code when stdin fails with EPIPE, which is normal when zfs receive exits before the stream ends.
+ */
+function exitOf(child: ExecaChildProcess): Promise<ZfsOutput> {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (text: string) => {
+    if (stderr.length < MAX_RECEIVE_STDERR_BYTES) stderr += text.slice(0, MAX_RECEIVE_STDERR_BYTES - stderr.length);
+  });
+  child.catch(() => {});
+  return new Promise<ZfsOutput>((resolve) => {
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ exitCode: code, signal, stdout: '', stderr }));
+    child.once('error', (error: Error) => resolve({ exitCode: null, signal: null, stdout: '', stderr: stderr || String(error) }));
+  });
 }
 
 /** The first `max` non-empty lines of a command's stderr. */

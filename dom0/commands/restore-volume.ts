@@ -68,9 +68,14 @@ export async function importOne(
   o.holeBytes = String(exported.holeBytes);
   o.sha256 = sha;
   if (v.contentHash) o.verified = sha === v.contentHash.sha256 && exported.bytes === v.contentHash.bytes;
-  const info = parseKeyValues(await api('admin.vm.volume.Info', p.name, v.name));
-  if (info.size !== String(v.size)) throw new QzbError('RESTORE_SIZE_MISMATCH', `${p.name}:${v.name} is ${info.size ?? '?'} bytes after the import, not the recorded ${v.size}`);
+  await checkSize(p, v, api, 'import');
   return o.verified !== false;
+}
+
+// The volume's size as qubesd reports it now must be the recorded one.
+async function checkSize(p: PlannedQube, v: PlannedVolume, api: Api, after: 'import' | 'receive'): Promise<void> {
+  const info = parseKeyValues(await api('admin.vm.volume.Info', p.name, v.name));
+  if (info.size !== String(v.size)) throw new QzbError('RESTORE_SIZE_MISMATCH', `${p.name}:${v.name} is ${info.size ?? '?'} bytes after the ${after}, not the recorded ${v.size}`);
 }
 
 /** --zfs-receive, before anything is created: every volume's pool must use the zfs driver (the data lands as a dataset there), and the warning. */
@@ -126,6 +131,5 @@ export async function receiveOne(
   o.sha256 = r.sha256;
   if (v.contentHash) o.verified = true;
   if (r.left !== null) warn(finding('RESTORE_ASIDE_LEFT', 'warning', `${p.name}:${v.name}: the qube's empty volume, renamed aside to ${r.left}, could not be destroyed: destroy it by hand (zfs destroy -r ${r.left}).`, { subject: r.left }));
-  const after = parseKeyValues(await api('admin.vm.volume.Info', p.name, v.name));
-  if (after.size !== String(v.size)) throw new QzbError('RESTORE_SIZE_MISMATCH', `${p.name}:${v.name} is ${after.size ?? '?'} bytes after the receive, not the recorded ${v.size}`);
+  await checkSize(p, v, api, 'receive');
 }

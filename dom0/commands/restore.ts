@@ -284,7 +284,7 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
       const out = result.qubes.find((q) => q.name === p.name)!;
       if (p.action === 'refused') continue;
       try {
-        await restoreOne(p, out, api, link, importer, ctx, (f) => result.findings.push(f), onProgress, options.zfsReceive === true);
+        await restoreOne(p, out, api, link, importer, ctx, (f) => result.findings.push(f), onProgress);
       } catch (e) {
         out.result = 'failed';
         if (!isQzbError(e)) throw e;
@@ -315,7 +315,6 @@ export async function restore(options: RestoreOptions, ctx: Context & { restore?
 // Creates (or continues) one qube, imports every volume, checks, releases.
 async function restoreOne(
   p: PlannedQube, out: RestoredQube, api: Api, link: ReceiverConnection, importer: RestoreAdapters, ctx: Context, warn: (f: Finding) => void, onProgress?: (p: RestoreProgress) => void,
-  zfsReceive = false,
 ): Promise<void> {
   if (p.create) {
     ctx.notice(`restore: ${p.create.what}`);
@@ -349,8 +348,8 @@ async function restoreOne(
   let verifiedAll = true;
   for (const v of p.volumes) {
     const o = out.volumes.find((x) => x.name === v.name)!;
-    ctx.notice(`restore: ${p.name}:${v.name} from ${v.snapshot} (${v.size} bytes)${zfsReceive ? ' by zfs receive in dom0' : ''}`);
-    if (zfsReceive) {
+    ctx.notice(`restore: ${p.name}:${v.name} from ${v.snapshot} (${v.size} bytes)${o.via === 'zfs-receive' ? ' by zfs receive in dom0' : ''}`);
+    if (o.via === 'zfs-receive') {
       await receiveOne(p, v, o, api, link, importer, warn, onProgress);
       continue;
     }
@@ -368,4 +367,3 @@ async function restoreOne(
   out.result = 'restored';
   ctx.notice(`restore: ${p.name} restored from ${p.source}${p.label}`);
 }
-

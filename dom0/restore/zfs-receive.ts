@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QzbError } from '../../shared/errors.ts';
+import { isDriverSnapshot } from '../plan/chains.ts';
 import { hashVolumeSnapshot, type ContentHash } from '../zfs/content-hash.ts';
 import { startZfsReceive } from '../zfs/receive-process.ts';
 import { pipeWriter } from './pipe-write.ts';
@@ -85,12 +86,6 @@ async function look(names: string[], z: ZfsRunOptions): Promise<Map<string, Data
     }
   }
   return out;
-}
-
-/** A snapshot the Qubes driver makes itself (revisions and clean snapshots). */
-export function isDriverSnapshot(name: string): boolean {
-  const label = name.slice(name.indexOf('@') + 1);
-  return label.startsWith('qubes:') || label.startsWith('qubes-clean-');
 }
 
 function cleanLabel(): string {

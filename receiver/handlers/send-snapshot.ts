@@ -54,19 +54,19 @@ export async function handleSendSnapshot(ctx: AgentContext, root: string, reques
     await ctx.send(errorReply('REQUEST_REFUSED', `cannot send ${request.snapshot}: it is encrypted on the receiver (${enc.stdout.trim() || 'unknown'}); restore it through the import path instead`));
     return 'idle';
   }
+  const args = sendSnapshotArgs(request);
+  // A dry run of the same send: for a token, ZFS's own decoding of it (only a stream of the
+  // requested snapshot is resumed); for both, the stream's size for dom0's progress line (a hint
+  // only, never a limit).
+  const dry = await ctx.zfs.zfs(['send', '-n', '-v', '-P', ...args.slice(1)]);
   if (request.resumeToken !== null) {
-    // ZFS decodes the token; only a stream of the requested snapshot is resumed.
-    const dump = await ctx.zfs.zfs(['send', '-n', '-v', '-P', '-t', request.resumeToken]);
-    const toname = tokenToname(dump.stdout);
-    if (dump.exitCode !== 0 || toname !== request.snapshot) {
-      await ctx.send(errorReply('REQUEST_REFUSED', `the resume token does not resume ${request.snapshot} here (${toname !== null ? `it names ${toname}` : (dump.stderr.trim().split('\n')[0] ?? 'zfs cannot decode it')})`));
+    const toname = tokenToname(dry.stdout);
+    if (dry.exitCode !== 0 || toname !== request.snapshot) {
+      await ctx.send(errorReply('REQUEST_REFUSED', `the resume token does not resume ${request.snapshot} here (${toname !== null ? `it names ${toname}` : (dry.stderr.trim().split('\n')[0] ?? 'zfs cannot decode it')})`));
       return 'idle';
     }
   }
-  // The stream's size for dom0's progress line (a dry run; a hint only, never a limit).
-  const dry = await ctx.zfs.zfs(['send', '-n', '-v', '-P', ...sendSnapshotArgs(request).slice(1)]);
   const estimate = dry.exitCode === 0 ? estimateOf(dry.stdout) : null;
-  const args = sendSnapshotArgs(request);
   ctx.log(`send-snapshot: zfs ${args.map((a) => (a === request.resumeToken ? '<token>' : a)).join(' ')}`);
   const proc = ctx.zfs.send(args);
   await ctx.send({ kind: 'send-ready', snapshot: request.snapshot, guid: described.guid, volsize: String(described.volsize), estimate });

@@ -3,7 +3,8 @@
 // and the swap run on real OpenZFS in test/scenarios/restore-zfs-receive.yaml.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isDriverSnapshot, streamBeginProblem } from '../../../dom0/restore/zfs-receive.ts';
+import { isDriverSnapshot } from '../../../dom0/plan/chains.ts';
+import { streamBeginProblem } from '../../../dom0/restore/zfs-receive.ts';
 
 test('the stream must be one full snapshot of the recorded GUID: not compound (-R/-p), not incremental, not another snapshot', () => {
   assert.equal(streamBeginProblem({ hdrtype: 1, fromguid: 0n, toguid: 42n }, 42n), null);
@@ -13,7 +14,7 @@ test('the stream must be one full snapshot of the recorded GUID: not compound (-
   assert.match(streamBeginProblem({ hdrtype: 1, fromguid: 0n, toguid: 43n }, 42n)!, /GUID 43, not 42/);
 });
 
-test('driver snapshots: revisions and clean snapshots only', () => {
+test('driver snapshots (the planner\'s rule, which the swap uses too): revisions and clean snapshots only', () => {
   assert.ok(isDriverSnapshot('t/q/w/private@qubes:after-create:1764700000.123456'));
   assert.ok(isDriverSnapshot('t/q/w/private@qubes-clean-abcdefgh'));
   assert.ok(!isDriverSnapshot('t/q/w/private@backup-1'));
