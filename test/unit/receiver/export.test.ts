@@ -10,17 +10,15 @@ import { PassThrough } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { createLinkedPair } from '../../../dom0/receiver-link/linked-pair.ts';
 import { type ExportPiece } from '../../../dom0/receiver-link/client.ts';
-import type { AgentZfs, ZfsOutput } from '../../../receiver/zfs-runner.ts';
+import type { AgentZfs } from '../../../receiver/zfs-runner.ts';
 import { exportClonePid, staleExportClones } from '../../../receiver/export-clones.ts';
 import { encodeFrame, FrameType } from '../../../shared/protocol/frame.ts';
 import { isQzbError } from '../../../shared/errors.ts';
-import { codeOf, data, hostile, msg } from './scripted-agent.ts';
+import { codeOf, data, fail, hostile, msg, ok, volumeSnapshotAnswer } from './scripted-agent.ts';
 
 const ROOT = 'backup/qzb';
 const SNAP = `${ROOT}/pool/qubes/work/private@qzb-1`;
 const MiB = 1024 * 1024;
-const ok = (stdout = ''): ZfsOutput => ({ exitCode: 0, signal: null, stdout, stderr: '' });
-const fail = (stderr: string): ZfsOutput => ({ exitCode: 1, signal: null, stdout: '', stderr });
 
 /** A runner that knows one volume snapshot and records clones; its device is `file`. */
 function scriptedZfs(file: string, volsize: number, extra: string[] = []) {
@@ -30,10 +28,8 @@ function scriptedZfs(file: string, volsize: number, extra: string[] = []) {
     async zfs(args) {
       calls.push(args);
       const last = args[args.length - 1]!;
-      if (args[0] === 'version') return ok('zfs-2.3.2-1\n');
-      if (args[0] === 'get' && args.includes('type,encryption,keystatus')) return ok('type\tfilesystem\nencryption\toff\nkeystatus\t-\n');
-      if (args[0] === 'get' && args.includes('type')) return last === SNAP.split('@')[0] ? ok('volume\n') : fail(`cannot open '${last}': dataset does not exist\n`);
-      if (args[0] === 'get' && args.includes('volsize,guid')) return last === SNAP ? ok(`volsize\t${volsize}\nguid\t1234567890123456789\n`) : fail('no\n');
+      const known = volumeSnapshotAnswer(args, SNAP, volsize, '1234567890123456789');
+      if (known) return known;
       if (args[0] === 'list') return ok([...clones].map((c) => `${c}\t${SNAP}\n`).join(''));
       if (args[0] === 'get' && args.includes('org.qubes-zfs-backup:export')) {
         return ok(args.slice(6).map((c) => `${c}\t${exportClonePid(c, ROOT)}\tlocal\n`).join(''));

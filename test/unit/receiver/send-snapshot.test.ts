@@ -8,14 +8,12 @@ import { createLinkedPair } from '../../../dom0/receiver-link/linked-pair.ts';
 import type { AgentZfs, ZfsOutput } from '../../../receiver/zfs-runner.ts';
 import { estimateOf, sendSnapshotArgs, tokenToname } from '../../../receiver/handlers/send-snapshot.ts';
 import { encodeFrame, FrameType } from '../../../shared/protocol/frame.ts';
-import { codeOf, data, hostile, msg } from './scripted-agent.ts';
+import { codeOf, data, fail, hostile, msg, ok, volumeSnapshotAnswer } from './scripted-agent.ts';
 
 const ROOT = 'backup/qzb';
 const SNAP = `${ROOT}/pool/qubes/work/private@b1`;
 const GUID = '1234567890123456789';
 const TOKEN = '1-abc-de-789c0b';
-const ok = (stdout = ''): ZfsOutput => ({ exitCode: 0, signal: null, stdout, stderr: '' });
-const fail = (stderr: string): ZfsOutput => ({ exitCode: 1, signal: null, stdout: '', stderr });
 
 /** A runner that knows one volume snapshot; its `zfs send` writes `stream` then exits with `exit`. */
 function scriptedZfs(stream: Buffer, opts: { exit?: number; encryption?: string; toname?: string } = {}) {
@@ -25,11 +23,8 @@ function scriptedZfs(stream: Buffer, opts: { exit?: number; encryption?: string;
   const zfs: AgentZfs = {
     async zfs(args) {
       calls.push(args);
-      const last = args[args.length - 1]!;
-      if (args[0] === 'version') return ok('zfs-2.3.2-1\n');
-      if (args[0] === 'get' && args.includes('type,encryption,keystatus')) return ok('type\tfilesystem\nencryption\toff\nkeystatus\t-\n');
-      if (args[0] === 'get' && args.includes('type')) return last === SNAP.split('@')[0] ? ok('volume\n') : fail(`cannot open '${last}': dataset does not exist\n`);
-      if (args[0] === 'get' && args.includes('volsize,guid')) return last === SNAP ? ok(`volsize\t8388608\nguid\t${GUID}\n`) : fail('no\n');
+      const known = volumeSnapshotAnswer(args, SNAP, 8388608, GUID);
+      if (known) return known;
       if (args[0] === 'get' && args.includes('encryption')) return ok(`${opts.encryption ?? 'off'}\n`);
       if (args[0] === 'send' && args[1] === '-n') return ok(`resume token contents:\nnvlist version: 0\n\tobject = 0x1\n\ttoguid = 0x112210f47de98115\n\ttoname = ${opts.toname ?? SNAP}\nfull\t${opts.toname ?? SNAP}\t100\nsize\t2500000\n`);
       return fail(`unsupported ${args.join(' ')}`);
