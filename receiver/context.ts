@@ -19,4 +19,6 @@ export interface AgentContext {
   log(line: string): void;
   /** Aborted when dom0's input stream closes (EOF consumed, error, or destroyed by a signal handler). */
   inputClosed: AbortSignal;
+  /** The input's descriptor, when the agent reads it itself and can hand it to an unframed receive; else null. */
+  unframedFd: number | null;
 }

@@ -18,6 +18,7 @@ import { handleAbort } from './handlers/abort.ts';
 import { handleReadSettings, handleStoreSettings } from './handlers/settings.ts';
 import { handleExport } from './handlers/export.ts';
 import { handleSendSnapshot } from './handlers/send-snapshot.ts';
+import { FdInput } from './fd-input.ts';
 
 /** How a session ended: dom0 closed cleanly, dom0 went away mid-operation, or a protocol error. */
 export type SessionEnd = 'closed' | 'disconnected' | 'protocol-error';
@@ -29,15 +30,25 @@ export interface SessionOptions {
   log?: (line: string) => void;
 }
 
-/** Serves one session over `input` (from dom0) and `output` (to dom0) until it ends. */
-export async function serveSession(input: Readable, output: Writable, options: SessionOptions): Promise<SessionEnd> {
+/**
+ * Serves one session over `input` (from dom0) and `output` (to dom0) until it ends. An FdInput
+ * (the agent's own stdin) also allows unframed receives; a Readable (tests) only framed ones.
+ */
+export async function serveSession(input: Readable | FdInput, output: Writable, options: SessionOptions): Promise<SessionEnd> {
   const writer = new FrameWriter(output);
   const log = options.log ?? (() => {});
-  const inputClosed = new AbortController();
-  input.once('close', () => inputClosed.abort());
-  input.once('error', () => inputClosed.abort());
+  let closedSignal: AbortSignal;
+  if (input instanceof FdInput) {
+    closedSignal = input.closed;
+  } else {
+    const inputClosed = new AbortController();
+    input.once('close', () => inputClosed.abort());
+    input.once('error', () => inputClosed.abort());
+    closedSignal = inputClosed.signal;
+  }
   const ctx: AgentContext = {
-    inputClosed: inputClosed.signal,
+    inputClosed: closedSignal,
+    unframedFd: input instanceof FdInput ? input.fd : null,
     zfs: options.zfs,
     root: null,
     version: options.version,
@@ -84,9 +95,13 @@ export async function serveSession(input: Readable, output: Writable, options: S
         case 'send-snapshot':
           if ((await handleSendSnapshot(ctx, root, request)) === 'eof') return 'disconnected';
           break;
-        case 'receive':
-          if ((await handleReceive(ctx, root, request, frames)) === 'eof') return 'disconnected';
+        case 'receive': {
+          const end = await handleReceive(ctx, root, request, frames);
+          if (end === 'eof') return 'disconnected';
+          // After an unframed stream that failed, the rest of it may still be on the input.
+          if (end === 'unframed-failed') return 'closed';
           break;
+        }
       }
     }
   } catch (error) {

@@ -24,6 +24,13 @@ export interface ReceiveProcess {
   done: Promise<ZfsOutput>;
 }
 
+/** A running `zfs receive` that reads a descriptor of the agent's own (an unframed stream). */
+export interface FdReceiveProcess {
+  done: Promise<ZfsOutput>;
+  /** SIGTERM: ZFS keeps resumable state of a stream cut short (zfs receive -s). */
+  kill(): void;
+}
+
 /** A running `zfs send`: read the stream from stdout, then await done; kill() stops it. */
 export interface SendProcess {
   stdout: Readable;
@@ -39,6 +46,8 @@ export interface AgentZfs {
   zpool(args: string[]): Promise<ZfsOutput>;
   /** Starts `zfs ARGS` (a receive) with stdin open for the stream. */
   receive(args: string[]): ReceiveProcess;
+  /** Starts `zfs ARGS` (a receive) reading descriptor `fd` as its stdin (an unframed stream). */
+  receiveFrom?(args: string[], fd: number): FdReceiveProcess;
   /** Starts `zfs ARGS` (a send) with stdout open for the stream (restore --zfs-receive). */
   send?(args: string[]): SendProcess;
   /** The block device of a volume (default /dev/zvol/<name>; tests point it at a file). */
@@ -71,6 +80,15 @@ export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs 
       // EPIPE after zfs exits is expected; the session sees the exit through `done`.
       child.stdin!.on('error', () => {});
       return { stdin: child.stdin!, done: exitOf(child) };
+    },
+    receiveFrom(args, fd) {
+      const child = execa(zfsBin, args, {
+        env: childEnv, extendEnv: false, reject: false, buffer: false, stdin: fd, stdout: 'ignore', stderr: 'pipe',
+      });
+      const kill = (): void => {
+        child.kill('SIGTERM');
+      };
+      return { done: exitOf(child), kill };
     },
     send(args) {
       // Its own process group, so that a kill reaches zfs send and nothing keeps the pipe open.

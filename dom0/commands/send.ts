@@ -268,6 +268,7 @@ async function runOne(
   let saving: Promise<void> | null = null;
   const r = await executeStep(step, link, adapters, {
     signal: options.signal ?? new AbortController().signal,
+    estimate: info.estimate,
     onProgress: (bytes) => {
       const t = Date.now();
       if (t - lastEvent >= PROGRESS_EVENT_MS) {

@@ -43,6 +43,12 @@ export interface ReceiveOptions {
    * close() next: the agent sees EOF (or is stopped) and ZFS keeps resumable partial state.
    */
   signal?: AbortSignal;
+  /**
+   * Send the stream unframed, straight into the agent's `zfs receive` (no copy in the agent), if
+   * the agent offers it. For large streams: it costs the agent a `zfs get` for the GUID, and a
+   * stream that stops short ends the session (after its result), as nothing can follow it.
+   */
+  unframed?: boolean;
 }
 
 /** A data, END or ABORT frame of an export, queued in order with the control messages around it. */
@@ -109,6 +115,7 @@ export class ReceiverClient {
   private closing = false;
   private closed: Promise<void> | null = null;
   private root: string | null = null;
+  private agentUnframed = false;
   private readonly reader: Promise<void>;
   private readonly timeouts: LinkTimeouts;
 
@@ -148,6 +155,7 @@ export class ReceiverClient {
         throw this.fatal(ProtocolErrorCode.BAD_MESSAGE, `the receiver answered hello for ${JSON.stringify(reply.receiveRoot.name)} instead of ${receiveRoot}`);
       }
       this.root = receiveRoot;
+      this.agentUnframed = reply.unframed;
       return {
         protocol: reply.protocol,
         agent: reply.agent,
@@ -155,6 +163,7 @@ export class ReceiverClient {
         receiveRoot: reply.receiveRoot,
         pool: reply.pool,
         features: new Map(reply.pool.features.map((f) => [f.name, f.state])),
+        unframed: reply.unframed,
       };
     });
   }
@@ -216,7 +225,8 @@ export class ReceiverClient {
     if (header.origin !== null && pointDatasetWithinRoot(header.origin, '@', root) === null) {
       throw new QzbError('RECEIVER_USAGE', `the origin ${header.origin} is not inside the receive root ${root}`);
     }
-    this.checkNames(await this.request({ kind: 'receive', ...header, intoPlaceholder: header.intoPlaceholder ?? false }, 'receive-ready', 'start the receive'), header);
+    const unframed = options.unframed === true && this.agentUnframed;
+    this.checkNames(await this.request({ kind: 'receive', ...header, intoPlaceholder: header.intoPlaceholder ?? false, unframed }, 'receive-ready', 'start the receive'), header);
     // The hold's 'readable' listener would keep forwarding's 'data' listener from flowing.
     given?.release();
     const source = given?.stream ?? open();
@@ -225,35 +235,51 @@ export class ReceiverClient {
 
     // The result may come before the stream ends (zfs exited): forwarding stops when it does. Only
     // a failure may come early: `received` before dom0 has sent END claims a stream never completed.
+    // Unframed there is no END: zfs receive may finish reading (and the agent answer) a moment
+    // before the source's end is seen here, so only a failure stops forwarding, and `received`
+    // counts only for a stream forwarded whole.
     let endSent = false;
     const result = this.next().then((reply) => {
       if (reply.kind === 'received' || reply.kind === 'receive-failed') this.checkNames(reply, header);
-      if (reply.kind === 'received' && !endSent) throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver reported ${point} received before dom0 had sent the whole stream`);
+      if (reply.kind === 'received' && !endSent && !unframed) throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver reported ${point} received before dom0 had sent the whole stream`);
       return reply;
     });
     result.catch(() => {});
-    const sent = await forwardStream(source, this.writer, result, { signal: options.signal, onProgress: options.onProgress, stallMs: stallTimeoutMs });
+    const failure = unframed ? result.then((r) => (r.kind === 'received' ? new Promise<never>(() => {}) : r)) : result;
+    const sent = await forwardStream(source, this.writer, failure, { signal: options.signal, onProgress: options.onProgress, stallMs: stallTimeoutMs, raw: unframed });
     if (sent.cancelled) throw this.cancel(header);
     if (sent.stalled) throw this.failWith(stallError(point, 'accepted no stream data', stallTimeoutMs));
-    // END or ABORT may wait on a full pipe; an agent that already answered need not read it.
     endSent = sent.completed && sent.sourceError === null;
-    const closing = (endSent ? this.writer.writeEnd() : this.writer.writeAbort()).then(() => 'written' as const, () => 'written' as const);
-    const answered = result.then(() => 'answered' as const, () => 'answered' as const);
-    const watchdog = timer(stallTimeoutMs);
-    try {
-      if ((await Promise.race([closing, answered, watchdog.expired])) === 'expired') {
-        throw this.failWith(stallError(point, `accepted no stream data (the ${endSent ? 'END' : 'ABORT'} frame)`, stallTimeoutMs));
+    if (unframed) {
+      // A stream cut short cannot be followed by anything: EOF lets zfs receive fail (keeping
+      // resumable state) and the agent answer, and the link is done after that answer.
+      if (!endSent) this.writer.end();
+    } else {
+      // END or ABORT may wait on a full pipe; an agent that already answered need not read it.
+      const closing = (endSent ? this.writer.writeEnd() : this.writer.writeAbort()).then(() => 'written' as const, () => 'written' as const);
+      const answered = result.then(() => 'answered' as const, () => 'answered' as const);
+      const watchdog = timer(stallTimeoutMs);
+      try {
+        if ((await Promise.race([closing, answered, watchdog.expired])) === 'expired') {
+          throw this.failWith(stallError(point, `accepted no stream data (the ${endSent ? 'END' : 'ABORT'} frame)`, stallTimeoutMs));
+        }
+      } finally {
+        watchdog.cancel();
       }
-    } finally {
-      watchdog.cancel();
     }
     const reply = this.classify(await this.within(result, stallTimeoutMs, () => stallError(point, 'sent no result after the end of the stream', stallTimeoutMs)), ['received', 'receive-failed']);
     if (reply.kind !== 'received' && reply.kind !== 'receive-failed') {
       throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `unexpected ${reply.kind} after a receive`);
     }
     this.checkNames(reply, header);
+    if (unframed && !endSent) {
+      if (reply.kind === 'received') throw this.fatal(ProtocolErrorCode.UNEXPECTED_MESSAGE, `the receiver reported ${point} received, but dom0 cut the stream short`);
+      this.failWith(new QzbError('RECEIVER_CLOSED', `the receiver link ended with the unframed stream of ${point}, which stopped short`));
+    }
     if (sent.sourceError !== null) throw sourceFailed(header, sent.sourceError);
     if (reply.kind === 'received') return { dataset: reply.dataset, snapshot: reply.snapshot, guid: BigInt(reply.guid), bytes: sent.bytes };
+    // The agent ends the session after a failed unframed stream (the rest of it may be on the way).
+    if (unframed) this.failWith(new QzbError('RECEIVER_CLOSED', `the receiver ended the session after the failed unframed receive of ${point}`));
     throw new ReceiveFailedError(reply.dataset, reply.snapshot, reply.exitCode, reply.stderr, reply.resumeToken, sent.bytes);
   }
 

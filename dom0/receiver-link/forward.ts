@@ -33,6 +33,8 @@ export interface ForwardOptions {
   onProgress?: (bytes: bigint) => void;
   /** Longest wait for the link to drain (the agent to accept data); unlimited when absent. */
   stallMs?: number;
+  /** Write the stream as it is (an unframed receive), not as data frames. */
+  raw?: boolean;
 }
 
 type Ending = 'completed' | 'stopped' | 'cancelled' | 'stalled' | { error: unknown };
@@ -79,7 +81,10 @@ export function forwardStream(source: Readable, writer: FrameWriter, stop: Promi
       const chunk = typeof value === 'string' ? Buffer.from(value) : value;
       let room = true;
       try {
-        for (let offset = 0; offset < chunk.length; offset += MAX_DATA_CHUNK) {
+        if (options.raw) {
+          room = writer.writeRaw(chunk);
+          bytes += chunk.length;
+        } else for (let offset = 0; offset < chunk.length; offset += MAX_DATA_CHUNK) {
           const piece = chunk.length <= MAX_DATA_CHUNK ? chunk : chunk.subarray(offset, offset + MAX_DATA_CHUNK);
           room = writer.writeDataFrame(piece) && room;
           bytes += piece.length;

@@ -11,6 +11,8 @@ export interface ReceiverHello {
   pool: HelloReply['pool'];
   /** Feature name → state, for quick lookups (absent = the receiver's ZFS does not know it). */
   features: Map<string, 'disabled' | 'enabled' | 'active'>;
+  /** The agent can take unframed receives (its `zfs receive` reads the channel itself). */
+  unframed: boolean;
 }
 
 /** A snapshot or bookmark on the receiver. */

@@ -8,7 +8,8 @@ import type { AgentContext } from '../context.ts';
 import type { ReceiveRequest } from '../../shared/protocol/schemas/requests.ts';
 import type { Reply } from '../../shared/protocol/schemas/replies.ts';
 import { resumeToken as resumeTokenSchema } from '../../shared/protocol/schemas/common.ts';
-import { FrameType, type Frame } from '../../shared/protocol/frame.ts';
+import { FrameType } from '../../shared/protocol/frame.ts';
+import type { FrameReader } from '../../shared/protocol/stream-io.ts';
 import { ProtocolError, ProtocolErrorCode } from '../../shared/protocol/errors.ts';
 import { isBelowRoot, pointDatasetWithinRoot } from '../../shared/protocol/confine.ts';
 import { errorReply, safeStderr, zfsFailure } from '../replies.ts';
@@ -18,8 +19,11 @@ import { guidOf, resumeTokenOf } from '../zfs-queries.ts';
 import { StreamBegin } from '../../shared/stream-begin.ts';
 import type { ZfsOutput } from '../zfs-runner.ts';
 
-/** How a receive left the session: ready for the next request, or dom0 has gone. */
-export type ReceiveEnd = 'idle' | 'eof';
+/**
+ * How a receive left the session: ready for the next request, dom0 has gone, or an unframed
+ * stream failed (what is left of it may still be on the input: the session must end).
+ */
+export type ReceiveEnd = 'idle' | 'eof' | 'unframed-failed';
 
 /**
  * The `zfs receive` argv for a request: -s -u always, never -d/-e; options by dataset type. -F only
@@ -50,8 +54,14 @@ export function refuseReceive(request: ReceiveRequest, root: string): string | n
   return intoPlaceholderRequestProblem(request);
 }
 
-/** Runs one receive; `frames` is the session's frame iterator, read only as far as this stream goes. */
-export async function handleReceive(ctx: AgentContext, root: string, request: ReceiveRequest, frames: AsyncIterator<Frame>): Promise<ReceiveEnd> {
+/** Runs one receive; `frames` is the session's frame reader, read only as far as this stream goes. */
+export async function handleReceive(ctx: AgentContext, root: string, request: ReceiveRequest, frames: FrameReader): Promise<ReceiveEnd> {
+  // Checked before anything else: were a byte of an unframed stream already read, it would be lost.
+  if (request.unframed && (ctx.unframedFd === null || ctx.zfs.receiveFrom === undefined || !frames.idle())) {
+    throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, ctx.unframedFd === null || ctx.zfs.receiveFrom === undefined
+      ? 'an unframed receive was asked of an agent that did not offer it'
+      : 'data followed an unframed receive request before receive-ready');
+  }
   const refusal = refuseReceive(request, root);
   if (refusal !== null) {
     await ctx.send(errorReply('REQUEST_REFUSED', refusal));
@@ -78,7 +88,8 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
     }
   }
   const args = receiveArgs(request, placeholderChecked);
-  ctx.log(`receive: zfs ${args.join(' ')}`);
+  ctx.log(`receive: zfs ${args.join(' ')}${request.unframed ? ' (unframed, reading the input itself)' : ''}`);
+  if (request.unframed) return receiveUnframed(ctx, request, args, ctx.unframedFd!);
   const proc = ctx.zfs.receive(args);
   let exited: ZfsOutput | null = null;
   const done = proc.done.then((output) => (exited = output));
@@ -141,15 +152,37 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
 }
 
 /**
+ * An unframed receive: `zfs receive` reads the agent's input descriptor itself, so no byte of the
+ * stream passes through the agent. It stops reading at the stream's END record (checked on
+ * OpenZFS 2.1 and 2.3), so after a success the next frame follows on the same input. dom0 closing
+ * its end mid-stream, or a signal to the agent, cuts the stream; ZFS keeps resumable state.
+ */
+async function receiveUnframed(ctx: AgentContext, request: ReceiveRequest, args: string[], fd: number): Promise<ReceiveEnd> {
+  const proc = ctx.zfs.receiveFrom!(args, fd);
+  const onClosed = (): void => proc.kill();
+  ctx.inputClosed.addEventListener('abort', onClosed, { once: true });
+  let output: ZfsOutput;
+  try {
+    await ctx.send({ kind: 'receive-ready', dataset: request.dataset, snapshot: request.snapshot });
+  } finally {
+    output = await proc.done;
+    ctx.inputClosed.removeEventListener('abort', onClosed);
+  }
+  ctx.log(`receive: zfs exited (${describe(output)})`);
+  await ctx.send(await outcome(ctx, request, output, null));
+  return output.exitCode === 0 ? 'idle' : 'unframed-failed';
+}
+
+/**
  * The reply for a finished receive: `received` with the GUID of the snapshot ZFS created (the
  * stream's drr_toguid, which ZFS gives it; read back with `zfs get` only when the stream did not
  * show one), or `receive-failed`. dom0 compares it with the source's, and confirms every step
  * with a fresh inventory at the end of the run, never on this word alone.
  */
-async function outcome(ctx: AgentContext, request: ReceiveRequest, output: ZfsOutput, begin: StreamBegin): Promise<Reply> {
+async function outcome(ctx: AgentContext, request: ReceiveRequest, output: ZfsOutput, begin: StreamBegin | null): Promise<Reply> {
   const target = `${request.dataset}@${request.snapshot}`;
   if (output.exitCode === 0) {
-    const guid = begin.toguid() ?? (await guidOf(ctx.zfs, target));
+    const guid = begin?.toguid() ?? (await guidOf(ctx.zfs, target));
     if (guid !== null) {
       ctx.log(`receive: ${target} received, guid ${guid}`);
       return { kind: 'received', dataset: request.dataset, snapshot: request.snapshot, guid };

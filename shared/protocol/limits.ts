@@ -2,7 +2,7 @@
 // allocation that depends on the peer's word, and every breach is fatal to the session.
 
 /** The protocol version both peers must speak; `hello` carries it and a mismatch ends the session. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Bytes of a frame header: a 4-byte big-endian payload length, then a 1-byte frame type. */
 export const FRAME_HEADER_BYTES = 5;

@@ -10,6 +10,12 @@ import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 /** What readFrames() returns; return() stops reading and destroys the input, as a stream's async iterator does. */
 export interface FrameReader extends AsyncIterableIterator<Frame> {
   return(value?: unknown): Promise<IteratorResult<Frame>>;
+  /**
+   * True when nothing past the frames handed out so far has been read from the input, and no read
+   * is pending: the input may then be handed to another reader (an unframed receive). Only a reader
+   * over an AsyncIterable (read a chunk at a time, on demand) can say so; a Readable's never does.
+   */
+  idle(): boolean;
 }
 
 /** Payload bytes of decoded frames held before the input is paused (backpressure to the peer). */
@@ -20,19 +26,63 @@ const QUEUE_HIGH_BYTES = 256 * 1024;
  * frame. A data frame split across input chunks comes out as consecutive DATA pieces (no copy).
  * A Readable is read through 'data' events, paused while more than QUEUE_HIGH_BYTES wait, not
  * through its async iterator: under the test VM's emulated CPU the iterator's read() and promise
- * chain per chunk cost the agent more CPU than moving the bytes (test/bench/send.bench.ts).
+ * chain per chunk cost the agent more CPU than moving the bytes (test/bench/send.bench.ts). Any
+ * other AsyncIterable is pulled a chunk at a time, only when a frame is wanted and none is decoded.
  */
 export function readFrames(input: AsyncIterable<Buffer | string>): FrameReader {
-  return isReadable(input) ? new FrameQueue(input) : readFramesOf(input);
+  return isReadable(input) ? new FrameQueue(input) : new FramePuller(input);
 }
 
-async function* readFramesOf(input: AsyncIterable<Buffer | string>): AsyncGenerator<Frame, void, undefined> {
-  const decoder = new FrameDecoder({ splitData: true });
-  for await (const chunk of input) {
-    const frames = decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    for (const frame of frames) yield frame;
+/** Frames of an AsyncIterable, pulled on demand: nothing is read ahead of what next() needs. */
+class FramePuller implements FrameReader {
+  private readonly decoder = new FrameDecoder({ splitData: true });
+  private readonly source: AsyncIterator<Buffer | string>;
+  private frames: Frame[] = [];
+  private head = 0;
+  private pulling = false;
+  private done = false;
+
+  constructor(input: AsyncIterable<Buffer | string>) {
+    this.source = input[Symbol.asyncIterator]();
   }
-  decoder.end();
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Frame> {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Frame>> {
+    while (this.head >= this.frames.length) {
+      if (this.done) return { done: true, value: undefined };
+      this.pulling = true;
+      let step: IteratorResult<Buffer | string>;
+      try {
+        step = await this.source.next();
+      } finally {
+        this.pulling = false;
+      }
+      if (step.done) {
+        this.done = true;
+        this.decoder.end();
+        return { done: true, value: undefined };
+      }
+      this.frames = this.decoder.push(typeof step.value === 'string' ? Buffer.from(step.value) : step.value);
+      this.head = 0;
+    }
+    return { done: false, value: this.frames[this.head++]! };
+  }
+
+  return(): Promise<IteratorResult<Frame>> {
+    this.done = true;
+    this.frames = [];
+    this.head = 0;
+    // Not awaited: with a read still pending, the source's return() would wait for that read.
+    this.source.return?.()?.catch(() => {});
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  idle(): boolean {
+    return !this.pulling && this.head >= this.frames.length && this.decoder.idle;
+  }
 }
 
 const ignore = (): void => {};
@@ -84,6 +134,10 @@ class FrameQueue implements FrameReader {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Frame> {
     return this;
+  }
+
+  idle(): boolean {
+    return false;
   }
 
   next(): Promise<IteratorResult<Frame>> {
@@ -204,6 +258,20 @@ export class FrameWriter {
     const ok = this.output.write(piece);
     this.output.uncork();
     return ok;
+  }
+
+  /**
+   * Writes `chunk` as it is, unframed (the stream of an unframed receive). Returns false when the
+   * output is full: await drained() before the next.
+   */
+  writeRaw(chunk: Buffer): boolean {
+    this.check();
+    return this.output.write(chunk);
+  }
+
+  /** Bytes written but not yet taken by the output's underlying resource. */
+  get pending(): number {
+    return this.output.writableLength;
   }
 
   /** Writes an END frame: the current data stream is complete. */

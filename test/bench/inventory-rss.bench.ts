@@ -46,7 +46,7 @@ async function agent(shape: Shape, scale: number): Promise<void> {
     if (frame.type !== FrameType.CONTROL) continue;
     const request = decodeMessage(requestSchemas, frame.payload);
     if (request.kind === 'hello') {
-      await send({ kind: 'hello', protocol: 1, agent: 'bench', zfsVersion: [], receiveRoot: { name: ROOT, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' }, pool: { name: 'backup', exists: true, features: [] } });
+      await send({ kind: 'hello', protocol: 2, agent: 'bench', zfsVersion: [], receiveRoot: { name: ROOT, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' }, pool: { name: 'backup', exists: true, features: [] }, unframed: false });
     } else if (request.kind === 'inventory') {
       const name = (i: number): string => (i === 0 ? ROOT : `${ROOT}/vm-${String(i).padStart(30, '0')}`);
       let batch: DatasetInfo[] = [];

@@ -45,6 +45,8 @@ export const helloReply = z
           .max(RELEVANT_POOL_FEATURES.length),
       })
       .strict(),
+    /** The agent reads its input itself (not through a Node stream), so it can take unframed receives. */
+    unframed: z.boolean(),
   })
   .strict();
 

@@ -16,7 +16,10 @@ export const helloRequest = z
 /** Asks for every dataset under the receive root with its snapshots and bookmarks. */
 export const inventoryRequest = z.object({ kind: z.literal('inventory') }).strict();
 
-/** Announces one `zfs receive`; data frames and then END (or ABORT) follow once the agent is ready. */
+/**
+ * Announces one `zfs receive`; once the agent is ready, data frames and then END (or ABORT) follow,
+ * or with `unframed` the stream's bytes as they are, read by `zfs receive` itself.
+ */
 export const receiveRequest = z
   .object({
     kind: z.literal('receive'),
@@ -39,6 +42,14 @@ export const receiveRequest = z
      * -F; it refuses the request when a check fails. False: -F is never passed.
      */
     intoPlaceholder: z.boolean(),
+    /**
+     * The stream follows receive-ready unframed, and the agent hands its input to `zfs receive` as
+     * stdin (no copy through the agent). Nothing else may follow on the input until the result: a
+     * stream that stops short cannot be told from what comes after it, so dom0 then closes its end
+     * (ZFS keeps resumable state) and the agent ends the session after a failure. Only when hello
+     * said `unframed`.
+     */
+    unframed: z.boolean(),
   })
   .strict()
   .refine((r) => (r.stream === 'clone') === (r.origin !== null), 'origin is required for a clone stream and only for one');

@@ -113,7 +113,7 @@ function receiverWithNothing(): SendAdapters {
     connectReceiver: () => ({
       stderrTail: () => [],
       client: {
-        hello: async (root: string) => ({ protocol: 1, agent: 'a', zfsVersion: [], receiveRoot: { name: root, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' }, pool: { name: 'p', exists: true, features: [] }, features: new Map() }),
+        hello: async (root: string) => ({ protocol: 2, agent: 'a', zfsVersion: [], receiveRoot: { name: root, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' }, pool: { name: 'p', exists: true, features: [] }, features: new Map(), unframed: false }),
         inventory: async () => ({ root: 'backup/x', datasets: new Map() }),
         receive: none, abort: none, close: async () => {}, storeSettings: none, readSettings: none,
       },

@@ -85,7 +85,7 @@ export async function setup(opts: { contentHash?: string; tamper?: boolean; expo
   const volGuid = inventory.datasets.get(`${ROOT}/tank/qubes/work/private`)!.snapshots[0]!.guid;
   const link: ReceiverConnection = {
     client: {
-      hello: async () => ({ protocol: 1, agent: 't', zfsVersion: [], receiveRoot: { name: ROOT, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' }, pool: { name: 'backup', exists: true, features: [] }, features: new Map() }),
+      hello: async () => ({ protocol: 2, agent: 't', zfsVersion: [], receiveRoot: { name: ROOT, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' }, pool: { name: 'backup', exists: true, features: [] }, features: new Map(), unframed: false }),
       inventory: async () => inventory,
       readSettings: async () => {
         const bytes = opts.tamper ? Buffer.from(d.bytes.toString().replace('"800"', '"900"')) : d.bytes;

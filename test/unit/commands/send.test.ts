@@ -40,7 +40,7 @@ function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookm
   const link: ReceiverConnection = {
     stderrTail: () => [],
     client: {
-      hello: async (root: string) => ({ protocol: 1, agent: 'fake', zfsVersion: ['zfs-2.3.2'], receiveRoot: { name: root, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' }, pool: { name: 'backup', exists: true, features: [] }, features: new Map([['extensible_dataset', 'active'], ['large_blocks', 'enabled'], ['lz4_compress', 'active'], ['embedded_data', 'active']]) }),
+      hello: async (root: string) => ({ protocol: 2, agent: 'fake', zfsVersion: ['zfs-2.3.2'], receiveRoot: { name: root, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' }, pool: { name: 'backup', exists: true, features: [] }, features: new Map([['extensible_dataset', 'active'], ['large_blocks', 'enabled'], ['lz4_compress', 'active'], ['embedded_data', 'active']]), unframed: false }),
       inventory: async () => ({ root: ROOT, datasets: new Map([...rx.datasets].map(([k, v]) => [k, structuredClone(v)])) }),
       abort: async (dataset: string) => {
         rx.aborted.push(dataset);

@@ -29,10 +29,10 @@ const rejectsReply = (value: unknown): void => {
 };
 
 const receive: Request = {
-  kind: 'receive', dataset: 'backup/qzb/tank/qubes/work/private', snapshot: 'qzb-1', type: 'volume', stream: 'incremental', origin: null, raw: false, resume: false, intoPlaceholder: false,
+  kind: 'receive', dataset: 'backup/qzb/tank/qubes/work/private', snapshot: 'qzb-1', type: 'volume', stream: 'incremental', origin: null, raw: false, resume: false, intoPlaceholder: false, unframed: false,
 };
 const requests: Request[] = [
-  { kind: 'hello', protocol: 1, receiveRoot: 'backup/qzb', client: 'qubes-zfs-backup 0.1.0' },
+  { kind: 'hello', protocol: 2, receiveRoot: 'backup/qzb', client: 'qubes-zfs-backup 0.1.0' },
   { kind: 'inventory' },
   receive,
   { ...receive, stream: 'clone', origin: 'backup/qzb/tank/qubes/base/private@qzb-0' },
@@ -40,9 +40,9 @@ const requests: Request[] = [
 ];
 const replies: Reply[] = [
   {
-    kind: 'hello', protocol: 1, agent: 'qubes-zfs-backup-receiver 0.1.0', zfsVersion: ['zfs-2.3.2-1', 'zfs-kmod-2.3.2-1'],
+    kind: 'hello', protocol: 2, agent: 'qubes-zfs-backup-receiver 0.1.0', zfsVersion: ['zfs-2.3.2-1', 'zfs-kmod-2.3.2-1'],
     receiveRoot: { name: 'backup/qzb', exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' },
-    pool: { name: 'backup', exists: true, features: [{ name: 'extensible_dataset', state: 'active' }] },
+    pool: { name: 'backup', exists: true, features: [{ name: 'extensible_dataset', state: 'active' }] }, unframed: false,
   },
   {
     kind: 'inventory-batch',

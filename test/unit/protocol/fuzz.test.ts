@@ -12,8 +12,8 @@ import { replySchemas } from '../../../shared/protocol/schemas/replies.ts';
 import { isProtocolError } from '../../../shared/protocol/errors.ts';
 
 const seeds: Buffer[] = [
-  encodeMessage(requestSchemas, { kind: 'hello', protocol: 1, receiveRoot: 'backup/qzb', client: 'qubes-zfs-backup 0.1.0' }),
-  encodeMessage(requestSchemas, { kind: 'receive', dataset: 'backup/qzb/a b', snapshot: 's:1', type: 'filesystem', stream: 'clone', origin: 'backup/qzb/o@x', raw: true, resume: false, intoPlaceholder: false }),
+  encodeMessage(requestSchemas, { kind: 'hello', protocol: 2, receiveRoot: 'backup/qzb', client: 'qubes-zfs-backup 0.1.0' }),
+  encodeMessage(requestSchemas, { kind: 'receive', dataset: 'backup/qzb/a b', snapshot: 's:1', type: 'filesystem', stream: 'clone', origin: 'backup/qzb/o@x', raw: true, resume: false, intoPlaceholder: false, unframed: false }),
   encodeMessage(replySchemas, {
     kind: 'inventory-batch',
     datasets: [{ name: 'backup/qzb/a', type: 'volume', guid: '17108560918391892958', createtxg: '5', origin: null, encryption: 'aes-256-gcm', inconsistent: false, placeholder: true, resumeToken: null, written: '0' }],

@@ -19,9 +19,9 @@ import type { ReceiveHeader } from '../../../dom0/receiver-link/types.ts';
 
 const ROOT = 'backup/qzb';
 const HELLO_REPLY: Reply = {
-  kind: 'hello', protocol: 1, agent: 'evil 6.6.6', zfsVersion: ['zfs-2.3.2-1'],
+  kind: 'hello', protocol: 2, agent: 'evil 6.6.6', zfsVersion: ['zfs-2.3.2-1'],
   receiveRoot: { name: ROOT, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' },
-  pool: { name: 'backup', exists: true, features: [] },
+  pool: { name: 'backup', exists: true, features: [] }, unframed: false,
 };
 const HEADER: ReceiveHeader = { dataset: 'backup/qzb/a', snapshot: 's', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false };
 const READY: Reply = { kind: 'receive-ready', dataset: HEADER.dataset, snapshot: HEADER.snapshot };

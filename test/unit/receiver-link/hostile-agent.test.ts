@@ -17,9 +17,9 @@ import { ReceiveFailedError, ReceiverRequestError } from '../../../dom0/receiver
 
 const ROOT = 'backup/qzb';
 const HELLO_REPLY: Reply = {
-  kind: 'hello', protocol: 1, agent: 'evil 6.6.6', zfsVersion: ['zfs-2.3.2-1'],
+  kind: 'hello', protocol: 2, agent: 'evil 6.6.6', zfsVersion: ['zfs-2.3.2-1'],
   receiveRoot: { name: ROOT, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' },
-  pool: { name: 'backup', exists: true, features: [{ name: 'extensible_dataset', state: 'active' }] },
+  pool: { name: 'backup', exists: true, features: [{ name: 'extensible_dataset', state: 'active' }] }, unframed: false,
 };
 
 /** A fake agent: `script` gets each request and writes whatever it likes. */
@@ -77,7 +77,7 @@ test('garbage, oversized frames and data frames from the agent are fatal, and st
     [(out) => out.write(encodeFrame(FrameType.CONTROL, Buffer.from([0xc7, 0x01, 0x65, 0x00]))), 'PROTOCOL_BAD_MESSAGE'],
     [(out) => rawReply(out, { ...HELLO_REPLY, extra: true }), 'PROTOCOL_BAD_MESSAGE'],
     [(out) => rawReply(out, { ...HELLO_REPLY, agent: 'evil\u001b]0;pwned\u0007' }), 'PROTOCOL_BAD_MESSAGE'],
-    [(out) => reply(out, { ...HELLO_REPLY, protocol: 2 }), 'PROTOCOL_VERSION_MISMATCH'],
+    [(out) => reply(out, { ...HELLO_REPLY, protocol: 1 }), 'PROTOCOL_VERSION_MISMATCH'],
     [(out) => reply(out, { ...HELLO_REPLY, receiveRoot: { ...(HELLO_REPLY as Extract<Reply, { kind: 'hello' }>).receiveRoot, name: 'backup' } }), 'PROTOCOL_BAD_MESSAGE'],
     [(out) => reply(out, { kind: 'inventory-end', datasets: 0, snapshots: 0 }), 'PROTOCOL_UNEXPECTED_MESSAGE'],
     [(out) => reply(out, { kind: 'error', code: 'PROTOCOL_BAD_MESSAGE', message: 'you are bad', stderr: [] }), 'PROTOCOL_BAD_MESSAGE'],

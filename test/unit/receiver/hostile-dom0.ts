@@ -48,4 +48,4 @@ export function startAgent(zfs: AgentZfs): RawAgent {
 }
 
 /** A hello request for the default test root. */
-export const HELLO: Request = { kind: 'hello', protocol: 1, receiveRoot: 'backup/qzb', client: 'test' };
+export const HELLO: Request = { kind: 'hello', protocol: 2, receiveRoot: 'backup/qzb', client: 'test' };

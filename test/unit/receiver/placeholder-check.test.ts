@@ -10,7 +10,7 @@ import {
 import type { ReceiveRequest } from '../../../shared/protocol/schemas/requests.ts';
 
 const FULL: ReceiveRequest = {
-  kind: 'receive', dataset: 'backup/qzb/src/a', snapshot: 's1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false, intoPlaceholder: true,
+  kind: 'receive', dataset: 'backup/qzb/src/a', snapshot: 's1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false, intoPlaceholder: true, unframed: false,
 };
 
 // `zfs get -H -p -o property,value,source type,origin,encryption,inconsistent,receive_resume_token,org.qubes-zfs-backup:placeholder`

@@ -21,9 +21,9 @@ export async function hostile(root: string, script: (out: PassThrough) => void):
       const request: Request = decodeMessage(requestSchemas, frame.payload);
       if (request.kind === 'hello') {
         toClient.write(encodeMessage(replySchemas, {
-          kind: 'hello', protocol: 1, agent: 'evil', zfsVersion: [],
+          kind: 'hello', protocol: 2, agent: 'evil', zfsVersion: [],
           receiveRoot: { name: root, exists: true, type: 'filesystem', encryption: 'off', keyStatus: 'none' },
-          pool: { name: root.split('/')[0]!, exists: true, features: [] },
+          pool: { name: root.split('/')[0]!, exists: true, features: [] }, unframed: false,
         }));
       } else script(toClient);
     }

@@ -10,7 +10,7 @@ import { encodeFrame, FrameType } from '../../../shared/protocol/frame.ts';
 import { MAX_INVENTORY_BATCH } from '../../../shared/protocol/limits.ts';
 
 const RECV: Extract<Request, { kind: 'receive' }> = {
-  kind: 'receive', dataset: 'backup/qzb/tank/qubes/work', snapshot: 'qzb-1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false, intoPlaceholder: false,
+  kind: 'receive', dataset: 'backup/qzb/tank/qubes/work', snapshot: 'qzb-1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false, intoPlaceholder: false, unframed: false,
 };
 
 async function hello(zfs = new FakeZfs()) {
@@ -56,7 +56,7 @@ test('anything before hello, a second hello, or a wrong version ends the session
   assert.equal(await agent.session, 'protocol-error');
 
   const old = startAgent(new FakeZfs());
-  old.request({ ...HELLO, protocol: 2 } as Request);
+  old.request({ ...HELLO, protocol: 1 } as Request);
   const reply = await old.next();
   assert.equal(reply?.kind === 'error' && reply.code, 'PROTOCOL_VERSION_MISMATCH');
   assert.equal(await old.session, 'protocol-error');
