@@ -57,9 +57,11 @@ export async function executeStep(
   };
   try {
     if (step.abortFirst) await link.client.abort(step.receiving);
-    proc = send.startSend(sourceOf(step));
+    const started = send.startSend(sourceOf(step));
+    proc = started;
     const unframed = options.estimate !== undefined && options.estimate !== null && options.estimate >= UNFRAMED_MIN_BYTES;
-    const result = await link.client.receive(headerOf(step), (proc as SendProcess).stdout, { signal: options.signal, onProgress, unframed });
+    const sourceOk = started.done.then((exit) => exit.exitCode === 0);
+    const result = await link.client.receive(headerOf(step), started.stdout, { signal: options.signal, onProgress, unframed, sourceOk });
     const exit = await (proc as SendProcess | null)?.done;
     if (exit && exit.exitCode !== 0) {
       // The receiver took a complete stream, yet zfs send reports a failure: do not trust the step.

@@ -253,15 +253,79 @@ async function guest(): Promise<void> {
   check('…and abort clears it', (await link2.client.abort(`${ROOT}/src/sig`)).hadState);
   await link2.client.close();
   check('separate agent process: clean exit after close', (await link2.exited) === 0, `exit ${await link2.exited}; ${link2.stderrTail().slice(-2).join(' | ')}`);
+  await unframedChecks(() => connectReceiver('backup-vm', { env: { ...process.env, QZB_QREXEC_CLIENT: launcher } }), ReceiveFailedError);
   await poolFullChecks(ReceiveFailedError);
   pair = createLinkedPair(createZfsRunner(process.env));
   await pair.client.hello(ROOT);
   const finalInv = await pair.client.inventory();
-  check('nothing was destroyed besides the aborted partial dataset', ['src', 'src/fs', 'src/vol', 'src/clone', 'src/with space', 'src/enc', 'src/big', 'src/gone', 'src/p', 'src/p/c', 'src/p/v', 'src/p/manual', 'src/q', 'src/q/c', 'src/m', 'src/mv', 'src/w'].every((d) => finalInv.datasets.has(`${ROOT}/${d}`)));
+  check('nothing was destroyed besides the aborted partial dataset', ['src', 'src/fs', 'src/vol', 'src/clone', 'src/with space', 'src/enc', 'src/big', 'src/gone', 'src/p', 'src/p/c', 'src/p/v', 'src/p/manual', 'src/q', 'src/q/c', 'src/m', 'src/mv', 'src/w', 'src/u', 'src/uv', 'src/uc', 'src/uw'].every((d) => finalInv.datasets.has(`${ROOT}/${d}`)));
   await pair.client.close();
   console.log(`agent log (last lines):\n  ${logs.slice(-6).join('\n  ')}`);
   console.log(failures === 0 ? 'ALL PASSED' : `${failures} FAILED`);
   process.exitCode = failures === 0 ? 0 : 1;
+}
+
+// Unframed receives (the agent's zfs receive reads the channel itself), through the agent as its
+// own process: several streams and then a framed one and an inventory on ONE session prove that
+// zfs receive stops reading exactly at each stream's end; a cut one ends the session with a
+// token; a resume and a SIGTERM mid-stream behave as framed ones do.
+async function unframedChecks(connect: () => import('../../../dom0/receiver-link/spawn.ts').ReceiverLink, ReceiveFailedError: FailedClass): Promise<void> {
+  sh(`set -e
+    zfs create src/u
+    dd if=/dev/urandom of=/tmp/mnt/src/u/a bs=1M count=6 status=none
+    zfs snapshot src/u@1
+    dd if=/dev/urandom of=/tmp/mnt/src/u/b bs=1M count=3 status=none
+    zfs snapshot src/u@2
+    zfs create -s -V 16M src/uv
+    udevadm settle --timeout=30
+    dd if=/dev/urandom of=/dev/zvol/src/uv bs=1M count=5 status=none conv=fsync
+    zfs snapshot src/uv@1
+    zfs create src/uc
+    dd if=/dev/urandom of=/tmp/mnt/src/uc/a bs=1M count=12 status=none
+    zfs snapshot src/uc@1
+    zfs create src/us
+    dd if=/dev/urandom of=/tmp/mnt/src/us/a bs=1M count=24 status=none
+    zfs snapshot src/us@1`);
+  const ok = Promise.resolve(true);
+  const U: Header = { dataset: `${ROOT}/src/u`, snapshot: '1', type: 'filesystem', stream: 'full', origin: null, raw: false, resume: false };
+  let link = connect();
+  const h = await link.client.hello(ROOT);
+  check('unframed: the agent process offers it at hello', h.unframed);
+  const r1 = await link.client.receive(U, zfsSend(['-L', '-c', 'src/u@1']), { unframed: true, sourceOk: ok });
+  const r2 = await link.client.receive({ ...U, snapshot: '2', stream: 'incremental' }, zfsSend(['-L', '-c', '-i', '@1', 'src/u@2']), { unframed: true, sourceOk: ok });
+  const r3 = await link.client.receive({ ...U, dataset: `${ROOT}/src/uv`, type: 'volume' }, zfsSend(['-L', '-c', '-e', 'src/uv@1']), { unframed: true, sourceOk: ok });
+  const r4 = await link.client.receive({ ...U, dataset: `${ROOT}/src/uw`, snapshot: 'w' }, zfsSend(['src/w@1']));
+  const inv = await link.client.inventory();
+  check('unframed: full, incremental and volume streams then a framed one on one session, GUIDs match',
+    r1.guid === BigInt(prop('src/u@1', 'guid')) && r2.guid === BigInt(prop('src/u@2', 'guid')) && r3.guid === BigInt(prop('src/uv@1', 'guid')) && r4.guid === BigInt(prop('src/w@1', 'guid')) && inv.datasets.get(U.dataset)?.snapshots.length === 2,
+    `${r1.bytes}+${r2.bytes}+${r3.bytes} bytes unframed`);
+  check('unframed: counted bytes are the stream sizes', r1.bytes > 6n * 1024n * 1024n && r3.bytes > 5n * 1024n * 1024n, `${r1.bytes}, ${r3.bytes}`);
+  // A cut stream (its process reported a failure): EOF to zfs receive, receive-failed with a token, the link ends.
+  const C: Header = { ...U, dataset: `${ROOT}/src/uc` };
+  const cut = await link.client.receive(C, truncate(zfsSend(['-L', '-c', 'src/uc@1']), 3 * 1024 * 1024), { unframed: true, sourceOk: Promise.resolve(false) }).catch((e: unknown) => e);
+  const token = cut instanceof ReceiveFailedError ? cut.resumeToken : null;
+  check('unframed cut stream: receive-failed with a token, then the link is closed', cut instanceof ReceiveFailedError && token !== null && (link.client.failed as { code?: string } | null)?.code === 'RECEIVER_CLOSED', stderrOf(cut));
+  check('…and the agent ended the session and exited 0', (await link.exited) === 0, link.stderrTail().slice(-2).join(' | '));
+  await link.client.close();
+  link = connect();
+  await link.client.hello(ROOT);
+  const resumed = await link.client.receive({ ...C, resume: true }, zfsSend(['-t', token ?? '']), { unframed: true, sourceOk: ok });
+  check('unframed resume with zfs send -t: GUID matches', resumed.guid === BigInt(prop('src/uc@1', 'guid')), `${resumed.bytes} bytes`);
+  // SIGTERM to the agent mid-stream: its zfs receive is killed, the token kept, the agent exits 0.
+  let killed = false;
+  const S: Header = { ...U, dataset: `${ROOT}/src/us` };
+  const sig = await link.client.receive(S, zfsSend(['src/us@1']), {
+    unframed: true, sourceOk: ok,
+    onProgress: (b) => {
+      if (b > 4n * 1024n * 1024n && !killed) {
+        killed = true;
+        process.kill(link.pid!, 'SIGTERM');
+      }
+    },
+  }).catch((e: unknown) => e);
+  const exit = await link.exited;
+  check('unframed, SIGTERM to the agent mid-stream: link fails, agent exits 0, resume token left', sig instanceof Error && exit === 0 && prop(S.dataset, 'receive_resume_token') !== '-', `${(sig as Error).message}; exit ${exit}; ${link.stderrTail().filter((l) => /receive:/.test(l)).slice(-2).join(' | ')}`);
+  await link.client.close();
 }
 
 type Client = import('../../../dom0/receiver-link/client.ts').ReceiverClient;
