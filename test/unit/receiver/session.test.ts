@@ -312,3 +312,13 @@ test('inventory: written passes through; the marker counts as placeholder only w
   assert.equal(got.get('backup/qzb')?.placeholder, false);
   agent.close();
 });
+
+test('an agent on a Node stream (not its own stdin) offers no unframed receives, and refuses one as a protocol error', async () => {
+  const { agent, zfs, reply } = await hello();
+  assert.equal(reply.kind === 'hello' && reply.unframed, false);
+  agent.request({ ...RECV, unframed: true });
+  const refused = await agent.next();
+  assert.equal(refused?.kind === 'error' && refused.code, 'PROTOCOL_UNEXPECTED_MESSAGE');
+  assert.equal(await agent.session, 'protocol-error');
+  assert.ok(!zfsArgs(zfs).some((a) => a.startsWith('receive')), 'no zfs receive was started');
+});
