@@ -3,7 +3,9 @@
 // receiver agent → zfs receive), and its baseline, a raw `zfs send | zfs receive` pipe between the
 // same two pools (the harness's zfs-pipe step), runs in the same VM, minutes apart:
 //   - one large volume (BENCH_SIZE_MIB, default 256 MiB of incompressible data): the tool's `send`
-//     wall time vs the raw pipe's (target: within 1.15x);
+//     wall time vs the raw pipe's (target: within 1.15x); and, with a 1 MiB volume's send as each
+//     side's fixed cost (the tool's start-up, preflight and closing inventory; the pipe's process
+//     starts), the time beyond it, which is what the stream itself costs;
 //   - BENCH_STEPS (default 50) small incremental steps of a few KiB (progressive, one snapshot at
 //     a time; plus the first, full step): the tool's time per step minus the raw pipe's (target:
 //     <= 0.3 s; the tool's time includes its start-up and preflight, spread over the steps);
@@ -43,6 +45,11 @@ export function scenario(): { text: string; at: Record<string, number | number[]
   add({ run: 'import big.yaml', expect: { exit: 0 } });
   add({ run: 'snapshot big', expect: { exit: 0 } });
   at['toolLarge'] = add({ run: 'send big --json', expect: { exit: 0 } });
+  // Fixed costs: the same with a 1 MiB volume.
+  at['rawTiny'] = add({ 'zfs-pipe': { send: 'send -L -c -e mainpool/tiny@b', receive: 'receive -s -u -o volmode=none backuppool/raw/tiny' } });
+  add({ run: 'import tiny.yaml', expect: { exit: 0 } });
+  add({ run: 'snapshot tiny', expect: { exit: 0 } });
+  at['toolTiny'] = add({ run: 'send tiny --json', expect: { exit: 0 } });
   // Small: STEPS + 1 snapshots of a few KiB each.
   const raw: number[] = [];
   raw.push(add({ 'zfs-pipe': { send: `send -L -c -e mainpool/small${snapName(1)}`, receive: 'receive -s -u backuppool/raw/small' } }));
@@ -61,11 +68,12 @@ export function scenario(): { text: string; at: Record<string, number | number[]
       datasets: [
         // Sparse (no refreservation): a thick volume's snapshot would need its whole size again.
         { name: 'mainpool/big', type: 'volume', size: `${SIZE_MIB}M`, data: `${SIZE_MIB}M`, snapshots: ['@b'], properties: { refreservation: 'none' } },
+        { name: 'mainpool/tiny', type: 'volume', size: '1M', data: '1M', snapshots: ['@b'], properties: { refreservation: 'none' } },
         { name: 'mainpool/small', type: 'filesystem', data: '4K', snapshots: Array.from({ length: STEPS + 1 }, (_, i) => snapName(i + 1)) },
       ],
       receiver: { qube: 'backups-disp', pool: 'backuppool', 'pool-size': `${SIZE_MIB + 256}M`, dataset: R },
     },
-    files: { 'big.yaml': job('big', '@b', 'mainpool/big', false), 'small.yaml': job('small', snapName(STEPS + 1), 'mainpool/small', true) },
+    files: { 'big.yaml': job('big', '@b', 'mainpool/big', false), 'tiny.yaml': job('tiny', '@b', 'mainpool/tiny', false), 'small.yaml': job('small', snapName(STEPS + 1), 'mainpool/small', true) },
     steps,
   };
   return { text: stringify(doc, { lineWidth: 0 }), at };
@@ -109,6 +117,14 @@ async function main(): Promise<number> {
     if (rawLarge?.ok && toolLarge?.ok) {
       const ratio = toolLarge.ms! / rawLarge.ms!;
       console.log(`send-large-wall: ${fmt(toolLarge.ms! / 1000)} s (ratio ${fmt(ratio)} vs baseline raw zfs send | zfs receive ${fmt(rawLarge.ms! / 1000)} s; target <= 1.15)`);
+      const rawTiny = recs.get(at['rawTiny'] as number);
+      const toolTiny = recs.get(at['toolTiny'] as number);
+      if (rawTiny?.ok && toolTiny?.ok) {
+        const tool = (toolLarge.ms! - toolTiny.ms!) / 1000;
+        const raw = (rawLarge.ms! - rawTiny.ms!) / 1000;
+        console.log(`send-fixed-cost: ${fmt(toolTiny.ms! / 1000)} s (ratio ${fmt(toolTiny.ms! / rawTiny.ms!)} vs baseline raw pipe of the same 1 MiB volume ${fmt(rawTiny.ms! / 1000)} s)`);
+        console.log(`send-large-beyond-fixed: ${fmt(tool)} s (ratio ${fmt(tool / raw)} vs baseline raw pipe beyond its own fixed cost ${fmt(raw)} s)`);
+      } else console.log('send-fixed-cost: not measured (a step failed)');
       const sum = summaryOf(toolLarge);
       const gib = Number(sum?.bytes ?? BigInt(SIZE_MIB) * 1048576n) / 1024 ** 3;
       if (toolLarge.cpu && rawLarge['send-cpu']) {
