@@ -10,6 +10,18 @@ const CHUNK_BYTES = 256 * 1024;
 /** Reads below this size are copied out, so a small frame does not keep a whole chunk alive. */
 const COPY_BELOW = 4096;
 
+/**
+ * Puts the agent's stdin back into blocking mode; false if that could not be done. Node creates
+ * process.stdin as soon as any module imports 'node:process' (execa does: Node enumerates the
+ * builtin's exports), and creating it over a pipe or socket makes the descriptor non-blocking.
+ * That stream is never read; but our reads would meet EAGAIN, and an unframed `zfs receive`
+ * would fail on it. (`_handle.setBlocking` is libuv's uv_stream_set_blocking, in Node 18 to 22.)
+ */
+export function makeStdinBlocking(): boolean {
+  const handle = (process.stdin as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })._handle;
+  return typeof handle?.setBlocking === 'function' && handle.setBlocking(true) === 0;
+}
+
 /** Chunks of one descriptor, pulled on demand; close() ends them at once (a signal). */
 export class FdInput implements AsyncIterable<Buffer> {
   private readonly closer = new AbortController();
@@ -19,7 +31,8 @@ export class FdInput implements AsyncIterable<Buffer> {
   sawNonBlocking = false;
   private eof = false;
 
-  constructor(readonly fd: number) {}
+  /** `blocking`: the descriptor is known to be in blocking mode (an unframed receive needs that). */
+  constructor(readonly fd: number, readonly blocking = false) {}
 
   /**
    * Ends the input (a signal): a pending read is abandoned, and the session sees a premature close
@@ -50,7 +63,7 @@ export class FdInput implements AsyncIterable<Buffer> {
         read(this.fd, buffer, 0, CHUNK_BYTES, null, (error, n) => {
           if (this.closed.aborted) return reject(prematureClose());
           if (error && (error as NodeJS.ErrnoException).code === 'EAGAIN') {
-            // Not expected (qrexec hands services a blocking socket), but survivable for frames.
+            // Only when makeStdinBlocking() failed; survivable for frames (unframed is not offered).
             this.sawNonBlocking = true;
             setTimeout(attempt, 5);
             return;

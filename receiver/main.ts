@@ -7,13 +7,13 @@
 import { VERSION } from '../shared/version.ts';
 import { serveSession } from './session.ts';
 import { createZfsRunner } from './zfs-runner.ts';
-import { FdInput } from './fd-input.ts';
+import { FdInput, makeStdinBlocking } from './fd-input.ts';
 
 const log = (line: string): void => {
   process.stderr.write(`qubes-zfs-backup-receiver[${process.pid}]: ${line}\n`);
 };
 
-const input = new FdInput(0);
+const input = new FdInput(0, makeStdinBlocking());
 for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
   process.on(signal, () => {
     log(`${signal}: stopping`);
@@ -25,7 +25,7 @@ process.stdout.on('error', () => {});
 
 log(`version ${VERSION} started for ${process.env.QREXEC_REMOTE_DOMAIN ?? 'a local caller'}`);
 const end = await serveSession(input, process.stdout, { zfs: createZfsRunner(process.env), version: VERSION, log });
-log(`session ended: ${end}${input.sawNonBlocking ? ' (stdin was non-blocking: unframed receives would fail)' : ''}`);
+log(`session ended: ${end}${input.sawNonBlocking ? ' (stdin was non-blocking: no unframed receives were offered)' : ''}`);
 // The session ended stdout; let what is queued reach dom0 (at most 5 s), then exit explicitly: a
 // read of stdin abandoned by close() would otherwise keep the process alive.
 await new Promise<void>((resolve) => {
