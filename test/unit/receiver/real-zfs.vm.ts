@@ -236,16 +236,7 @@ async function guest(): Promise<void> {
   check('separate agent process: resume after dom0 vanished, GUID matches', gone.guid === BigInt(prop('src/gone@g', 'guid')));
   // SIGTERM to the agent process mid-receive: it closes zfs's stdin, waits, exits 0; token left.
   sh(`zfs create src/sig && dd if=/dev/urandom of=/tmp/mnt/src/sig/x bs=1M count=24 status=none && zfs snapshot src/sig@s`);
-  let killed = false;
-  const sig = await client.receive({ ...bigHeader, dataset: `${ROOT}/src/sig`, snapshot: 's' }, zfsSend(['src/sig@s']), {
-    onProgress: (b) => {
-      if (b > 4n * 1024n * 1024n && !killed) {
-        killed = true;
-        process.kill(link.pid!, 'SIGTERM');
-      }
-    },
-  }).catch((e: unknown) => e);
-  const sigExit = await link.exited;
+  const { outcome: sig, exit: sigExit } = await sigtermMidStream(link, { ...bigHeader, dataset: `${ROOT}/src/sig`, snapshot: 's' }, 'src/sig@s');
   check('SIGTERM to the agent mid-receive: link fails, agent exits 0, resume token left', sig instanceof Error && sigExit === 0 && prop(`${ROOT}/src/sig`, 'receive_resume_token') !== '-', `${(sig as Error).message}; exit ${sigExit}; ${link.stderrTail().filter((l) => /receive:/.test(l)).slice(-2).join(' | ')}`);
   await client.close();
   const link2 = connectReceiver('backup-vm', { env: { ...process.env, QZB_QREXEC_CLIENT: launcher } });
@@ -269,7 +260,7 @@ async function guest(): Promise<void> {
 // own process: several streams and then a framed one and an inventory on ONE session prove that
 // zfs receive stops reading exactly at each stream's end; a cut one ends the session with a
 // token; a resume and a SIGTERM mid-stream behave as framed ones do.
-async function unframedChecks(connect: () => import('../../../dom0/receiver-link/spawn.ts').ReceiverLink, ReceiveFailedError: FailedClass): Promise<void> {
+async function unframedChecks(connect: () => Link, ReceiveFailedError: FailedClass): Promise<void> {
   sh(`set -e
     zfs create src/u
     dd if=/dev/urandom of=/tmp/mnt/src/u/a bs=1M count=6 status=none
@@ -312,10 +303,17 @@ async function unframedChecks(connect: () => import('../../../dom0/receiver-link
   const resumed = await link.client.receive({ ...C, resume: true }, zfsSend(['-t', token ?? '']), { unframed: true, sourceOk: ok });
   check('unframed resume with zfs send -t: GUID matches', resumed.guid === BigInt(prop('src/uc@1', 'guid')), `${resumed.bytes} bytes`);
   // SIGTERM to the agent mid-stream: its zfs receive is killed, the token kept, the agent exits 0.
-  let killed = false;
   const S: Header = { ...U, dataset: `${ROOT}/src/us` };
-  const sig = await link.client.receive(S, zfsSend(['src/us@1']), {
-    unframed: true, sourceOk: ok,
+  const { outcome: sig, exit } = await sigtermMidStream(link, S, 'src/us@1', { unframed: true, sourceOk: ok });
+  check('unframed, SIGTERM to the agent mid-stream: link fails, agent exits 0, resume token left', sig instanceof Error && exit === 0 && prop(S.dataset, 'receive_resume_token') !== '-', `${(sig as Error).message}; exit ${exit}; ${link.stderrTail().filter((l) => /receive:/.test(l)).slice(-2).join(' | ')}`);
+  await link.client.close();
+}
+
+/** A receive of `snapshot` during which the agent process gets SIGTERM once 4 MiB have gone: what receive gave, and the agent's exit. */
+async function sigtermMidStream(link: Link, header: Header, snapshot: string, options: ReceiveOptions = {}): Promise<{ outcome: unknown; exit: number | null }> {
+  let killed = false;
+  const outcome = await link.client.receive(header, zfsSend([snapshot]), {
+    ...options,
     onProgress: (b) => {
       if (b > 4n * 1024n * 1024n && !killed) {
         killed = true;
@@ -323,11 +321,11 @@ async function unframedChecks(connect: () => import('../../../dom0/receiver-link
       }
     },
   }).catch((e: unknown) => e);
-  const exit = await link.exited;
-  check('unframed, SIGTERM to the agent mid-stream: link fails, agent exits 0, resume token left', sig instanceof Error && exit === 0 && prop(S.dataset, 'receive_resume_token') !== '-', `${(sig as Error).message}; exit ${exit}; ${link.stderrTail().filter((l) => /receive:/.test(l)).slice(-2).join(' | ')}`);
-  await link.client.close();
+  return { outcome, exit: await link.exited };
 }
 
+type Link = import('../../../dom0/receiver-link/spawn.ts').ReceiverLink;
+type ReceiveOptions = import('../../../dom0/receiver-link/client.ts').ReceiveOptions;
 type Client = import('../../../dom0/receiver-link/client.ts').ReceiverClient;
 type FailedClass = typeof import('../../../dom0/receiver-link/errors.ts').ReceiveFailedError;
 type Header = import('../../../dom0/receiver-link/types.ts').ReceiveHeader;
