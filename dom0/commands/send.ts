@@ -18,6 +18,7 @@ import { formatBytes } from '../output/bytes.ts';
 import { deliverSettings, settingsSnapshotName } from '../settings/deliver.ts';
 import { analyseJob } from './analyse.ts';
 import type { Context, ReceiverConnection, SendAdapters } from './context.ts';
+import type { ReceiverHello, ReceiverInventory } from '../receiver-link/types.ts';
 
 /** How many `zfs send -nvP` estimates run at once before the first step. */
 const ESTIMATES_AT_ONCE = 4;
@@ -79,14 +80,19 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     if (lock.tookOverFrom) ctx.notice(`note: took over a stale lock left by pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command})`);
     const stored = await store.read(options.name);
     const state = stored.state;
+    // The receiver session (the qrexec call, the agent's start-up, hello, inventory: seconds in a
+    // slow VM) runs while dom0 takes its own inventory, once the job file itself is sound.
+    const parsed = ctx.core.loadJob(stored.text);
+    const session = parsed.job && !hasErrors(parsed.findings) ? openSession(adapters, parsed.job.receiver.qube, parsed.job.receiver.dataset) : null;
+    link = session?.link ?? null;
     const a = await analyseJob(stored.text, ctx);
     result.findings.push(...a.findings.filter((f) => f.severity === 'error'));
-    if (!a.job || !a.zfs || hasErrors(result.findings)) return finish(result, emit);
+    // (A job file with errors has them in the analysis too: no session was opened for it.)
+    if (!a.job || !a.zfs || hasErrors(result.findings) || session === null) return finish(result, emit);
 
-    link = adapters.connectReceiver(a.job.receiver.qube);
     const root = a.job.receiver.dataset;
-    const hello = await link.client.hello(root);
-    const inventory = await link.client.inventory();
+    const { hello, inventory } = await session.opened;
+    const live = session.link;
     const view = receiverView(root, hello, inventory);
     const tokens = await decodeTokens(adapters, tokensToDecode(root, new Set(a.targets.map((t) => t.dataset)), view));
     const history = await otherJobStates(store, options.name);
@@ -120,7 +126,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     await bookmarkSkipped(plan.steps, a.zfs.datasets, adapters, result, emit);
     const label = a.job.scope.targetSnapshot;
     const settingsFor = async (s: SendStep): Promise<void> => {
-      if (isQubeRoot(s)) await deliver(s, link!, stored.dir, state, label, root, result, emit);
+      if (isQubeRoot(s)) await deliver(s, live, stored.dir, state, label, root, result, emit);
     };
     for (const s of plan.steps) if (s.action === 'skip' && !s.patched && s.reason === 'already sent') await settingsFor(s);
 
@@ -136,7 +142,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
         if (options.signal?.aborted) break;
         index++;
         const outcome = result.steps.find((o) => o.snapshot === step.snapshot)!;
-        const ok = await runOne(step, { index, count: runnable.length, estimate: estimates.get(step.snapshot) ?? null }, link, adapters, state, store, ctx, options, emit, result);
+        const ok = await runOne(step, { index, count: runnable.length, estimate: estimates.get(step.snapshot) ?? null }, live, adapters, state, store, ctx, options, emit, result);
         outcome.bytes = ok.bytes;
         outcome.resumed = step.action === 'resume';
         result.bytes += ok.bytes;
@@ -164,7 +170,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
 
     // Confirm every step on the receiver by GUID (a fresh listing, never the agent's word alone):
     // those sent now and those skipped as already there, never one this run did not get to.
-    const after = receiverView(root, hello, await link.client.inventory());
+    const after = receiverView(root, hello, await live.client.inventory());
     const at = ctx.now().toISOString();
     for (const s of plan.steps) {
       const outcome = result.steps.find((o) => o.snapshot === s.snapshot);
@@ -237,6 +243,18 @@ async function decodeTokens(adapters: SendAdapters, tokens: Map<string, string>)
     }
   }
   return out;
+}
+
+/** The link to the receiver, with hello and the inventory under way (awaited once dom0 needs them). */
+function openSession(adapters: SendAdapters, qube: string, root: string): { link: ReceiverConnection; opened: Promise<{ hello: ReceiverHello; inventory: ReceiverInventory }> } {
+  const link = adapters.connectReceiver(qube);
+  const opened = (async () => {
+    const hello = await link.client.hello(root);
+    return { hello, inventory: await link.client.inventory() };
+  })();
+  // Awaited once dom0's own analysis passed; after a failed one only closed (in send's `finally`).
+  opened.catch(() => {});
+  return { link, opened };
 }
 
 type StepRun = { ok: true; bytes: bigint } | { ok: false; bytes: bigint; message: string };
