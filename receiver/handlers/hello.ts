@@ -19,10 +19,15 @@ export async function handleHello(ctx: AgentContext, request: HelloRequest): Pro
     throw new ProtocolError(ProtocolErrorCode.VERSION_MISMATCH, `protocol ${request.protocol} requested, ${PROTOCOL_VERSION} spoken`);
   }
   const root = request.receiveRoot;
-  const version = await ctx.zfs.zfs(['version']);
+  const pool = poolOf(root);
+  // Three independent questions, asked at once (each is a process start).
+  const [version, props, all] = await Promise.all([
+    ctx.zfs.zfs(['version']),
+    ctx.zfs.zfs(['get', '-H', '-p', '-o', 'property,value', 'type,encryption,keystatus', root]),
+    ctx.zfs.zpool(['get', '-H', '-p', '-o', 'property,value', 'all', pool]),
+  ]);
   const zfsVersion = version.exitCode === 0 ? firstLines(version.stdout, MAX_VERSION_LINES).map((l) => toSafeText(l, 200)) : [];
 
-  const props = await ctx.zfs.zfs(['get', '-H', '-p', '-o', 'property,value', 'type,encryption,keystatus', root]);
   let receiveRoot: HelloReply['receiveRoot'] = { name: root, exists: false, type: null, encryption: null, keyStatus: null };
   if (props.exitCode === 0) {
     const values = new Map(props.stdout.split('\n').filter(Boolean).map((line) => line.split('\t') as [string, string]));
@@ -41,8 +46,6 @@ export async function handleHello(ctx: AgentContext, request: HelloRequest): Pro
     return;
   }
 
-  const pool = poolOf(root);
-  const all = await ctx.zfs.zpool(['get', '-H', '-p', '-o', 'property,value', 'all', pool]);
   const relevant = new Set<string>(RELEVANT_POOL_FEATURES);
   const features: HelloReply['pool']['features'] = [];
   if (all.exitCode === 0) {

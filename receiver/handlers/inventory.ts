@@ -56,14 +56,17 @@ export function parsePointLine(line: string): PointInfo {
 
 /** Answers inventory with batches and an inventory-end, or one error reply. */
 export async function handleInventory(ctx: AgentContext, root: string): Promise<void> {
-  const ds = await ctx.zfs.zfs(['list', '-H', '-p', '-r', '-t', 'filesystem,volume', '-o', DATASET_PROPS.join(','), root]);
+  // The two listings run at once (each is a process start, a large part of an inventory's time).
+  const [ds, points] = await Promise.all([
+    ctx.zfs.zfs(['list', '-H', '-p', '-r', '-t', 'filesystem,volume', '-o', DATASET_PROPS.join(','), root]),
+    ctx.zfs.zfs(['list', '-H', '-p', '-r', '-t', 'snapshot,bookmark', '-o', POINT_PROPS.join(','), root]),
+  ]);
   if (ds.exitCode !== 0) {
     await ctx.send(saysMissing(ds.stderr)
       ? errorReply('RECEIVE_ROOT_MISSING', `the receive root ${root} does not exist: create it with "zfs create -o mountpoint=none ${root}"`)
       : zfsFailure(`listing the datasets under ${root}`, ds));
     return;
   }
-  const points = await ctx.zfs.zfs(['list', '-H', '-p', '-r', '-t', 'snapshot,bookmark', '-o', POINT_PROPS.join(','), root]);
   if (points.exitCode !== 0) {
     await ctx.send(zfsFailure(`listing the snapshots under ${root}`, points));
     return;
