@@ -99,6 +99,8 @@ for (const version of NODE_VERSIONS as string[]) {
         const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
         assert.equal(hello.agent, `qubes-zfs-backup-receiver ${pkg.version}`);
         assert.equal(hello.receiveRoot.exists, false);
+        // Its stdin was put back into blocking mode on this Node (makeStdinBlocking): unframed offered.
+        assert.equal(hello.unframed, true);
       } finally {
         await link.client.close();
       }
