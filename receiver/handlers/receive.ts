@@ -154,8 +154,9 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
 /**
  * An unframed receive: `zfs receive` reads the agent's input descriptor itself, so no byte of the
  * stream passes through the agent. It stops reading at the stream's END record (checked on
- * OpenZFS 2.3: real-zfs.vm.ts), so after a success the next frame follows on the same input. dom0 closing
- * its end mid-stream, or a signal to the agent, cuts the stream; ZFS keeps resumable state.
+ * OpenZFS 2.3 and 2.1: real-zfs.vm.ts), so after a success the next frame follows on the same
+ * input. dom0 closing its end mid-stream, or a signal to the agent, cuts the stream; ZFS keeps
+ * resumable state.
  */
 async function receiveUnframed(ctx: AgentContext, request: ReceiveRequest, args: string[], fd: number): Promise<ReceiveEnd> {
   const proc = ctx.zfs.receiveFrom!(args, fd);
