@@ -3,6 +3,7 @@
 // that write has drained, so backpressure reaches dom0. If zfs exits early its result is sent at
 // once and the remaining frames are discarded until END/ABORT. If dom0 goes away mid-stream, zfs's
 // stdin is closed so ZFS keeps resumable partial state, and the session ends after zfs has exited.
+// An unframed receive (large streams) instead gives zfs the agent's own input: see receiveUnframed.
 import type { Writable } from 'node:stream';
 import type { AgentContext } from '../context.ts';
 import type { ReceiveRequest } from '../../shared/protocol/schemas/requests.ts';
