@@ -19,6 +19,9 @@ export interface AgentContext {
   log(line: string): void;
   /** Aborted when dom0's input stream closes (EOF consumed, error, or destroyed by a signal handler). */
   inputClosed: AbortSignal;
-  /** The input's descriptor, when the agent reads it itself and can hand it to an unframed receive; else null. */
+  /**
+   * The input's descriptor, when the agent can take unframed receives: it reads the input itself,
+   * the descriptor is blocking, and its runner can start a zfs receive on it. Else null.
+   */
   unframedFd: number | null;
 }

@@ -48,7 +48,7 @@ export async function serveSession(input: Readable | FdInput, output: Writable, 
   }
   const ctx: AgentContext = {
     inputClosed: closedSignal,
-    unframedFd: input instanceof FdInput && input.blocking ? input.fd : null,
+    unframedFd: input instanceof FdInput && input.blocking && options.zfs.receiveFrom !== undefined ? input.fd : null,
     zfs: options.zfs,
     root: null,
     version: options.version,

@@ -62,8 +62,8 @@ export async function executeStep(
     const unframed = options.estimate !== undefined && options.estimate !== null && options.estimate >= UNFRAMED_MIN_BYTES;
     const sourceOk = started.done.then((exit) => exit.exitCode === 0);
     const result = await link.client.receive(headerOf(step), started.stdout, { signal: options.signal, onProgress, unframed, sourceOk });
-    const exit = await (proc as SendProcess | null)?.done;
-    if (exit && exit.exitCode !== 0) {
+    const exit = await started.done;
+    if (exit.exitCode !== 0) {
       // The receiver took a complete stream, yet zfs send reports a failure: do not trust the step.
       return { ok: false, bytes: result.bytes, resumable: false, cancelled: false, error: new QzbError('SEND_FAILED', `zfs send for ${step.snapshot} exited ${exit.exitCode ?? exit.signal}: ${exit.stderrTail.join(' / ') || 'no message'}`) };
     }

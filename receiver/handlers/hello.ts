@@ -66,6 +66,6 @@ export async function handleHello(ctx: AgentContext, request: HelloRequest): Pro
     zfsVersion,
     receiveRoot,
     pool: { name: pool, exists: all.exitCode === 0, features },
-    unframed: ctx.unframedFd !== null && ctx.zfs.receiveFrom !== undefined,
+    unframed: ctx.unframedFd !== null,
   });
 }

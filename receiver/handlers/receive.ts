@@ -58,8 +58,8 @@ export function refuseReceive(request: ReceiveRequest, root: string): string | n
 /** Runs one receive; `frames` is the session's frame reader, read only as far as this stream goes. */
 export async function handleReceive(ctx: AgentContext, root: string, request: ReceiveRequest, frames: FrameReader): Promise<ReceiveEnd> {
   // Checked before anything else: were a byte of an unframed stream already read, it would be lost.
-  if (request.unframed && (ctx.unframedFd === null || ctx.zfs.receiveFrom === undefined || !frames.idle())) {
-    throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, ctx.unframedFd === null || ctx.zfs.receiveFrom === undefined
+  if (request.unframed && (ctx.unframedFd === null || !frames.idle())) {
+    throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, ctx.unframedFd === null
       ? 'an unframed receive was asked of an agent that did not offer it'
       : 'data followed an unframed receive request before receive-ready');
   }

@@ -269,11 +269,6 @@ export class FrameWriter {
     return this.output.write(chunk);
   }
 
-  /** Bytes written but not yet taken by the output's underlying resource. */
-  get pending(): number {
-    return this.output.writableLength;
-  }
-
   /** Writes an END frame: the current data stream is complete. */
   writeEnd(): Promise<void> {
     return this.writeFrame(encodeFrame(FrameType.END));
