@@ -6,7 +6,7 @@ import type { QubesInventory, ZfsInventory, ZfsSnapshot } from '../inventory/typ
 import type { ResolvedDesignation, Target } from '../plan/types.ts';
 import type { ReceiverClient } from '../receiver-link/client.ts';
 import type { DecodedToken, SendFlags } from '../send/types.ts';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /** The pure core, injected so commands can be tested without the other modules' fixtures. */
 export interface Core {
@@ -48,6 +48,16 @@ export interface SendProcess {
   done: Promise<{ exitCode: number | null; signal: string | null; stderrTail: string[] }>;
 }
 
+/** A running `zfs send` whose stdout is the receiver link itself (no byte passes through dom0's process). */
+export interface SendIntoProcess {
+  /** Stream bytes written so far (the kernel's count). */
+  written(): bigint;
+  /** Kills it, then waits. */
+  stop(): Promise<void>;
+  /** Its exit, with the last lines of its stderr and the stream bytes it wrote in all. */
+  done: Promise<{ exitCode: number | null; signal: string | null; stderrTail: string[]; bytes: bigint }>;
+}
+
 /** A connection to the receiver agent (the qrexec call). */
 export interface ReceiverConnection {
   client: Pick<ReceiverClient, 'hello' | 'inventory' | 'receive' | 'abort' | 'close' | 'storeSettings' | 'readSettings'>
@@ -67,6 +77,8 @@ export interface SendAdapters {
   /** `zfs send -nvP -I FROM LAST`: estimates per snapshot pair, keyed `FROM>TO` (hints); absent: one estimate per step. */
   estimateRange?(from: string, last: string, flags: SendFlags): Promise<Map<string, bigint>>;
   startSend(source: SendSource): SendProcess;
+  /** `zfs send` with the link's `output` as its stdout; absent where it cannot run (then every byte is forwarded). */
+  startSendInto?(source: SendSource, output: Writable | number): SendIntoProcess;
   /** `zfs bookmark SNAPSHOT BOOKMARK`. */
   createBookmark(snapshot: string, bookmark: string): Promise<void>;
 }

@@ -8,7 +8,7 @@ import { requireMetadataDir } from '../metadata/dir.ts';
 import { MetadataStore } from '../metadata/store.ts';
 import type { JobState } from '../metadata/types.ts';
 import type { SendEvent, StepOutcome } from '../send/events.ts';
-import { executeStep, sourceOf } from '../send/execute.ts';
+import { executeStep, sourceOf, UNFRAMED_MIN_BYTES } from '../send/execute.ts';
 import { planSend } from '../send/plan.ts';
 import { estimateChains } from '../send/estimate-chains.ts';
 import { rangeKey } from '../zfs/send-args.ts';
@@ -137,12 +137,17 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     // from the snapshot itself, which exists, and a run that dies first leaves the bookmark to
     // bookmarkSkipped() of the next run. Saves one zfs process start per step off the critical path.
     let bookmarking: Promise<void> | null = null;
+    let listing: Promise<ReceiverInventory> | null = null;
     try {
       for (const step of runnable) {
         if (options.signal?.aborted) break;
         index++;
         const outcome = result.steps.find((o) => o.snapshot === step.snapshot)!;
-        const ok = await runOne(step, { index, count: runnable.length, estimate: estimates.get(step.snapshot) ?? null }, live, adapters, state, store, ctx, options, emit, result);
+        const estimate = estimates.get(step.snapshot) ?? null;
+        // A large stream goes from zfs send straight into the link and is counted from the I/O
+        // accounting of the children this process reaps (zfs/proc-io.ts): no other may end meanwhile.
+        if (estimate !== null && estimate >= UNFRAMED_MIN_BYTES) await bookmarking;
+        const ok = await runOne(step, { index, count: runnable.length, estimate }, live, adapters, state, store, ctx, options, emit, result);
         outcome.bytes = ok.bytes;
         outcome.resumed = step.action === 'resume';
         result.bytes += ok.bytes;
@@ -160,6 +165,11 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
         bookmarking.catch(() => {});
         await settingsFor(step);
       }
+      // The confirming listing (below) runs while the last bookmark is made.
+      if (!options.signal?.aborted && !failed) {
+        listing = live.client.inventory();
+        listing.catch(() => {});
+      }
     } finally {
       await bookmarking;
     }
@@ -170,7 +180,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
 
     // Confirm every step on the receiver by GUID (a fresh listing, never the agent's word alone):
     // those sent now and those skipped as already there, never one this run did not get to.
-    const after = receiverView(root, hello, await live.client.inventory());
+    const after = receiverView(root, hello, await (listing ?? live.client.inventory()));
     const at = ctx.now().toISOString();
     for (const s of plan.steps) {
       const outcome = result.steps.find((o) => o.snapshot === s.snapshot);

@@ -2,6 +2,7 @@
 // streams in tests). Every frame from the agent is hostile until proven otherwise: frame limits,
 // the msgpack subset, strict schemas, names inside the receive root, replies matched to the request
 // in flight. Any violation is fatal: the link is marked failed and every later call throws it.
+import { closeSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { readFrames, FrameWriter } from '../../shared/protocol/stream-io.ts';
 import { decodeMessage, encodeMessage } from '../../shared/protocol/codec.ts';
@@ -17,7 +18,7 @@ import { datasetNameProblem, poolOf } from '../../shared/zfs-names.ts';
 import { QzbError } from '../../shared/errors.ts';
 import { VERSION } from '../../shared/version.ts';
 import { InventoryCollector } from './inventory.ts';
-import { forwardStream } from './forward.ts';
+import { forwardStream, watchDirect, type DirectSource, type ForwardOutcome } from './forward.ts';
 import { ReceiveFailedError, ReceiverRequestError } from './errors.ts';
 import { DEFAULT_LINK_TIMEOUTS, stallError, timeoutError, timer, type LinkTimeouts } from './timeouts.ts';
 import type { ReceiveHeader, ReceiveResult, ReceiverHello, ReceiverInventory } from './types.ts';
@@ -31,6 +32,8 @@ export interface ReceiverClientOptions extends Partial<LinkTimeouts> {
   stopTransport?: () => Promise<void>;
   /** Says why the peer closed (exit status, qrexec's message), for the PROTOCOL_PEER_CLOSED error. */
   describeClose?: () => Promise<string | null>;
+  /** A new descriptor of the link's output for a process that writes into it (stdin-fifo.ts); absent: the output itself. */
+  openWriter?: () => number;
 }
 
 /** Options for receive(). */
@@ -55,6 +58,12 @@ export interface ReceiveOptions {
    * its process died is a cut stream only this tells; the link is then ended so zfs receive sees it.
    */
   sourceOk?: Promise<boolean>;
+  /**
+   * Unframed only: starts the source writing into the link itself (its output becomes e.g. `zfs
+   * send`'s stdout), so no stream byte passes through dom0's process. Called once the agent is
+   * ready, when the link has a descriptor to give; otherwise the Readable `source` is forwarded.
+   */
+  direct?: (output: Writable | number) => DirectSource;
 }
 
 /** A data, END or ABORT frame of an export, queued in order with the control messages around it. */
@@ -236,7 +245,15 @@ export class ReceiverClient {
     this.checkNames(await this.request({ kind: 'receive', ...header, intoPlaceholder: header.intoPlaceholder ?? false, unframed }, 'receive-ready', 'start the receive'), header);
     // The hold's 'readable' listener would keep forwarding's 'data' listener from flowing.
     given?.release();
-    const source = given?.stream ?? open();
+    const channel = unframed && options.direct ? this.handOffChannel() : null;
+    let direct: DirectSource | null = null;
+    try {
+      direct = channel !== null ? options.direct!(channel) : null;
+    } finally {
+      // The process has its own copy now (or none was started).
+      if (typeof channel === 'number') closeSync(channel);
+    }
+    const source = direct ? null : given?.stream ?? open();
     const point = `${header.dataset}@${header.snapshot}`;
     const { stallTimeoutMs } = this.timeouts;
 
@@ -253,13 +270,14 @@ export class ReceiverClient {
     });
     result.catch(() => {});
     const failure = unframed ? result.then((r) => (r.kind === 'received' ? new Promise<never>(() => {}) : r)) : result;
-    const sent = await forwardStream(source, this.writer, failure, { signal: options.signal, onProgress: options.onProgress, stallMs: stallTimeoutMs, raw: unframed });
+    const forwarding = { signal: options.signal, onProgress: options.onProgress, stallMs: stallTimeoutMs, raw: unframed };
+    const sent: ForwardOutcome & { ok?: boolean } = direct ? await watchDirect(direct, failure, forwarding) : await forwardStream(source!, this.writer, failure, forwarding);
     if (sent.cancelled) throw this.cancel(header);
     if (sent.stalled) throw this.failWith(stallError(point, 'accepted no stream data', stallTimeoutMs));
     endSent = sent.completed && sent.sourceError === null;
     if (unframed) {
       // Its end is only the stream's end if `zfs send` succeeded (a killed one ends its output too).
-      if (endSent) endSent = await Promise.race([sourceOk!, failure.then(() => true, () => true)]);
+      if (endSent) endSent = direct ? sent.ok === true : await Promise.race([sourceOk!, failure.then(() => true, () => true)]);
       // A stream cut short cannot be followed by anything: EOF lets zfs receive fail (keeping
       // resumable state) and the agent answer, and the link is done after that answer.
       if (!endSent) this.writer.end();
@@ -288,6 +306,13 @@ export class ReceiverClient {
     // The agent ends the session after a failed unframed stream (the rest of it may be on the way).
     if (unframed) this.failWith(new QzbError('RECEIVER_CLOSED', `the receiver ended the session after the failed unframed receive of ${point}`));
     throw new ReceiveFailedError(reply.dataset, reply.snapshot, reply.exitCode, reply.stderr, reply.resumeToken, sent.bytes);
+  }
+
+  /** Where a direct source writes (ReceiveOptions.direct): a descriptor of the output, or the output itself; null: forward. */
+  private handOffChannel(): Writable | number | null {
+    const output = this.writer.handOff();
+    if (output === null) return null;
+    return this.options.openWriter ? this.options.openWriter() : output;
   }
 
   /** Discards the partial receive state of `dataset` (`zfs receive -A`); hadState false if there was none. */

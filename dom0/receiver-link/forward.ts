@@ -115,3 +115,69 @@ export function forwardStream(source: Readable, writer: FrameWriter, stop: Promi
     source.resume();
   });
 }
+
+/** A process writing a stream into the link itself (zfs send with the link as its stdout). */
+export interface DirectSource {
+  /** Stream bytes written so far. */
+  written(): bigint;
+  /** Kills it and waits until it is gone. */
+  stop(): Promise<void>;
+  /** Its exit: whether it succeeded (zfs send exited 0), and the stream bytes it wrote in all. */
+  done: Promise<{ ok: boolean; bytes: bigint }>;
+}
+
+/** How often a direct source's count is read (progress, and the stall watchdog). */
+export const DIRECT_POLL_MS = 250;
+
+/**
+ * Watches a direct source as forwardStream() forwards one: progress from its count, and it is
+ * stopped (killed, then waited for) when `stop` settles, `signal` fires, or its count stays still
+ * for `stallMs` (the receiver stopped reading). `completed` means it exited by itself; the caller
+ * reads success from `ok`.
+ */
+export async function watchDirect(source: DirectSource, stop: Promise<unknown>, options: ForwardOptions): Promise<ForwardOutcome & { ok: boolean }> {
+  const outcome: ForwardOutcome & { ok: boolean } = { bytes: 0n, completed: false, sourceError: null, cancelled: false, stopped: false, stalled: false, ok: false };
+  let ended: Ending | null = null;
+  let poll: NodeJS.Timeout | null = null;
+  let wake: (() => void) | null = null;
+  const endWith = (how: Ending): void => {
+    ended ??= how;
+    wake?.();
+  };
+  const onAbort = (): void => endWith('cancelled');
+  let seen = 0n;
+  let stillSince = Date.now();
+  const tick = (): void => {
+    const now = source.written();
+    if (now !== seen) {
+      seen = now;
+      stillSince = Date.now();
+      options.onProgress?.(now);
+    } else if (options.stallMs !== undefined && Date.now() - stillSince >= options.stallMs) endWith('stalled');
+  };
+  try {
+    if (options.signal?.aborted) endWith('cancelled');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    stop.then(() => endWith('stopped'), () => endWith('stopped'));
+    poll = setInterval(tick, DIRECT_POLL_MS);
+    const exit = source.done.then((d) => {
+      endWith('completed');
+      return d;
+    });
+    if (ended === null) await new Promise<void>((resolve) => { wake = resolve; });
+    if (ended !== 'completed') await source.stop();
+    const d = await exit;
+    outcome.bytes = d.bytes;
+    outcome.ok = d.ok;
+    if (d.bytes !== seen) options.onProgress?.(d.bytes);
+  } finally {
+    if (poll !== null) clearInterval(poll);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+  const how = ended as Ending | null;
+  if (how === 'completed') outcome.completed = true;
+  else if (how === 'stopped') outcome.stopped = true;
+  else if (how === 'cancelled') outcome.cancelled = true;
+  else if (how === 'stalled') outcome.stalled = true;
+  return outcome;
+}

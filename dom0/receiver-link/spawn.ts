@@ -7,6 +7,7 @@ import { ReceiverClient } from './client.ts';
 import { QzbError } from '../../shared/errors.ts';
 import { toSafeText } from '../../shared/protocol/schemas/common.ts';
 import type { LinkTimeouts } from './timeouts.ts';
+import { makeStdinFifo } from './stdin-fifo.ts';
 
 /** The qrexec service the agent is installed as. */
 export const RECEIVER_SERVICE = 'qubes.ZfsBackupReceive';
@@ -74,16 +75,20 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
   const env = options.env ?? process.env;
   const { file, args } = receiverCommand(qube, env);
   options.onCommand?.([file, ...args].map((a) => (/^[A-Za-z0-9_./:=-]+$/.test(a) ? a : `'${a}'`)).join(' '));
+  // stdin a pipe where one can be made (stdin-fifo.ts: zfs send can then write into it directly).
+  const fifo = makeStdinFifo(env);
   const child = execa(file, args, {
-    env: receiverEnv(env), extendEnv: false, reject: false, buffer: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', cleanup: true,
+    env: receiverEnv(env), extendEnv: false, reject: false, buffer: false, stdin: fifo ? fifo.childFd : 'pipe', stdout: 'pipe', stderr: 'pipe', cleanup: true,
   });
+  fifo?.childStarted();
+  const input = fifo ? fifo.output : child.stdin!;
   let tail = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (text: string) => {
     tail = (tail + text).slice(-MAX_STDERR_TAIL);
   });
   const stderrEnded = new Promise<void>((resolve) => child.stderr!.once('close', () => resolve()));
-  child.stdin!.on('error', () => {}); // EPIPE when the child is gone; the client reports the closed link.
+  input.on('error', () => {}); // EPIPE when the child is gone; the client reports the closed link.
   // From 'exit', not execa's result, which loses the exit code after an EPIPE on stdin.
   let spawnError: string | null = null;
   let signalled: string | null = null;
@@ -98,7 +103,8 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
     });
   });
   child.catch(() => {});
-  const stopTransport = (): Promise<void> => stopChild(child, exited, options.graceMs ?? 10_000, options.termMs ?? 3_000);
+  void exited.then(() => fifo?.remove());
+  const stopTransport = (): Promise<void> => stopChild({ stdin: input, kill: (signal, o) => { child.kill(signal, o); return true; } }, exited, options.graceMs ?? 10_000, options.termMs ?? 3_000);
   // Why the connection closed: the child's exit status and its last stderr line (sanitised).
   const describeClose = async (): Promise<string | null> => {
     const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 500))]);
@@ -111,7 +117,9 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
     return meaning ? `${meaning(qube)}; ${raw}` : raw;
   };
   const { replyTimeoutMs, inventoryTimeoutMs, stallTimeoutMs } = options;
-  const client = new ReceiverClient(child.stdout!, child.stdin!, { stopTransport, describeClose, replyTimeoutMs, inventoryTimeoutMs, stallTimeoutMs });
+  const client = new ReceiverClient(child.stdout!, input, {
+    stopTransport, describeClose, replyTimeoutMs, inventoryTimeoutMs, stallTimeoutMs, ...(fifo ? { openWriter: fifo.openWriter } : {}),
+  });
   return {
     client,
     exited,

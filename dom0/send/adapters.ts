@@ -2,12 +2,13 @@
 // `zfs send -nvP` (estimates, token decoding) and `zfs bookmark`. Thin wiring of dom0/zfs/ and
 // dom0/receiver-link/; every decision is the planner's.
 import { QzbError } from '../../shared/errors.ts';
+import type { Writable } from 'node:stream';
 import type { SendAdapters, SendSource } from '../commands/context.ts';
 import { connectReceiver } from '../receiver-link/spawn.ts';
 import { createBookmark } from '../zfs/bookmark.ts';
 import { decodeResumeToken } from '../zfs/resume-token.ts';
 import { estimateArgs, estimateRangeArgs, parseEstimate, parseRangeEstimate, resumeArgs, sendArgs } from '../zfs/send-args.ts';
-import { startZfsSend } from '../zfs/send-process.ts';
+import { findSetpriv, startZfsSend, startZfsSendInto } from '../zfs/send-process.ts';
 import { runZfs, type ZfsRunOptions } from '../zfs/runner.ts';
 import type { DecodedToken } from './types.ts';
 
@@ -17,6 +18,8 @@ function argsOf(source: SendSource): string[] {
 
 // The adapters the CLI gives `send` and `verify`.
 export function realSendAdapters(options: ZfsRunOptions = {}): SendAdapters {
+  // zfs send writes into the link itself only where it can be tied to this process's life.
+  const setpriv = findSetpriv();
   return {
     connectReceiver: (qube) => {
       const link = connectReceiver(qube, options.onCommand ? { onCommand: options.onCommand } : {});
@@ -41,6 +44,10 @@ export function realSendAdapters(options: ZfsRunOptions = {}): SendAdapters {
       parseRangeEstimate((await runZfs(estimateRangeArgs(from, last, flags), options)).stdout, last.slice(0, last.indexOf('@'))),
     // Its own process group: a terminal's Ctrl-C reaches only the CLI, which stops it in order.
     startSend: (source) => startZfsSend(argsOf(source), { ...(options.onCommand ? { onCommand: options.onCommand } : {}), detached: true }),
+    ...(setpriv !== null ? {
+      startSendInto: (source: SendSource, output: Writable | number) =>
+        startZfsSendInto(argsOf(source), output, setpriv, { ...(options.onCommand ? { onCommand: options.onCommand } : {}), detached: true }),
+    } : {}),
     createBookmark: async (snapshot, bookmark) => {
       // 'exists' is a race with another writer; send compared the GUID from its inventory first.
       await createBookmark(snapshot, bookmark, options);

@@ -1,7 +1,9 @@
 // Runs one planned step over the receiver link: discard stale partial state if the plan says so,
-// start `zfs send` while the agent starts its `zfs receive` (the two process starts overlap; the
-// stream waits in the pipe until the agent is ready), forward it with progress and cancellation,
-// and always stop the sender in the safe order (kill, close the pipe, wait). Decides nothing.
+// then stream. A small step's `zfs send` starts while the agent starts its `zfs receive` (the two
+// process starts overlap; the stream waits in the pipe) and dom0 forwards it; a large one, once the
+// agent is ready, writes straight into the link (no byte through dom0's process). Progress,
+// cancellation, and always stopping the sender in the safe order (kill, close the pipe, wait).
+// Decides nothing.
 import { isQzbError, QzbError } from '../../shared/errors.ts';
 import type { ReceiverConnection, SendAdapters, SendProcess, SendSource } from '../commands/context.ts';
 import { ReceiveFailedError } from '../receiver-link/errors.ts';
@@ -11,7 +13,8 @@ import type { SendStep } from './types.ts';
 /**
  * Streams estimated at this size or more go unframed when the agent offers it: no copy through the
  * agent (in the test VM that halves the time of a large send), for one `zfs get` in the agent per
- * step, and a cut stream ends the session (a run stops at a failed step anyway).
+ * step, and a cut stream ends the session (a run stops at a failed step anyway). Where the adapters
+ * can (startSendInto), such a stream also bypasses dom0's process: zfs send writes into the link.
  */
 export const UNFRAMED_MIN_BYTES = 2n * 1024n * 1024n;
 
@@ -49,7 +52,7 @@ export async function executeStep(
   send: SendAdapters,
   options: { signal: AbortSignal; onProgress: (bytes: bigint) => void; estimate?: bigint | null },
 ): Promise<StepResult> {
-  let proc: SendProcess | null = null;
+  let proc: Pick<SendProcess, 'stop' | 'done'> | null = null;
   let bytes = 0n;
   const onProgress = (b: bigint): void => {
     bytes = b;
@@ -57,12 +60,26 @@ export async function executeStep(
   };
   try {
     if (step.abortFirst) await link.client.abort(step.receiving);
-    const started = send.startSend(sourceOf(step));
-    proc = started;
+    const source = sourceOf(step);
     const unframed = options.estimate !== undefined && options.estimate !== null && options.estimate >= UNFRAMED_MIN_BYTES;
-    const sourceOk = started.done.then((exit) => exit.exitCode === 0);
-    const result = await link.client.receive(headerOf(step), started.stdout, { signal: options.signal, onProgress, unframed, sourceOk });
-    const exit = await started.done;
+    let sourceExited!: (ok: boolean) => void;
+    const sourceOk = new Promise<boolean>((resolve) => (sourceExited = resolve));
+    const track = <P extends Pick<SendProcess, 'stop' | 'done'>>(p: P): P => {
+      proc = p;
+      void p.done.then((exit) => sourceExited(exit.exitCode === 0));
+      return p;
+    };
+    // A large stream goes from zfs send straight into the link (startSendInto), started once the
+    // agent is ready; a small one starts at once (its start overlaps the agent's) and is forwarded.
+    const into = unframed ? send.startSendInto : undefined;
+    const result = await link.client.receive(headerOf(step), into ? () => track(send.startSend(source)).stdout : track(send.startSend(source)).stdout, {
+      signal: options.signal, onProgress, unframed, sourceOk,
+      ...(into ? { direct: (output) => {
+        const p = track(into(source, output));
+        return { written: p.written, stop: p.stop, done: p.done.then((exit) => ({ ok: exit.exitCode === 0, bytes: exit.bytes })) };
+      } } : {}),
+    });
+    const exit = await (proc as Pick<SendProcess, 'done'> | null)!.done;
     if (exit.exitCode !== 0) {
       // The receiver took a complete stream, yet zfs send reports a failure: do not trust the step.
       return { ok: false, bytes: result.bytes, resumable: false, cancelled: false, error: new QzbError('SEND_FAILED', `zfs send for ${step.snapshot} exited ${exit.exitCode ?? exit.signal}: ${exit.stderrTail.join(' / ') || 'no message'}`) };

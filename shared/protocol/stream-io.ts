@@ -269,6 +269,19 @@ export class FrameWriter {
     return this.output.write(chunk);
   }
 
+  /**
+   * The output itself, for a process that writes an unframed stream into it directly (the output's
+   * file descriptor becomes that process's stdout): only an output backed by a descriptor, with
+   * nothing of ours still queued (else the bytes would interleave). Null otherwise (in-memory
+   * streams in tests): write through writeRaw(). Nothing may be written here until that process exits.
+   */
+  handOff(): Writable | null {
+    this.check();
+    const fd = (this.output as { _handle?: { fd?: unknown } })._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0 || this.output.writableLength > 0) return null;
+    return this.output;
+  }
+
   /** Writes an END frame: the current data stream is complete. */
   writeEnd(): Promise<void> {
     return this.writeFrame(encodeFrame(FrameType.END));

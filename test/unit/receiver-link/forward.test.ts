@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectReceiver } from '../../../dom0/receiver-link/spawn.ts';
 import { PassThrough, Readable } from 'node:stream';
-import { forwardStream } from '../../../dom0/receiver-link/forward.ts';
+import { forwardStream, watchDirect } from '../../../dom0/receiver-link/forward.ts';
 import { FrameWriter } from '../../../shared/protocol/stream-io.ts';
 import { startZfsSend } from '../../../dom0/zfs/send-process.ts';
 
@@ -71,4 +71,58 @@ test('a real agent behind a pipe, slow zfs receive: a whole stream, then one can
   await link.client.close();
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(timeouts(), before, 'no timer left running');
+});
+
+// watchDirect: a source that writes into the link itself (zfs send with the link as its stdout).
+function fakeDirect(opts: { exitAfterMs?: number; ok?: boolean; growth?: bigint }) {
+  let written = 0n;
+  let stopped = false;
+  let finish!: (d: { ok: boolean; bytes: bigint }) => void;
+  const done = new Promise<{ ok: boolean; bytes: bigint }>((r) => (finish = r));
+  const grow = setInterval(() => (written += opts.growth ?? 0n), 20);
+  const end = (ok: boolean): void => {
+    clearInterval(grow);
+    finish({ ok, bytes: written });
+  };
+  if (opts.exitAfterMs !== undefined) setTimeout(() => end(opts.ok ?? true), opts.exitAfterMs);
+  return {
+    source: { written: () => written, stop: async () => { stopped = true; end(false); }, done },
+    wasStopped: () => stopped,
+  };
+}
+
+test('watchDirect: a source that exits by itself completes with its final count and progress', async () => {
+  const { source, wasStopped } = fakeDirect({ exitAfterMs: 700, growth: 1000n });
+  const progress: bigint[] = [];
+  const before = timeouts();
+  const o = await watchDirect(source, new Promise(() => {}), { onProgress: (b) => progress.push(b), stallMs: 60_000 });
+  assert.equal(o.completed, true);
+  assert.equal(o.ok, true);
+  assert.equal(wasStopped(), false);
+  assert.ok(o.bytes > 0n);
+  assert.equal(progress.at(-1), o.bytes);
+  assert.ok(progress.length >= 2, 'progress was reported while it ran');
+  assert.ok(timeouts() <= before, 'a poll timer was left behind');
+});
+
+test('watchDirect: cancel, an agent result and a stall each stop the source first', async () => {
+  const cancel = new AbortController();
+  const a = fakeDirect({ growth: 10n });
+  setTimeout(() => cancel.abort(), 100);
+  const c = await watchDirect(a.source, new Promise(() => {}), { signal: cancel.signal });
+  assert.deepEqual([c.cancelled, c.completed, c.ok, a.wasStopped()], [true, false, false, true]);
+
+  const b = fakeDirect({ growth: 10n });
+  const s = await watchDirect(b.source, new Promise((r) => setTimeout(r, 100)), {});
+  assert.deepEqual([s.stopped, s.completed, b.wasStopped()], [true, false, true]);
+
+  const still = fakeDirect({});
+  const t = await watchDirect(still.source, new Promise(() => {}), { stallMs: 600 });
+  assert.deepEqual([t.stalled, t.completed, still.wasStopped()], [true, false, true]);
+
+  const pre = new AbortController();
+  pre.abort();
+  const d = fakeDirect({ growth: 10n });
+  const e = await watchDirect(d.source, new Promise(() => {}), { signal: pre.signal });
+  assert.deepEqual([e.cancelled, d.wasStopped()], [true, true]);
 });

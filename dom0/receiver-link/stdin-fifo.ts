@@ -1,0 +1,60 @@
+// The qrexec call's stdin as a pipe (a FIFO in a private directory), not the socket pair Node gives a
+// child. A large stream then goes from `zfs send` into that pipe itself: libzfs writes a pipe
+// directly, but relays any other descriptor through a pipe of its own and a splice() thread
+// (lzc_send_wrapper), one more copy of every byte (in the test VM a socket pair costs 1.46x a pipe).
+// Node has no pipe() call, so the pipe is a FIFO made by coreutils' mkfifo and opened by path:
+//   - the child's end is opened read-only and blocking (after a writer exists, so the open returns);
+//   - dom0's own end, for frames, is a net.Socket over a write-only descriptor of its own;
+//   - a descriptor for `zfs send` is opened read-write: an open that cannot block, whatever the
+//     child did, and a blocking one (the kernel's writes of a zfs send must not meet EAGAIN).
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** A FIFO for the child's stdin. */
+export interface StdinFifo {
+  /** The child's end (pass it in stdio[0], then call childStarted()). */
+  childFd: number;
+  /** dom0's end. */
+  output: Socket;
+  /** Closes this process's copy of the child's end once the child has it. */
+  childStarted(): void;
+  /** A new blocking descriptor of the pipe for a process that writes into it (close it once that process has it). */
+  openWriter(): number;
+  /** Removes the FIFO and its directory (the open descriptors stay valid). */
+  remove(): void;
+}
+
+/** Makes the FIFO, or returns null where it cannot be made (no mkfifo): the caller uses a socket pair. */
+export function makeStdinFifo(env: NodeJS.ProcessEnv = process.env): StdinFifo | null {
+  let dir: string | null = null;
+  try {
+    dir = mkdtempSync(path.join(tmpdir(), 'qzb-link-'));
+    const fifo = path.join(dir, 'stdin');
+    execFileSync('mkfifo', ['-m', '600', fifo], { env: { PATH: env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' }, stdio: 'ignore' });
+    // A non-blocking read open returns at once; with that reader there, the write open does too;
+    // then the child's blocking read end can be opened, and the first one closed.
+    const probe = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writeFd = openSync(fifo, constants.O_WRONLY);
+    const childFd = openSync(fifo, constants.O_RDONLY);
+    closeSync(probe);
+    const output = new Socket({ fd: writeFd, readable: false, writable: true });
+    const where = dir;
+    let childClosed = false;
+    return {
+      childFd,
+      output,
+      childStarted: () => {
+        if (!childClosed) closeSync(childFd);
+        childClosed = true;
+      },
+      openWriter: () => openSync(fifo, constants.O_RDWR),
+      remove: () => rmSync(where, { recursive: true, force: true }),
+    };
+  } catch {
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+}
