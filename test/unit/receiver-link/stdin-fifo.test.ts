@@ -1,0 +1,43 @@
+// The qrexec call's stdin as a pipe: the child reads a FIFO (not Node's socket pair), gets EOF when
+// dom0 ends its side, a writer descriptor from openWriter() writes into the same stream, and
+// remove() leaves nothing behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, readlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { makeStdinFifo } from '../../../dom0/receiver-link/stdin-fifo.ts';
+
+test('the child reads a pipe: dom0 frames, then a writer descriptor, then EOF', async () => {
+  const fifo = makeStdinFifo();
+  assert.ok(fifo, 'mkfifo is missing');
+  const child = spawn('sh', ['-c', '[ -p /dev/stdin ] && echo fifo >&2; cat'], { stdio: [fifo.childFd, 'pipe', 'pipe'] });
+  fifo.childStarted();
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stderr!.on('data', (d) => (err += String(d)));
+  fifo.output.write('frames;');
+  await new Promise((r) => setTimeout(r, 100));
+  const fd = fifo.openWriter();
+  writeSync(fd, 'direct;');
+  closeSync(fd);
+  fifo.output.end('more');
+  const code = await new Promise((r) => child.on('close', r));
+  assert.equal(code, 0);
+  assert.equal(out, 'frames;direct;more');
+  assert.equal(err, 'fifo\n');
+  fifo.remove();
+});
+
+test('remove() deletes the private directory', () => {
+  const fifo = makeStdinFifo()!;
+  const writer = fifo.openWriter();
+  const where = readlinkSync(`/proc/self/fd/${writer}`);
+  closeSync(writer);
+  fifo.childStarted();
+  assert.ok(existsSync(where));
+  fifo.remove();
+  assert.equal(existsSync(path.dirname(where)), false);
+  fifo.output.destroy();
+});
