@@ -1,6 +1,6 @@
 // What every handler gets: the ZFS runner, the receive root fixed by hello, a way to reply and a
 // log line writer (stderr, which qrexec sends to the qube's journal).
-import type { AgentZfs } from './zfs-runner.ts';
+import type { AgentZfs, ZfsOutput } from './zfs-runner.ts';
 import type { Reply } from '../shared/protocol/schemas/replies.ts';
 import type { FrameWriter } from '../shared/protocol/stream-io.ts';
 
@@ -24,4 +24,13 @@ export interface AgentContext {
    * the descriptor is blocking, and its runner can start a zfs receive on it. Else null.
    */
   unframedFd: number | null;
+  /**
+   * The inventory listings of the receive root, started with hello's own questions (dom0's next
+   * request is an inventory in nearly every session): used only by a request that comes right
+   * after hello, and dropped by any other.
+   */
+  prefetch: { root: string; listing: Promise<InventoryListing> } | null;
 }
+
+/** The two `zfs list` runs behind an inventory: datasets, then snapshots and bookmarks. */
+export type InventoryListing = [ZfsOutput, ZfsOutput];

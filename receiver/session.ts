@@ -51,6 +51,7 @@ export async function serveSession(input: Readable | FdInput, output: Writable, 
     unframedFd: input instanceof FdInput && input.blocking && options.zfs.receiveFrom !== undefined ? input.fd : null,
     zfs: options.zfs,
     root: null,
+    prefetch: null,
     version: options.version,
     send: (reply) => writer.writeFrame(encodeMessage(replySchemas, reply)),
     writer,
@@ -76,9 +77,12 @@ export async function serveSession(input: Readable | FdInput, output: Writable, 
         continue;
       }
       if (root === null) throw new ProtocolError(ProtocolErrorCode.UNEXPECTED_MESSAGE, `${request.kind} before a successful hello`);
+      // A prefetch serves only the request right after hello.
+      const prefetched = ctx.prefetch?.root === root ? ctx.prefetch.listing : undefined;
+      ctx.prefetch = null;
       switch (request.kind) {
         case 'inventory':
-          await handleInventory(ctx, root);
+          await handleInventory(ctx, root, prefetched);
           break;
         case 'abort':
           await handleAbort(ctx, root, request);

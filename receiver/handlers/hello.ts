@@ -11,6 +11,7 @@ import { poolOf } from '../../shared/zfs-names.ts';
 import { firstLines } from '../zfs-runner.ts';
 import { errorReply, zfsFailure } from '../replies.ts';
 import { saysMissing } from '../zfs-queries.ts';
+import { listInventory } from './inventory.ts';
 
 /** Answers hello; sets ctx.root on success. A version mismatch is fatal to the session. */
 export async function handleHello(ctx: AgentContext, request: HelloRequest): Promise<void> {
@@ -20,7 +21,11 @@ export async function handleHello(ctx: AgentContext, request: HelloRequest): Pro
   }
   const root = request.receiveRoot;
   const pool = poolOf(root);
-  // Three independent questions, asked at once (each is a process start).
+  // Three independent questions, asked at once (each is a process start), and the listings of the
+  // inventory that nearly always comes next (session.ts hands them to that request only).
+  const listing = listInventory(ctx, root);
+  listing.catch(() => {});
+  ctx.prefetch = { root, listing };
   const [version, props, all] = await Promise.all([
     ctx.zfs.zfs(['version']),
     ctx.zfs.zfs(['get', '-H', '-p', '-o', 'property,value', 'type,encryption,keystatus', root]),

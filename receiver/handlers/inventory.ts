@@ -1,6 +1,6 @@
 // inventory: every filesystem and volume under the receive root, then every snapshot and
 // bookmark, in bounded batches (each well under the control frame limit), then the totals.
-import type { AgentContext } from '../context.ts';
+import type { AgentContext, InventoryListing } from '../context.ts';
 import type { DatasetInfo, PointInfo } from '../../shared/protocol/schemas/replies.ts';
 import { datasetInfo, pointInfo } from '../../shared/protocol/schemas/replies.ts';
 import { MAX_INVENTORY_BATCH } from '../../shared/protocol/limits.ts';
@@ -54,13 +54,17 @@ export function parsePointLine(line: string): PointInfo {
   return pointInfo.parse({ name, type, guid, createtxg });
 }
 
-/** Answers inventory with batches and an inventory-end, or one error reply. */
-export async function handleInventory(ctx: AgentContext, root: string): Promise<void> {
-  // The two listings run at once (each is a process start, a large part of an inventory's time).
-  const [ds, points] = await Promise.all([
+/** The two listings of an inventory, run at once (each is a process start, a large part of an inventory's time). */
+export function listInventory(ctx: AgentContext, root: string): Promise<InventoryListing> {
+  return Promise.all([
     ctx.zfs.zfs(['list', '-H', '-p', '-r', '-t', 'filesystem,volume', '-o', DATASET_PROPS.join(','), root]),
     ctx.zfs.zfs(['list', '-H', '-p', '-r', '-t', 'snapshot,bookmark', '-o', POINT_PROPS.join(','), root]),
   ]);
+}
+
+/** Answers inventory with batches and an inventory-end, or one error reply (from `prefetched` listings where hello started them). */
+export async function handleInventory(ctx: AgentContext, root: string, prefetched?: Promise<InventoryListing>): Promise<void> {
+  const [ds, points] = await (prefetched ?? listInventory(ctx, root));
   if (ds.exitCode !== 0) {
     await ctx.send(saysMissing(ds.stderr)
       ? errorReply('RECEIVE_ROOT_MISSING', `the receive root ${root} does not exist: create it with "zfs create -o mountpoint=none ${root}"`)

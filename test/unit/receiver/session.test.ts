@@ -322,3 +322,31 @@ test('an agent on a Node stream (not its own stdin) offers no unframed receives,
   assert.equal(await agent.session, 'protocol-error');
   assert.ok(!zfsArgs(zfs).some((a) => a.startsWith('receive')), 'no zfs receive was started');
 });
+
+test('the inventory right after hello uses the listings hello started; after another request it lists again', async () => {
+  const listings = (zfs: FakeZfs): number => zfsArgs(zfs).filter((c) => c.startsWith('zfs list -H -p -r -t filesystem,volume')).length;
+  const inventory = async (agent: ReturnType<typeof startAgent>): Promise<number | undefined> => {
+    agent.request({ kind: 'inventory' });
+    for (;;) {
+      const reply = await agent.next();
+      if (reply?.kind === 'inventory-end') return reply.datasets;
+      if (reply?.kind !== 'inventory-batch') return undefined;
+    }
+  };
+  const first = await hello();
+  assert.equal(listings(first.zfs), 1, 'hello starts the listings');
+  assert.equal(await inventory(first.agent), 1);
+  assert.equal(listings(first.zfs), 1, 'the inventory right after hello ran no listing of its own');
+  assert.equal(await inventory(first.agent), 1);
+  assert.equal(listings(first.zfs), 2, 'a later inventory lists afresh');
+  first.agent.close();
+
+  const second = await hello();
+  second.agent.request({ kind: 'abort', dataset: 'backup/qzb/a' });
+  await second.agent.next();
+  // A dataset that appears after hello (the abort could have changed what is there) is listed.
+  second.zfs.datasets.set('backup/qzb/new', { type: 'volume', guid: '77', createtxg: '99' });
+  assert.equal(await inventory(second.agent), 2);
+  assert.equal(listings(second.zfs), 2, 'the prefetch was dropped by the request in between');
+  second.agent.close();
+});
