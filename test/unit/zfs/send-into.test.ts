@@ -6,30 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { findSetpriv, startZfsSendInto } from '../../../dom0/zfs/send-process.ts';
+import { alive, standIns } from './stand-in.ts';
 import { reapedWchar, wcharAt } from '../../../dom0/zfs/proc-io.ts';
 import { FrameWriter } from '../../../shared/protocol/stream-io.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'qzb-sendinto-'));
-test.after(() => rmSync(dir, { recursive: true, force: true }));
-function standIn(name: string, script: string): string {
-  const p = path.join(dir, name);
-  writeFileSync(p, `#!/bin/sh\n${script}\n`);
-  chmodSync(p, 0o755);
-  return p;
-}
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const { dir, standIn } = standIns('qzb-sendinto-');
 const setpriv = findSetpriv();
 
 /** A reader behind a socket (a child's stdin, as the qrexec call's is), counting what it gets. */

@@ -3,27 +3,11 @@
 // `zfs send` runs in the VM: test/unit/zfs/send-process.vm.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startZfsSend } from '../../../dom0/zfs/send-process.ts';
+import { alive, standIns } from './stand-in.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'qzb-sendproc-'));
-test.after(() => rmSync(dir, { recursive: true, force: true }));
-function standIn(name: string, script: string): string {
-  const p = path.join(dir, name);
-  writeFileSync(p, `#!/bin/sh\n${script}\n`);
-  chmodSync(p, 0o755);
-  return p;
-}
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const { dir, standIn } = standIns('qzb-sendproc-');
 const endless = (): string => standIn('endless', 'exec yes "$@"');
 
 test('reads the stream, the argv and the environment are what we passed', async () => {
