@@ -312,7 +312,12 @@ export class ReceiverClient {
   private handOffChannel(): Writable | number | null {
     const output = this.writer.handOff();
     if (output === null) return null;
-    return this.options.openWriter ? this.options.openWriter() : output;
+    if (!this.options.openWriter) return output;
+    try {
+      return this.options.openWriter();
+    } catch {
+      return null;
+    }
   }
 
   /** Discards the partial receive state of `dataset` (`zfs receive -A`); hadState false if there was none. */

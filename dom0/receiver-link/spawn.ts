@@ -103,7 +103,6 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
     });
   });
   child.catch(() => {});
-  void exited.then(() => fifo?.remove());
   const stopTransport = (): Promise<void> => stopChild({ stdin: input, kill: (signal, o) => { child.kill(signal, o); return true; } }, exited, options.graceMs ?? 10_000, options.termMs ?? 3_000);
   // Why the connection closed: the child's exit status and its last stderr line (sanitised).
   const describeClose = async (): Promise<string | null> => {

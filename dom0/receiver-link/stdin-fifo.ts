@@ -2,11 +2,13 @@
 // child. A large stream then goes from `zfs send` into that pipe itself: libzfs writes a pipe
 // directly, but relays any other descriptor through a pipe of its own and a splice() thread
 // (lzc_send_wrapper), one more copy of every byte (in the test VM a socket pair costs 1.46x a pipe).
-// Node has no pipe() call, so the pipe is a FIFO made by coreutils' mkfifo and opened by path:
+// Node has no pipe() call, so the pipe is a FIFO made by coreutils' mkfifo in a private directory,
+// opened, and removed at once (nothing is left behind, even by a killed CLI):
 //   - the child's end is opened read-only and blocking (after a writer exists, so the open returns);
 //   - dom0's own end, for frames, is a net.Socket over a write-only descriptor of its own;
-//   - a descriptor for `zfs send` is opened read-write: an open that cannot block, whatever the
-//     child did, and a blocking one (the kernel's writes of a zfs send must not meet EAGAIN).
+//   - a descriptor for `zfs send` is opened through /proc/self/fd (the FIFO has no name any more)
+//     read-write: an open that cannot block, whatever the child did, and a blocking descriptor (the
+//     kernel's writes of a zfs send must not meet EAGAIN).
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -23,8 +25,6 @@ export interface StdinFifo {
   childStarted(): void;
   /** A new blocking descriptor of the pipe for a process that writes into it (close it once that process has it). */
   openWriter(): number;
-  /** Removes the FIFO and its directory (the open descriptors stay valid). */
-  remove(): void;
 }
 
 /** Makes the FIFO, or returns null where it cannot be made (no mkfifo): the caller uses a socket pair. */
@@ -40,8 +40,9 @@ export function makeStdinFifo(env: NodeJS.ProcessEnv = process.env): StdinFifo |
     const writeFd = openSync(fifo, constants.O_WRONLY);
     const childFd = openSync(fifo, constants.O_RDONLY);
     closeSync(probe);
+    rmSync(dir, { recursive: true, force: true });
+    dir = null;
     const output = new Socket({ fd: writeFd, readable: false, writable: true });
-    const where = dir;
     let childClosed = false;
     return {
       childFd,
@@ -50,8 +51,7 @@ export function makeStdinFifo(env: NodeJS.ProcessEnv = process.env): StdinFifo |
         if (!childClosed) closeSync(childFd);
         childClosed = true;
       },
-      openWriter: () => openSync(fifo, constants.O_RDWR),
-      remove: () => rmSync(where, { recursive: true, force: true }),
+      openWriter: () => openSync(`/proc/self/fd/${writeFd}`, constants.O_RDWR),
     };
   } catch {
     if (dir !== null) rmSync(dir, { recursive: true, force: true });
