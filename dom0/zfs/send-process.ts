@@ -106,8 +106,10 @@ export function startZfsSendInto(args: readonly string[], output: Writable | num
   });
   const done = watched.done.then(async (exit) => {
     const after = await reapedAfter;
-    const total = after !== null && reapedBefore !== null ? after - reapedBefore - handshake : null;
-    // Never less than a count already seen (another child reaped meanwhile could only add to it).
+    // The exact count of a complete stream. Of a cut one (killed, or a receiver gone), the last one
+    // read: another child reaped meanwhile (the qrexec call, when the receiver died) would add its
+    // own writes to the difference. Never less than a count already seen.
+    const total = exit.exitCode === 0 && after !== null && reapedBefore !== null ? after - reapedBefore - handshake : null;
     return { ...exit, bytes: total !== null && total > last ? total : written() };
   });
   return { pid, written, stop: watched.stop, done };

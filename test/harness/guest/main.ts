@@ -176,7 +176,7 @@ class ScenarioRun {
     this.qubesd = await startQubesd(join(this.dir, 'qubesd.sock'), this.sim, note);
   }
 
-  private async withChannel<T>(step: Extract<NStep, { kind: 'run' }>, body: (hooks: { onSpawn: (c: ChildProcess) => void; result: Rec; failures: string[] }) => Promise<T>): Promise<T> {
+  private async withChannel<T>(step: Extract<NStep, { kind: 'run' }>, body: (hooks: { onSpawn: (c: ChildProcess) => void; result: Rec; failures: string[]; settled: () => Promise<void> }) => Promise<T>): Promise<T> {
     const ch = join(this.dir, 'channel');
     const result: Rec = {};
     const failures: string[] = [];
@@ -201,12 +201,15 @@ class ScenarioRun {
     let timer: NodeJS.Timeout | undefined;
     let fired = false;
     let busy = false;
+    // The fault or interrupt being delivered: the CLI may end before it does (a receiver shutdown
+    // exports and re-imports the pool), and nothing may look at the pools until it has.
+    let delivering: Promise<void> = Promise.resolve();
     const onSpawn = (child: ChildProcess): void => {
       if (!watch) return;
       timer = setInterval(() => {
         if (busy) return;
         busy = true;
-        void (async () => {
+        delivering = (async () => {
           const held = (await readdir(ch).catch(() => [] as string[])).filter((f) => f.startsWith('reached.'));
           for (const f of held) {
             const session = f.slice('reached.'.length);
@@ -243,8 +246,9 @@ class ScenarioRun {
         });
       }, 20);
     };
+    const settled = (): Promise<void> => delivering.catch(() => {});
     try {
-      return await body({ onSpawn, result, failures });
+      return await body({ onSpawn, result, failures, settled });
     } finally {
       if (timer) clearInterval(timer);
       if (watch && !fired) failures.push(`${step.interrupt ? 'interrupt' : 'fault'}: the CLI finished before ${step.interrupt?.fromReceiver ? `receiving ${watch.afterBytes} bytes from` : `forwarding ${watch.afterBytes} bytes to`} the receiver`);
@@ -318,6 +322,7 @@ class ScenarioRun {
               },
             });
             const usage = cpu?.stop();
+            await hooks.settled();
             rec = { ...rec, exit: outcome.exit, ...(outcome.signal ? { signal: outcome.signal } : {}), stdout: outcome.stdout, stderr: outcome.stderr, ms: outcome.ms, ...(usage ? { cpu: usage } : {}) };
             if (before) {
               const after = await this.listBoth();
