@@ -1,9 +1,10 @@
 // Byte counts from Linux's I/O accounting, for a `zfs send` that writes its stream straight into the
 // receiver link (send-process.ts startZfsSendInto): no stream byte passes through this process, so
 // the kernel is asked what zfs send wrote. `wchar` in /proc/<pid>/io counts the bytes a process
-// passed to write calls, the kernel's own writes of a `zfs send` ioctl included (checked on OpenZFS
-// 2.1 and 2.3: the count is the stream's length plus the byte libuv's spawn handshake writes in the
-// child before exec, which the caller measures and takes off). A process's counts vanish when it is
+// passed to write calls, the kernel's own writes of a `zfs send` ioctl included (compared with
+// `wc -c` on OpenZFS 2.3.2: the stream's length plus the byte libuv's spawn handshake writes in the
+// child before exec, which the caller measures and takes off; 2.1 runs the same path in the send
+// scenarios, but its counts were not compared byte for byte). A process's counts vanish when it is
 // reaped, but the kernel adds them to the reaping parent's (wait_task_zombie), so they stay
 // readable as this process's whole count minus its live threads' own.
 import { readdirSync, readFileSync } from 'node:fs';

@@ -72,9 +72,9 @@ export interface ZfsSendIntoProcess {
 }
 
 /**
- * Starts `zfs <args>` with `output` (a descriptor of the qrexec call's stdin pipe, or that stream) as
- * its stdout, so the stream goes into the link without passing through this process. Under `setpriv --pdeathsig KILL`
- * (`setpriv`: the path of util-linux's setpriv): if this process dies, even by SIGKILL, the kernel
+ * Starts `zfs <args>` with `output` (a descriptor of the qrexec call's stdin pipe, or that stream)
+ * as its stdout, so the stream goes into the link without passing through this process. Under
+ * `setpriv --pdeathsig KILL` (`setpriv`: the path of util-linux's setpriv): if this process dies, even by SIGKILL, the kernel
  * kills zfs send too, as the closed read end of a pipe did when dom0 forwarded every byte, so no
  * stream goes on into the receiver after the CLI is gone. Bytes are the kernel's counts (proc-io.ts).
  */
