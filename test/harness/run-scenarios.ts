@@ -111,7 +111,12 @@ export async function runScenarioFiles(files: string[], opts: RunOptions): Promi
   log(`[scenario] booting the test VM for ${scenarios.length} scenario file(s); logs in ${outDir}`);
   try {
     const r = await runInVm({
-      command: [process.execPath, join(outDir, 'guest.mjs'), join(outDir, 'plan.json')],
+      // QZB_SCENARIO_STRACE=1 (a tool for finding where time goes): every exec and exit in the
+      // guest, timestamped, in strace.txt beside the records (strace's seccomp filter keeps the cost low).
+      command: [
+        ...(process.env['QZB_SCENARIO_STRACE'] === '1' ? ['strace', '-f', '-tt', '--seccomp-bpf', '-e', 'trace=execve,exit_group', '-e', 'signal=none', '-s', '200', '-o', join(outDir, 'strace.txt')] : []),
+        process.execPath, join(outDir, 'guest.mjs'), join(outDir, 'plan.json'),
+      ],
       cwd: REPO,
       outDir,
       // TCG is slow: 10 minutes plus 5 per scenario file, unless the caller says otherwise.
