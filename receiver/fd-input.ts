@@ -12,8 +12,9 @@ const COPY_BELOW = 4096;
 
 /**
  * Puts the agent's stdin back into blocking mode; false if that could not be done. Node creates
- * process.stdin as soon as any module imports 'node:process' (execa does: Node enumerates the
- * builtin's exports), and creating it over a pipe or socket makes the descriptor non-blocking.
+ * process.stdin as soon as any module imports 'node:process' (Node enumerates the builtin's
+ * exports; a bundled dependency may, and this function does), and creating it over a pipe or
+ * socket makes the descriptor non-blocking.
  * That stream is never read; but our reads would meet EAGAIN, and an unframed `zfs receive`
  * would fail on it. (`_handle.setBlocking` is libuv's uv_stream_set_blocking, in Node 18 to 22.)
  */

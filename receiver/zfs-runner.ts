@@ -2,7 +2,7 @@
 // canonical English ones, an environment of PATH alone, bounded output. Tests inject a fake with
 // the same interface for protocol-order logic; real ZFS behaviour is tested in the VM.
 import type { Readable, Writable } from 'node:stream';
-import { execa, type ExecaChildProcess } from 'execa';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 
 /** Largest stdout kept from a listing (a million snapshots is ~100 MB). */
 export const MAX_LISTING_BYTES = 256 * 1024 * 1024;
@@ -59,70 +59,108 @@ export function agentZfsEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return { PATH: env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 }
 
-/** The real runner: binaries from QZB_ZFS / QZB_ZPOOL (defaults `zfs`, `zpool`). */
+// Children still running; stopped if the agent exits under them (a crash included), so no zfs
+// process goes on reading the qrexec channel or the pool after the agent has gone.
+const running = new Map<ChildProcess, boolean>();
+let exitHookSet = false;
+
+function track(child: ChildProcess, group: boolean): void {
+  if (!exitHookSet) {
+    exitHookSet = true;
+    process.once('exit', () => {
+      for (const [c, inGroup] of running) signalChild(c, 'SIGTERM', inGroup);
+    });
+  }
+  running.set(child, group);
+  child.once('close', () => running.delete(child));
+  child.once('error', () => running.delete(child));
+}
+
+/** A signal to the child (or its process group); nothing if it has gone. */
+function signalChild(child: ChildProcess, signal: NodeJS.Signals, group: boolean): void {
+  try {
+    if (group && child.pid !== undefined) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * The real runner: binaries from QZB_ZFS / QZB_ZPOOL (defaults `zfs`, `zpool`). Plain
+ * child_process: every call is a fork of the agent, and in a small qube each one counts.
+ */
 export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs {
   const zfsBin = env.QZB_ZFS || 'zfs';
   const zpoolBin = env.QZB_ZPOOL || 'zpool';
   const childEnv = agentZfsEnv(env);
-  const run = async (file: string, args: string[]): Promise<ZfsOutput> => {
-    const r = await execa(file, args, {
-      env: childEnv, extendEnv: false, reject: false, stdin: 'ignore', maxBuffer: MAX_LISTING_BYTES, stripFinalNewline: false,
+  const start = (file: string, args: string[], stdio: StdioOptions, detached = false): ChildProcess => {
+    const child = spawn(file, args, { env: childEnv, stdio, detached });
+    track(child, detached);
+    return child;
+  };
+  const run = (file: string, args: string[]): Promise<ZfsOutput> => {
+    const child = start(file, args, ['ignore', 'pipe', 'pipe']);
+    const stdout: Buffer[] = [];
+    let size = 0;
+    let overflow = false;
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (overflow) return;
+      size += chunk.length;
+      if (size > MAX_LISTING_BYTES) {
+        // A listing this large is refused whole, never parsed cut short.
+        overflow = true;
+        signalChild(child, 'SIGKILL', false);
+        return;
+      }
+      stdout.push(chunk);
     });
-    return { exitCode: r.exitCode ?? null, signal: r.signal ?? null, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+    const stderr = collectStderr(child);
+    return new Promise<ZfsOutput>((resolve) => {
+      child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+        if (overflow) return resolve({ exitCode: null, signal, stdout: '', stderr: `${stderr()}output of more than ${MAX_LISTING_BYTES} bytes refused\n` });
+        resolve({ exitCode: code, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: stderr() });
+      });
+      child.once('error', (error: Error) => resolve({ exitCode: null, signal: null, stdout: '', stderr: stderr() || String(error) }));
+    });
   };
   return {
     zfs: (args) => run(zfsBin, args),
     zpool: (args) => run(zpoolBin, args),
     receive(args) {
-      const child = execa(zfsBin, args, {
-        env: childEnv, extendEnv: false, reject: false, buffer: false, stdin: 'pipe', stdout: 'ignore', stderr: 'pipe',
-      });
+      const child = start(zfsBin, args, ['pipe', 'ignore', 'pipe']);
       // EPIPE after zfs exits is expected; the session sees the exit through `done`.
       child.stdin!.on('error', () => {});
       return { stdin: child.stdin!, done: exitOf(child) };
     },
     receiveFrom(args, fd) {
-      const child = execa(zfsBin, args, {
-        env: childEnv, extendEnv: false, reject: false, buffer: false, stdin: fd, stdout: 'ignore', stderr: 'pipe',
-      });
-      const kill = (): void => {
-        child.kill('SIGTERM');
-      };
-      return { done: exitOf(child), kill };
+      const child = start(zfsBin, args, [fd, 'ignore', 'pipe']);
+      return { done: exitOf(child), kill: () => signalChild(child, 'SIGTERM', false) };
     },
     send(args) {
       // Its own process group, so that a kill reaches zfs send and nothing keeps the pipe open.
-      const child = execa(zfsBin, args, {
-        env: childEnv, extendEnv: false, reject: false, buffer: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', detached: true,
-      });
-      const done = exitOf(child);
-      const kill = (): void => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
-        } catch {
-          // Already gone.
-        }
-      };
-      return { stdout: child.stdout!, done, kill };
+      const child = start(zfsBin, args, ['ignore', 'pipe', 'pipe'], true);
+      return { stdout: child.stdout!, done: exitOf(child), kill: () => signalChild(child, 'SIGTERM', true) };
     },
   };
 }
 
-/**
- * How a streaming zfs child (a receive or a send) ended, with the first MAX_RECEIVE_STDERR_BYTES of
- * its stderr. The exit status comes from 'close', not from execa's result: execa drops the exit
- * code when stdin fails with EPIPE, which is normal when zfs receive exits before the stream ends.
- */
-function exitOf(child: ExecaChildProcess): Promise<ZfsOutput> {
+/** The child's stderr as it comes, the first MAX_RECEIVE_STDERR_BYTES of it. */
+function collectStderr(child: ChildProcess): () => string {
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (text: string) => {
     if (stderr.length < MAX_RECEIVE_STDERR_BYTES) stderr += text.slice(0, MAX_RECEIVE_STDERR_BYTES - stderr.length);
   });
-  child.catch(() => {});
+  return () => stderr;
+}
+
+/** How a streaming zfs child (a receive or a send) ended, with the first MAX_RECEIVE_STDERR_BYTES of its stderr. */
+function exitOf(child: ChildProcess): Promise<ZfsOutput> {
+  const stderr = collectStderr(child);
   return new Promise<ZfsOutput>((resolve) => {
-    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ exitCode: code, signal, stdout: '', stderr }));
-    child.once('error', (error: Error) => resolve({ exitCode: null, signal: null, stdout: '', stderr: stderr || String(error) }));
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ exitCode: code, signal, stdout: '', stderr: stderr() }));
+    child.once('error', (error: Error) => resolve({ exitCode: null, signal: null, stdout: '', stderr: stderr() || String(error) }));
   });
 }
 
