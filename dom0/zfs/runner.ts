@@ -1,7 +1,7 @@
 // The one place dom0 runs `zfs`/`zpool`: argv arrays only, LC_ALL=C so ZFS's messages are the
 // canonical English ones our matchers know, an allow-listed environment, bounded output, and one
 // typed error carrying argv, exit code and the first lines of stderr.
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { QzbError } from '../../shared/errors.ts';
 import { quoteArgv } from '../../shared/shell.ts';
 
@@ -45,29 +45,59 @@ export function zfsEnv(env: NodeJS.ProcessEnv = process.env): Record<string, str
   return { PATH: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 }
 
+/** How a command ended: its output, or the reason it could not run (spawn's error code). */
+interface Finished {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  spawnCode?: string;
+  overflow?: boolean;
+}
+
+// Plain child_process (each call is a fork of this process; the per-call cost counts where a
+// send makes one bookmark per step). Output is collected as bytes and decoded once.
+function execute(binary: string, args: string[]): Promise<Finished> {
+  return new Promise((resolve) => {
+    const child = spawn(binary, args, { env: zfsEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    let overflow = false;
+    const keep = (into: Buffer[]) => (chunk: Buffer): void => {
+      if (overflow) return;
+      size += chunk.length;
+      if (size > MAX_ZFS_OUTPUT_BYTES) {
+        overflow = true;
+        child.kill('SIGKILL');
+        return;
+      }
+      into.push(chunk);
+    };
+    child.stdout.on('data', keep(out));
+    child.stderr.on('data', keep(err));
+    const text = (b: Buffer[]): string => Buffer.concat(b).toString('utf8');
+    child.once('error', (e: NodeJS.ErrnoException) => resolve({ exitCode: null, stdout: '', stderr: text(err) || e.message, spawnCode: String(e.code ?? '') }));
+    child.once('close', (code: number | null) => resolve({ exitCode: code, stdout: text(out), stderr: text(err), overflow }));
+  });
+}
+
 export async function runZfs(args: string[], options: ZfsRunOptions = {}, binary = zfsBinary()): Promise<ZfsResult> {
   const argv = [binary, ...args];
   options.onCommand?.(quoteArgv(['zfs', ...args]));
-  const r = await execa(binary, args, {
-    env: zfsEnv(),
-    extendEnv: false,
-    reject: false,
-    stdin: 'ignore',
-    maxBuffer: MAX_ZFS_OUTPUT_BYTES,
-    stripFinalNewline: false,
-  });
-  const spawnCode = (r as { code?: unknown }).code;
-  if (r.exitCode === undefined && (spawnCode === 'ENOENT' || spawnCode === 'EACCES')) {
+  const r = await execute(binary, args);
+  if (r.spawnCode === 'ENOENT' || r.spawnCode === 'EACCES') {
     // The program itself could not be started: say so, rather than "failed (exit 1): no message".
-    throw new QzbError('ZFS_NOT_FOUND', `cannot run ${binary}: ${spawnCode === 'ENOENT' ? 'no such program on PATH' : 'permission denied'}`, {
+    throw new QzbError('ZFS_NOT_FOUND', `cannot run ${binary}: ${r.spawnCode === 'ENOENT' ? 'no such program on PATH' : 'permission denied'}`, {
       hint: 'Run this tool as root in dom0, with ZFS installed there (the zfs command on PATH).',
     });
   }
-  const exitCode = typeof r.exitCode === 'number' ? r.exitCode : 1;
+  if (r.overflow) throw new ZfsCommandError(argv, 1, `output of more than ${MAX_ZFS_OUTPUT_BYTES} bytes refused`);
+  // A signal (null) or a spawn failure other than the two above counts as exit 1.
+  const exitCode = r.exitCode ?? 1;
   if (exitCode !== 0 && !(options.allowExitCodes ?? []).includes(exitCode)) {
-    throw new ZfsCommandError(argv, exitCode, String(r.stderr ?? ''));
+    throw new ZfsCommandError(argv, exitCode, r.stderr);
   }
-  return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode };
+  return { stdout: r.stdout, stderr: r.stderr, exitCode };
 }
 
 /** A shell-safe rendering of argv for --verbose and error messages (shared/shell.ts). */
