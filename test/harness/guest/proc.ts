@@ -1,8 +1,9 @@
 // Running processes inside the test VM: argv arrays only, LC_ALL=C for zfs, bounded output.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { constants } from 'node:os';
+import { closeSync, constants as fsConstants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sampleCpu } from './cpu.ts';
 import type { CpuUsage } from './cpu.ts';
 
@@ -74,7 +75,29 @@ export interface PipeResult {
   sendCpu?: CpuUsage;
 }
 
-/** Runs `producer | consumer` (argv arrays, no shell): the harness's raw zfs send | zfs receive. */
+/**
+ * A pipe(2) as a shell makes for `a | b`, as two descriptors: Node gives children socket pairs,
+ * and libzfs relays a `zfs send` into anything but a pipe through a pipe and a thread of its own
+ * (one more copy: 1.46x slower in the test VM), which would handicap the raw baseline. A FIFO in
+ * a private directory, opened at both ends and removed at once, is such a pipe.
+ */
+function makePipe(): { readFd: number; writeFd: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'qzb-pipe-'));
+  try {
+    const fifo = join(dir, 'p');
+    execFileSync('mkfifo', ['-m', '600', fifo], { env: { PATH: BASE_PATH, LC_ALL: 'C' }, stdio: 'ignore' });
+    // A non-blocking read open returns at once, so the write open does too; then the blocking read end.
+    const probe = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const writeFd = openSync(fifo, fsConstants.O_WRONLY);
+    const readFd = openSync(fifo, fsConstants.O_RDONLY);
+    closeSync(probe);
+    return { readFd, writeFd };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `producer | consumer` (argv arrays, no shell, a real pipe between them): the harness's raw zfs send | zfs receive. */
 export function runPipe(producer: string[], consumer: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<PipeResult> {
   const t0 = Date.now();
   const env = opts.env ?? { PATH: BASE_PATH, LC_ALL: 'C' };
@@ -84,22 +107,27 @@ export function runPipe(producer: string[], consumer: string[], opts: { env?: Re
     const collect = (tag: string) => (d: string): void => {
       if (stderr.length < MAX_OUTPUT) stderr += d.split('\n').map((l) => (l ? `${tag}: ${l}` : l)).join('\n');
     };
-    const a = spawn(producer[0]!, producer.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { readFd, writeFd } = makePipe();
+    let a: ChildProcess;
+    let b: ChildProcess;
+    try {
+      a = spawn(producer[0]!, producer.slice(1), { cwd, env, stdio: ['ignore', writeFd, 'pipe'] });
+      b = spawn(consumer[0]!, consumer.slice(1), { cwd, env, stdio: [readFd, 'pipe', 'pipe'] });
+    } finally {
+      // The children hold their ends now: the consumer sees EOF when the producer's end closes.
+      closeSync(readFd);
+      closeSync(writeFd);
+    }
     const cpu = a.pid ? sampleCpu(a.pid) : undefined;
-    const b = spawn(consumer[0]!, consumer.slice(1), { cwd, env, stdio: [a.stdout, 'pipe', 'pipe'] });
-    a.stderr.setEncoding('utf8').on('data', collect('send'));
+    a.stderr!.setEncoding('utf8').on('data', collect('send'));
     b.stderr!.setEncoding('utf8').on('data', collect('receive'));
     b.stdout!.resume();
-    // The producer's stdout belongs to the consumer: wait for its 'exit' (its 'close' would wait for
-    // a stream this process never reads), the consumer's 'close' (its output is read here).
-    const status = (child: ChildProcess, ev: 'exit' | 'close'): Promise<number> =>
+    const status = (child: ChildProcess): Promise<number> =>
       new Promise((res) => {
         child.on('error', () => res(127));
-        child.on(ev, (code: number | null, signal: NodeJS.Signals | null) => res(code ?? (signal ? 128 + ((constants.signals as Record<string, number>)[signal] ?? 0) : 1)));
+        child.on('close', (code: number | null, signal: NodeJS.Signals | null) => res(code ?? (signal ? 128 + ((constants.signals as Record<string, number>)[signal] ?? 0) : 1)));
       });
-    const producerStderr = new Promise<void>((res) => a.stderr.on('close', () => res()));
-    void Promise.all([status(a, 'exit'), status(b, 'close'), producerStderr]).then(([sendExit, receiveExit]) => {
-      a.stdout.destroy();
+    void Promise.all([status(a), status(b)]).then(([sendExit, receiveExit]) => {
       const sendCpu = cpu?.stop();
       resolve({ sendExit, receiveExit, stderr, ms: Date.now() - t0, ...(sendCpu ? { sendCpu } : {}) });
     });
