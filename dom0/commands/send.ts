@@ -135,9 +135,25 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     let failed = false;
     // A step's bookmark is made while the next step streams (one at a time): the next step sends
     // from the snapshot itself, which exists, and a run that dies first leaves the bookmark to
-    // bookmarkSkipped() of the next run. Saves one zfs process start per step off the critical path.
+    // bookmarkSkipped() of the next run. It starts once the next step's zfs send and request are
+    // out (a process start is a fork of this process: not before them), or after the last step.
+    // Saves one zfs process start per step off the critical path.
     let bookmarking: Promise<void> | null = null;
+    let toBookmark: SendStep | null = null;
+    const startBookmark = (): void => {
+      if (toBookmark === null) return;
+      const sent = toBookmark;
+      const previous = bookmarking;
+      toBookmark = null;
+      bookmarking = (async () => {
+        await previous;
+        await bookmark(sent, a.zfs!.datasets, adapters, result, emit);
+      })();
+      // Awaited below (its failure is rethrown there); not an unhandled rejection meanwhile.
+      bookmarking.catch(() => {});
+    };
     let listing: Promise<ReceiverInventory> | null = null;
+    let unsaved = false;
     try {
       for (const step of runnable) {
         if (options.signal?.aborted) break;
@@ -146,8 +162,14 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
         const estimate = estimates.get(step.snapshot) ?? null;
         // A large stream goes from zfs send straight into the link and is counted from the I/O
         // accounting of the children this process reaps (zfs/proc-io.ts): no other may end meanwhile.
-        if (estimate !== null && estimate >= UNFRAMED_MIN_BYTES) await bookmarking;
-        const ok = await runOne(step, { index, count: runnable.length, estimate }, live, adapters, state, store, ctx, options, emit, result);
+        if (estimate !== null && estimate >= UNFRAMED_MIN_BYTES) {
+          startBookmark();
+          await bookmarking;
+        }
+        // A sent step is recorded in the same atomic write as the next step's start (one write and
+        // fsync less per step), and by the `finally` below after the last one.
+        const ok = await runOne(step, { index, count: runnable.length, estimate, started: startBookmark, deferRecord: index < runnable.length }, live, adapters, state, store, ctx, options, emit, result);
+        unsaved = ok.ok && index < runnable.length;
         outcome.bytes = ok.bytes;
         outcome.resumed = step.action === 'resume';
         result.bytes += ok.bytes;
@@ -159,18 +181,18 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
         }
         outcome.action = 'sent';
         outcome.reason = null;
-        await bookmarking;
-        bookmarking = bookmark(step, a.zfs.datasets, adapters, result, emit);
-        // Awaited below (its failure is rethrown there); not an unhandled rejection meanwhile.
-        bookmarking.catch(() => {});
+        toBookmark = step;
         await settingsFor(step);
       }
+      startBookmark();
       // The confirming listing (below) runs while the last bookmark is made.
       if (!options.signal?.aborted && !failed) {
         listing = live.client.inventory();
         listing.catch(() => {});
       }
     } finally {
+      startBookmark();
+      if (unsaved) await store.saveState(state);
       await bookmarking;
     }
     // A signal that came while a step was finishing lets that step complete (it is recorded) and
@@ -269,10 +291,11 @@ function openSession(adapters: SendAdapters, qube: string, root: string): { link
 
 type StepRun = { ok: true; bytes: bigint } | { ok: false; bytes: bigint; message: string };
 
-// Executes one step and records its outcome in the state before returning.
+// Executes one step and records its outcome in the state before returning (a success with
+// deferRecord only in memory: the caller's next write records it).
 async function runOne(
   step: SendStep,
-  info: { index: number; count: number; estimate: bigint | null },
+  info: { index: number; count: number; estimate: bigint | null; started?: () => void; deferRecord?: boolean },
   link: ReceiverConnection,
   adapters: SendAdapters,
   state: JobState,
@@ -294,6 +317,9 @@ async function runOne(
   let lastEvent = 0;
   let lastSave = Date.now();
   let saving: Promise<void> | null = null;
+  // `started` runs once this step's zfs send and its request are out (they are started in the
+  // synchronous part of executeStep and the microtasks after it; setImmediate comes later).
+  if (info.started) setImmediate(info.started);
   const r = await executeStep(step, link, adapters, {
     signal: options.signal ?? new AbortController().signal,
     estimate: info.estimate,
@@ -324,7 +350,8 @@ async function runOne(
   if (r.ok) {
     markSent(state, step, r.guid, earlier + r.bytes, resumed, ctx.now().toISOString());
     state.inProgress = null;
-    await store.saveState(state);
+    // deferRecord: the caller writes it with the next step's start (before that step's first byte).
+    if (!info.deferRecord) await store.saveState(state);
     emit({ event: 'step-done', snapshot: step.snapshot, bytes: r.bytes, guid: r.guid, resumed, seconds });
     return { ok: true, bytes: r.bytes };
   }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { importJob } from '../../../dom0/commands/import.ts';
 import { snapshot } from '../../../dom0/commands/snapshot.ts';
@@ -134,6 +134,28 @@ test('send: every target sent in order, recorded, bookmarked, confirmed by GUID;
   assert.equal(again.exitCode, 0);
   assert.ok(again.steps.every((s) => s.action === 'skipped'));
   assert.equal(rx.received.length, 8);
+});
+
+test('each step is on disk as sent before the next step\'s zfs send starts, the last one before send returns', async () => {
+  const { ctx, adapters, store } = await setup();
+  const seen: { starting: string; sentOnDisk: string[]; inProgress: string | null }[] = [];
+  const startSend = adapters.startSend;
+  adapters.startSend = (source) => {
+    // The file as it is at the moment the process would start.
+    const st = JSON.parse(readFileSync(path.join(ctx.metadataDir, 'j1', 'state.json'), 'utf8')) as { targets: Record<string, { status: string; snapshot: string }>; inProgress: { snapshot: string } | null };
+    seen.push({ starting: 'snapshot' in source ? source.snapshot : '?', sentOnDisk: Object.values(st.targets).filter((t) => t.status === 'sent').map((t) => t.snapshot), inProgress: st.inProgress?.snapshot ?? null });
+    return startSend(source);
+  };
+  const r = await send({ name: 'j1', dryRun: false }, ctx);
+  assert.equal(r.exitCode, 0);
+  assert.equal(seen.length, 8);
+  for (const [i, s] of seen.entries()) {
+    assert.equal(s.inProgress, s.starting, `step ${i + 1} is in progress on disk when its stream starts`);
+    assert.equal(s.sentOnDisk.length, i, `the ${i} steps before step ${i + 1} are recorded as sent on disk`);
+  }
+  const final = (await store.read('j1')).state;
+  assert.equal(final.inProgress, null);
+  assert.ok(Object.values(final.targets).every((t) => t.status === 'verified'));
 });
 
 test('send --dry-run lists the steps and sends nothing', async () => {
