@@ -95,17 +95,27 @@ function summaryOf(r: Rec | undefined): { bytes: bigint; steps: number } | undef
 }
 
 /**
- * dom0's zfs calls per step, from `send --verbose`'s stderr: the calls from one stream-producing
- * `zfs send` (not the `-n` estimates) up to the next belong to that step; the calls before the first
- * are the run's fixed start-up (inventory, preflight).
+ * dom0's zfs calls per step, from `send --verbose`'s stderr: a stream-producing `zfs send` (not
+ * the `-n` estimates) opens a step; a `zfs bookmark` belongs to the step that sent the snapshot it
+ * names (send makes it while the next step streams); any other call after the first send belongs
+ * to the step last opened. The calls before the first are the run's fixed start-up (inventory,
+ * preflight).
  */
 export function zfsCallsPerStep(stderr: string): { startup: number; perStep: number[] } {
   const calls = stderr.split('\n').filter((l) => /^zfs /.test(l));
   const perStep: number[] = [];
+  const stepOf = new Map<string, number>();
   let startup = 0;
   for (const c of calls) {
+    const words = c.split(' ');
     const producing = /^zfs send /.test(c) && !/^zfs send (-\S+ )*-\S*n/.test(c);
-    if (producing) perStep.push(1);
+    if (producing) {
+      stepOf.set(words[words.length - 1]!, perStep.length);
+      perStep.push(1);
+      continue;
+    }
+    const sent = /^zfs bookmark /.test(c) ? stepOf.get(words[2] ?? '') : undefined;
+    if (sent !== undefined) perStep[sent]!++;
     else if (perStep.length === 0) startup++;
     else perStep[perStep.length - 1]!++;
   }

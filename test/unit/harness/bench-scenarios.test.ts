@@ -16,3 +16,18 @@ test('every benchmark scenario parses, and its measured steps exist', () => {
     }
   }
 });
+
+test('send bench: a bookmark counts for the step that sent its snapshot, wherever --verbose prints it', () => {
+  const stderr = [
+    'zfs list -H -p -t filesystem,volume',
+    'zfs send -n -v -P -L -c -e mainpool/small@s001',
+    'zfs send -L -c -e mainpool/small@s001',
+    'zfs send -L -c -e -i mainpool/small@s001 mainpool/small@s002',
+    "zfs bookmark mainpool/small@s001 'mainpool/small#s001'",
+    'zfs send -L -c -e -i mainpool/small@s002 mainpool/small@s003',
+    "zfs bookmark mainpool/small@s002 'mainpool/small#s002'",
+    "zfs bookmark mainpool/small@s003 'mainpool/small#s003'",
+    'progress lines and other output are not calls',
+  ].join('\n');
+  assert.deepEqual(send.zfsCallsPerStep(stderr), { startup: 2, perStep: [2, 2, 2] });
+});
