@@ -28,6 +28,8 @@ export interface Analysis {
 export interface AnalyseOptions {
   /** Check the job file alone: never read qubesd or zfs. */
   fileOnly?: boolean;
+  /** The same text already loaded (ctx.core.loadJob): not parsed again. */
+  loaded?: ReturnType<Context['core']['loadJob']>;
 }
 
 // One failure to read the system as an error finding: what could not be read and why, with the
@@ -39,7 +41,7 @@ export function systemFailure(source: 'qubesd' | 'zfs', e: { code: string; messa
 // Loads the job text, reads the system (qubesd and zfs both, so every failure is reported), and
 // runs the planning core.
 export async function analyseJob(text: string, ctx: Context, options: AnalyseOptions = {}): Promise<Analysis> {
-  const loaded = ctx.core.loadJob(text);
+  const loaded = options.loaded ?? ctx.core.loadJob(text);
   const out: Analysis = { job: loaded.job, findings: [...loaded.findings], designations: [], targets: [], undesignated: { qubes: [], datasets: [] }, systemFailures: [], fileOnly: options.fileOnly === true };
   if (!loaded.job || options.fileOnly) return out;
   const [q, z] = await Promise.allSettled([ctx.system.collectQubes(), ctx.system.collectZfs()]);

@@ -85,7 +85,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     const parsed = ctx.core.loadJob(stored.text);
     const session = parsed.job && !hasErrors(parsed.findings) ? openSession(adapters, parsed.job.receiver.qube, parsed.job.receiver.dataset) : null;
     link = session?.link ?? null;
-    const a = await analyseJob(stored.text, ctx);
+    const a = await analyseJob(stored.text, ctx, { loaded: parsed });
     result.findings.push(...a.findings.filter((f) => f.severity === 'error'));
     // (A job file with errors has them in the analysis too: no session was opened for it.)
     if (!a.job || !a.zfs || hasErrors(result.findings) || session === null) return finish(result, emit);
