@@ -42,8 +42,7 @@ for (const { entry, out } of entries) {
     target: 'node18.18',
     banner: { js: banner },
     define: { __QZB_VERSION__: JSON.stringify(pkg.version) },
-    // The pure-JS msgpackr entry: never load its optional native extractor inside dom0.
-    alias: { msgpackr: './node_modules/msgpackr/index.js' },
+    // (shared/protocol/codec.ts imports msgpackr's pure-JS subpaths: no native extractor in dom0.)
     legalComments: 'eof',
     minify: false,
     sourcemap: false,

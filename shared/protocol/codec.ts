@@ -2,7 +2,11 @@
 // checks the bytes against the plain msgpack subset, lets msgpackr build plain values only, and
 // validates the result with the strict zod schema for its kind. Encoding validates too, so a
 // peer never receives a message its own side would refuse.
-import { Packr, Unpackr } from 'msgpackr';
+// msgpackr's pure-JS entry (its `pack`/`unpack` subpaths), the code the bundles ship: the package's
+// main entry would load the optional native string extractor (msgpackr-extract) in tests run from
+// node_modules, code dom0 never runs.
+import { Packr } from 'msgpackr/pack';
+import { Unpackr } from 'msgpackr/unpack';
 import type { z } from 'zod';
 import { checkPlainMsgpack } from './msgpack-subset.ts';
 import { encodeFrame, FrameType } from './frame.ts';
