@@ -3,6 +3,7 @@
 // the same interface for protocol-order logic; real ZFS behaviour is tested in the VM.
 import type { Readable, Writable } from 'node:stream';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { childOutcome } from '../shared/child-output.ts';
 
 /** Largest stdout kept from a listing (a million snapshots is ~100 MB). */
 export const MAX_LISTING_BYTES = 256 * 1024 * 1024;
@@ -99,30 +100,12 @@ export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs 
     track(child, detached);
     return child;
   };
-  const run = (file: string, args: string[]): Promise<ZfsOutput> => {
-    const child = start(file, args, ['ignore', 'pipe', 'pipe']);
-    const stdout: Buffer[] = [];
-    let size = 0;
-    let overflow = false;
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (overflow) return;
-      size += chunk.length;
-      if (size > MAX_LISTING_BYTES) {
-        // A listing this large is refused whole, never parsed cut short.
-        overflow = true;
-        signalChild(child, 'SIGKILL', false);
-        return;
-      }
-      stdout.push(chunk);
-    });
-    const stderr = collectStderr(child);
-    return new Promise<ZfsOutput>((resolve) => {
-      child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-        if (overflow) return resolve({ exitCode: null, signal, stdout: '', stderr: `${stderr()}output of more than ${MAX_LISTING_BYTES} bytes refused\n` });
-        resolve({ exitCode: code, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: stderr() });
-      });
-      child.once('error', (error: Error) => resolve({ exitCode: null, signal: null, stdout: '', stderr: stderr() || String(error) }));
-    });
+  const run = async (file: string, args: string[]): Promise<ZfsOutput> => {
+    const r = await childOutcome(start(file, args, ['ignore', 'pipe', 'pipe']), { stdout: MAX_LISTING_BYTES, stderr: MAX_RECEIVE_STDERR_BYTES });
+    if (r.spawnError) return { exitCode: null, signal: null, stdout: '', stderr: r.stderr || String(r.spawnError) };
+    // A listing this large is refused whole, never parsed cut short.
+    if (r.overflow) return { exitCode: null, signal: r.signal, stdout: '', stderr: `${r.stderr}output of more than ${MAX_LISTING_BYTES} bytes refused\n` };
+    return { exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
   };
   return {
     zfs: (args) => run(zfsBin, args),
@@ -145,23 +128,10 @@ export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs 
   };
 }
 
-/** The child's stderr as it comes, the first MAX_RECEIVE_STDERR_BYTES of it. */
-function collectStderr(child: ChildProcess): () => string {
-  let stderr = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (text: string) => {
-    if (stderr.length < MAX_RECEIVE_STDERR_BYTES) stderr += text.slice(0, MAX_RECEIVE_STDERR_BYTES - stderr.length);
-  });
-  return () => stderr;
-}
-
 /** How a streaming zfs child (a receive or a send) ended, with the first MAX_RECEIVE_STDERR_BYTES of its stderr. */
-function exitOf(child: ChildProcess): Promise<ZfsOutput> {
-  const stderr = collectStderr(child);
-  return new Promise<ZfsOutput>((resolve) => {
-    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ exitCode: code, signal, stdout: '', stderr: stderr() }));
-    child.once('error', (error: Error) => resolve({ exitCode: null, signal: null, stdout: '', stderr: stderr() || String(error) }));
-  });
+async function exitOf(child: ChildProcess): Promise<ZfsOutput> {
+  const r = await childOutcome(child, { stderr: MAX_RECEIVE_STDERR_BYTES });
+  return { exitCode: r.exitCode, signal: r.signal, stdout: '', stderr: r.spawnError ? r.stderr || String(r.spawnError) : r.stderr };
 }
 
 /** The first `max` non-empty lines of a command's stderr. */

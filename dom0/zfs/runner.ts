@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { QzbError } from '../../shared/errors.ts';
 import { quoteArgv } from '../../shared/shell.ts';
+import { childOutcome, type ChildOutcome } from '../../shared/child-output.ts';
 
 /** Largest stdout we buffer from a listing command (a 250k-snapshot `zfs list` is ~40 MB). */
 export const MAX_ZFS_OUTPUT_BYTES = 512 * 1024 * 1024;
@@ -45,49 +46,24 @@ export function zfsEnv(env: NodeJS.ProcessEnv = process.env): Record<string, str
   return { PATH: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 }
 
-/** How a command ended: its output, or the reason it could not run (spawn's error code). */
-interface Finished {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  spawnCode?: string;
-  overflow?: boolean;
-}
+/** Most stderr bytes kept from a command (its first lines make the message). */
+export const MAX_ZFS_STDERR_BYTES = 64 * 1024;
 
 // Plain child_process (each call is a fork of this process; the per-call cost counts where a
-// send makes one bookmark per step). Output is collected as bytes and decoded once.
-function execute(binary: string, args: string[]): Promise<Finished> {
-  return new Promise((resolve) => {
-    const child = spawn(binary, args, { env: zfsEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let size = 0;
-    let overflow = false;
-    const keep = (into: Buffer[]) => (chunk: Buffer): void => {
-      if (overflow) return;
-      size += chunk.length;
-      if (size > MAX_ZFS_OUTPUT_BYTES) {
-        overflow = true;
-        child.kill('SIGKILL');
-        return;
-      }
-      into.push(chunk);
-    };
-    child.stdout.on('data', keep(out));
-    child.stderr.on('data', keep(err));
-    const text = (b: Buffer[]): string => Buffer.concat(b).toString('utf8');
-    child.once('error', (e: NodeJS.ErrnoException) => resolve({ exitCode: null, stdout: '', stderr: text(err) || e.message, spawnCode: String(e.code ?? '') }));
-    child.once('close', (code: number | null) => resolve({ exitCode: code, stdout: text(out), stderr: text(err), overflow }));
-  });
+// send makes one bookmark per step).
+function execute(binary: string, args: string[]): Promise<ChildOutcome> {
+  const child = spawn(binary, args, { env: zfsEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  return childOutcome(child, { stdout: MAX_ZFS_OUTPUT_BYTES, stderr: MAX_ZFS_STDERR_BYTES });
 }
 
 export async function runZfs(args: string[], options: ZfsRunOptions = {}, binary = zfsBinary()): Promise<ZfsResult> {
   const argv = [binary, ...args];
   options.onCommand?.(quoteArgv(['zfs', ...args]));
   const r = await execute(binary, args);
-  if (r.spawnCode === 'ENOENT' || r.spawnCode === 'EACCES') {
+  const spawnCode = r.spawnError?.code;
+  if (spawnCode === 'ENOENT' || spawnCode === 'EACCES') {
     // The program itself could not be started: say so, rather than "failed (exit 1): no message".
-    throw new QzbError('ZFS_NOT_FOUND', `cannot run ${binary}: ${r.spawnCode === 'ENOENT' ? 'no such program on PATH' : 'permission denied'}`, {
+    throw new QzbError('ZFS_NOT_FOUND', `cannot run ${binary}: ${spawnCode === 'ENOENT' ? 'no such program on PATH' : 'permission denied'}`, {
       hint: 'Run this tool as root in dom0, with ZFS installed there (the zfs command on PATH).',
     });
   }
@@ -95,7 +71,7 @@ export async function runZfs(args: string[], options: ZfsRunOptions = {}, binary
   // A signal (null) or a spawn failure other than the two above counts as exit 1.
   const exitCode = r.exitCode ?? 1;
   if (exitCode !== 0 && !(options.allowExitCodes ?? []).includes(exitCode)) {
-    throw new ZfsCommandError(argv, exitCode, r.stderr);
+    throw new ZfsCommandError(argv, exitCode, r.stderr || (r.spawnError?.message ?? ''));
   }
   return { stdout: r.stdout, stderr: r.stderr, exitCode };
 }
