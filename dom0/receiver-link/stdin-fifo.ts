@@ -27,34 +27,47 @@ export interface StdinFifo {
   openWriter(): number;
 }
 
-/** Makes the FIFO, or returns null where it cannot be made (no mkfifo): the caller uses a socket pair. */
-export function makeStdinFifo(env: NodeJS.ProcessEnv = process.env): StdinFifo | null {
-  let dir: string | null = null;
+/**
+ * A pipe: both ends of a FIFO made in a private directory that is removed before this returns
+ * (nothing is left behind). Blocking descriptors; throws where no FIFO can be made.
+ */
+export function openPipe(env: NodeJS.ProcessEnv = process.env): { readFd: number; writeFd: number } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'qzb-link-'));
   try {
-    dir = mkdtempSync(path.join(tmpdir(), 'qzb-link-'));
     const fifo = path.join(dir, 'stdin');
     execFileSync('mkfifo', ['-m', '600', fifo], { env: { PATH: env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' }, stdio: 'ignore' });
     // A non-blocking read open returns at once; with that reader there, the write open does too;
-    // then the child's blocking read end can be opened, and the first one closed.
+    // then the blocking read end can be opened, and the first one closed.
     const probe = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    const writeFd = openSync(fifo, constants.O_WRONLY);
-    const childFd = openSync(fifo, constants.O_RDONLY);
-    closeSync(probe);
+    try {
+      const writeFd = openSync(fifo, constants.O_WRONLY);
+      return { readFd: openSync(fifo, constants.O_RDONLY), writeFd };
+    } finally {
+      closeSync(probe);
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
-    dir = null;
-    const output = new Socket({ fd: writeFd, readable: false, writable: true });
-    let childClosed = false;
-    return {
-      childFd,
-      output,
-      childStarted: () => {
-        if (!childClosed) closeSync(childFd);
-        childClosed = true;
-      },
-      openWriter: () => openSync(`/proc/self/fd/${writeFd}`, constants.O_RDWR),
-    };
+  }
+}
+
+/** Makes the FIFO, or returns null where it cannot be made (no mkfifo): the caller uses a socket pair. */
+export function makeStdinFifo(env: NodeJS.ProcessEnv = process.env): StdinFifo | null {
+  let pipe: { readFd: number; writeFd: number };
+  try {
+    pipe = openPipe(env);
   } catch {
-    if (dir !== null) rmSync(dir, { recursive: true, force: true });
     return null;
   }
+  const { readFd: childFd, writeFd } = pipe;
+  const output = new Socket({ fd: writeFd, readable: false, writable: true });
+  let childClosed = false;
+  return {
+    childFd,
+    output,
+    childStarted: () => {
+      if (!childClosed) closeSync(childFd);
+      childClosed = true;
+    },
+    openWriter: () => openSync(`/proc/self/fd/${writeFd}`, constants.O_RDWR),
+  };
 }

@@ -1,10 +1,10 @@
 // Running processes inside the test VM: argv arrays only, LC_ALL=C for zfs, bounded output.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, constants as fsConstants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { closeSync, existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { sampleCpu } from './cpu.ts';
+import { openPipe } from '../../../dom0/receiver-link/stdin-fifo.ts';
 import type { CpuUsage } from './cpu.ts';
 
 export const ZFS = existsSync('/usr/sbin/zfs') ? '/usr/sbin/zfs' : '/sbin/zfs';
@@ -75,28 +75,10 @@ export interface PipeResult {
   sendCpu?: CpuUsage;
 }
 
-/**
- * A pipe(2) as a shell makes for `a | b`, as two descriptors: Node gives children socket pairs,
- * and libzfs relays a `zfs send` into anything but a pipe through a pipe and a thread of its own
- * (one more copy: 1.46x slower in the test VM), which would handicap the raw baseline. A FIFO in
- * a private directory, opened at both ends and removed at once, is such a pipe.
- */
-function makePipe(): { readFd: number; writeFd: number } {
-  const dir = mkdtempSync(join(tmpdir(), 'qzb-pipe-'));
-  try {
-    const fifo = join(dir, 'p');
-    execFileSync('mkfifo', ['-m', '600', fifo], { env: { PATH: BASE_PATH, LC_ALL: 'C' }, stdio: 'ignore' });
-    // A non-blocking read open returns at once, so the write open does too; then the blocking read end.
-    const probe = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-    const writeFd = openSync(fifo, fsConstants.O_WRONLY);
-    const readFd = openSync(fifo, fsConstants.O_RDONLY);
-    closeSync(probe);
-    return { readFd, writeFd };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
+// A pipe(2) as a shell makes for `a | b` (openPipe, the one dom0 uses for the qrexec call): Node
+// gives children socket pairs, and libzfs relays a `zfs send` into anything but a pipe through a
+// pipe and a thread of its own (one more copy: 1.46x slower in the test VM), which would handicap
+// the raw baseline.
 /** Runs `producer | consumer` (argv arrays, no shell, a real pipe between them): the harness's raw zfs send | zfs receive. */
 export function runPipe(producer: string[], consumer: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<PipeResult> {
   const t0 = Date.now();
@@ -107,7 +89,7 @@ export function runPipe(producer: string[], consumer: string[], opts: { env?: Re
     const collect = (tag: string) => (d: string): void => {
       if (stderr.length < MAX_OUTPUT) stderr += d.split('\n').map((l) => (l ? `${tag}: ${l}` : l)).join('\n');
     };
-    const { readFd, writeFd } = makePipe();
+    const { readFd, writeFd } = openPipe({ PATH: BASE_PATH });
     let a: ChildProcess;
     let b: ChildProcess;
     try {

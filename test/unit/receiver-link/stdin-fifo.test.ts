@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, readlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { makeStdinFifo } from '../../../dom0/receiver-link/stdin-fifo.ts';
+import { makeStdinFifo, openPipe } from '../../../dom0/receiver-link/stdin-fifo.ts';
 
 test('the child reads a pipe: dom0 frames, then a writer descriptor, then EOF', async () => {
   const fifo = makeStdinFifo();
@@ -38,4 +38,20 @@ test('the FIFO is gone from the file system as soon as it is open', () => {
   assert.match(where, /qzb-link-.*\/stdin \(deleted\)$/);
   assert.equal(existsSync(path.dirname(where)), false);
   fifo.output.destroy();
+});
+
+test('openPipe: `a | b` as a shell joins them (a pipe at both ends), EOF when the writer has gone', async () => {
+  const { readFd, writeFd } = openPipe();
+  const a = spawn('sh', ['-c', '[ -p /dev/stdout ] && echo out-fifo >&2; echo data'], { stdio: ['ignore', writeFd, 'pipe'] });
+  const b = spawn('sh', ['-c', '[ -p /dev/stdin ] && echo in-fifo >&2; cat'], { stdio: [readFd, 'pipe', 'pipe'] });
+  closeSync(readFd);
+  closeSync(writeFd);
+  let out = '';
+  let err = '';
+  b.stdout!.on('data', (d) => (out += String(d)));
+  for (const c of [a, b]) c.stderr!.on('data', (d) => (err += String(d)));
+  const codes = await Promise.all([a, b].map((c) => new Promise((r) => c.on('close', r))));
+  assert.deepEqual(codes, [0, 0]);
+  assert.equal(out, 'data\n');
+  assert.deepEqual(err.split('\n').filter(Boolean).sort(), ['in-fifo', 'out-fifo']);
 });
