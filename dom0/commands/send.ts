@@ -131,6 +131,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     for (const s of plan.steps) if (s.action === 'skip' && !s.patched && s.reason === 'already sent') await settingsFor(s);
 
     const runnable = plan.steps.filter((s) => s.action === 'send' || s.action === 'resume');
+    const run: Run = { link: live, adapters, state, store, ctx, options, emit, result };
     let index = 0;
     let failed = false;
     // A step's bookmark is made while the next step streams (one at a time): the next step sends
@@ -168,7 +169,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
         }
         // A sent step is recorded in the same atomic write as the next step's start (one write and
         // fsync less per step), and by the `finally` below after the last one.
-        const ok = await runOne(step, { index, count: runnable.length, estimate, started: startBookmark, deferRecord: index < runnable.length }, live, adapters, state, store, ctx, options, emit, result);
+        const ok = await runOne(step, { index, count: runnable.length, estimate, started: startBookmark, deferRecord: index < runnable.length }, run);
         unsaved = ok.ok && index < runnable.length;
         outcome.bytes = ok.bytes;
         outcome.resumed = step.action === 'resume';
@@ -291,20 +292,33 @@ function openSession(adapters: SendAdapters, qube: string, root: string): { link
 
 type StepRun = { ok: true; bytes: bigint } | { ok: false; bytes: bigint; message: string };
 
+/** What every step of one run shares. */
+interface Run {
+  link: ReceiverConnection;
+  adapters: SendAdapters;
+  state: JobState;
+  store: MetadataStore;
+  ctx: Context;
+  options: SendOptions;
+  emit: (e: SendEvent) => void;
+  result: SendResult;
+}
+
+/** Where a step stands in the run. */
+interface StepAt {
+  index: number;
+  count: number;
+  estimate: bigint | null;
+  /** Called once the step's zfs send and request are out (the previous step's bookmark starts then). */
+  started?: () => void;
+  /** A success is recorded by the caller's next write (with the next step's start), not here. */
+  deferRecord?: boolean;
+}
+
 // Executes one step and records its outcome in the state before returning (a success with
 // deferRecord only in memory: the caller's next write records it).
-async function runOne(
-  step: SendStep,
-  info: { index: number; count: number; estimate: bigint | null; started?: () => void; deferRecord?: boolean },
-  link: ReceiverConnection,
-  adapters: SendAdapters,
-  state: JobState,
-  store: MetadataStore,
-  ctx: Context,
-  options: SendOptions,
-  emit: (e: SendEvent) => void,
-  result: SendResult,
-): Promise<StepRun> {
+async function runOne(step: SendStep, info: StepAt, run: Run): Promise<StepRun> {
+  const { link, adapters, state, store, ctx, options, emit, result } = run;
   const resumed = step.action === 'resume';
   const started = Date.now();
   const earlier = state.inProgress?.snapshot === step.snapshot ? BigInt(state.inProgress.bytes) : 0n;
