@@ -119,6 +119,9 @@ export async function runScenarioFiles(files: string[], opts: RunOptions): Promi
       ],
       cwd: REPO,
       outDir,
+      // QZB_SCENARIO_CPU_PROF=1 (the same kind of tool): every CLI run writes a V8 CPU profile
+      // (.cpuprofile, for Chrome's DevTools) into cpu-prof/ beside the records.
+      ...(process.env['QZB_SCENARIO_CPU_PROF'] === '1' ? { env: { QZB_SCENARIO_CPU_PROF: join(outDir, 'cpu-prof') } } : {}),
       // TCG is slow: 10 minutes plus 5 per scenario file, unless the caller says otherwise.
       timeoutMs: opts.timeoutMs ?? (10 + 5 * scenarios.length) * 60 * 1000,
       onStdoutLine: (line) => {

@@ -312,7 +312,8 @@ class ScenarioRun {
             channel = hooks;
             const before = this.s.watchDestroyed ? await this.listBoth() : undefined;
             let cpu: ReturnType<typeof sampleCpu> | undefined;
-            outcome = await run([process.execPath, join(this.plan.distDir, 'qubes-zfs-backup.mjs'), ...step.argv], {
+            const prof = process.env['QZB_SCENARIO_CPU_PROF'];
+            outcome = await run([process.execPath, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), join(this.plan.distDir, 'qubes-zfs-backup.mjs'), ...step.argv], {
               env: { ...this.cliEnv, ...step.env },
               cwd: join(this.dir, 'work'),
               timeoutMs: step.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
