@@ -14,6 +14,7 @@ export interface ExpectSpec {
   'stdout-contains'?: string[];
   'stdout-not-contains'?: string[];
   'stderr-contains'?: string[];
+  'stderr-not-contains'?: string[];
   /** Regular expressions (JavaScript syntax, multiline flag) stdout must match. */
   'stdout-matches'?: string[];
   /** The same for stderr. */
@@ -82,6 +83,7 @@ export function checkExpect(spec: ExpectSpec, got: StepOutcome): string[] {
   for (const s of spec['stdout-contains'] ?? []) if (!got.stdout.includes(s)) failures.push(`stdout does not contain ${show(s)}`);
   for (const s of spec['stdout-not-contains'] ?? []) if (got.stdout.includes(s)) failures.push(`stdout contains ${show(s)}`);
   for (const s of spec['stderr-contains'] ?? []) if (!got.stderr.includes(s)) failures.push(`stderr does not contain ${show(s)}`);
+  for (const s of spec['stderr-not-contains'] ?? []) if (got.stderr.includes(s)) failures.push(`stderr contains ${show(s)}`);
   for (const stream of ['stdout', 'stderr'] as const) {
     for (const re of spec[`${stream}-matches`] ?? []) {
       let rx: RegExp;

@@ -162,6 +162,7 @@ const expectSchema = z
     'stdout-contains': strOrList.optional(),
     'stdout-not-contains': strOrList.optional(),
     'stderr-contains': strOrList.optional(),
+    'stderr-not-contains': strOrList.optional(),
     'stdout-matches': strOrList.optional(),
     'stderr-matches': strOrList.optional(),
     json: z.unknown().optional(),

@@ -35,6 +35,7 @@ test('checkExpect: exit, stdout/stderr substrings, json', () => {
   assert.deepEqual(checkExpect({ exit: 0 }, got), ['exit: expected 0, got 1']);
   assert.deepEqual(checkExpect({ 'stdout-contains': ['nope'] }, got), ['stdout does not contain "nope"']);
   assert.deepEqual(checkExpect({ 'stdout-not-contains': ['ok'] }, got), ['stdout contains "ok"']);
+  assert.deepEqual(checkExpect({ 'stderr-not-contains': ['nothing', 'absent'] }, got), ['stderr contains "nothing"']);
   assert.match(checkExpect({ json: {} }, { exit: 0, stdout: 'not json', stderr: '' })[0]!, /^json: stdout is not one JSON document/);
 });
 
