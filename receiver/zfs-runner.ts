@@ -102,7 +102,6 @@ export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs 
   };
   const run = async (file: string, args: string[]): Promise<ZfsOutput> => {
     const r = await childOutcome(start(file, args, ['ignore', 'pipe', 'pipe']), { stdout: MAX_LISTING_BYTES, stderr: MAX_RECEIVE_STDERR_BYTES });
-    if (r.spawnError) return { exitCode: null, signal: null, stdout: '', stderr: r.stderr || String(r.spawnError) };
     // A listing this large is refused whole, never parsed cut short.
     if (r.overflow) return { exitCode: null, signal: r.signal, stdout: '', stderr: `${r.stderr}output of more than ${MAX_LISTING_BYTES} bytes refused\n` };
     return { exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
@@ -131,7 +130,7 @@ export function createZfsRunner(env: NodeJS.ProcessEnv = process.env): AgentZfs 
 /** How a streaming zfs child (a receive or a send) ended, with the first MAX_RECEIVE_STDERR_BYTES of its stderr. */
 async function exitOf(child: ChildProcess): Promise<ZfsOutput> {
   const r = await childOutcome(child, { stderr: MAX_RECEIVE_STDERR_BYTES });
-  return { exitCode: r.exitCode, signal: r.signal, stdout: '', stderr: r.spawnError ? r.stderr || String(r.spawnError) : r.stderr };
+  return { exitCode: r.exitCode, signal: r.signal, stdout: '', stderr: r.stderr };
 }
 
 /** The first `max` non-empty lines of a command's stderr. */

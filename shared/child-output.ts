@@ -17,6 +17,7 @@ export interface ChildOutcome {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  /** What the child wrote to stderr; for a child that could not start, the reason (spawn's error message). */
   stderr: string;
   /** Stdout passed its limit: the child was killed and `stdout` is empty. */
   overflow: boolean;
@@ -41,7 +42,7 @@ export function childOutcome(child: ChildProcess, limits: OutputLimits): Promise
   child.stderr?.on('data', (chunk: Buffer) => void err.push(chunk));
   return new Promise((resolve) => {
     child.once('error', (e: NodeJS.ErrnoException) =>
-      resolve({ exitCode: null, signal: null, stdout: '', stderr: err.text(), overflow: false, spawnError: e }));
+      resolve({ exitCode: null, signal: null, stdout: '', stderr: err.text() || e.message, overflow: false, spawnError: e }));
     child.once('close', (exitCode: number | null, signal: NodeJS.Signals | null) =>
       resolve({ exitCode, signal, stdout: overflow || !out ? '' : out.text(), stderr: err.text(), overflow, spawnError: null }));
   });

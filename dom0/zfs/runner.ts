@@ -71,7 +71,7 @@ export async function runZfs(args: string[], options: ZfsRunOptions = {}, binary
   // A signal (null) or a spawn failure other than the two above counts as exit 1.
   const exitCode = r.exitCode ?? 1;
   if (exitCode !== 0 && !(options.allowExitCodes ?? []).includes(exitCode)) {
-    throw new ZfsCommandError(argv, exitCode, r.stderr || (r.spawnError?.message ?? ''));
+    throw new ZfsCommandError(argv, exitCode, r.stderr);
   }
   return { stdout: r.stdout, stderr: r.stderr, exitCode };
 }

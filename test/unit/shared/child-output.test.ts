@@ -43,8 +43,9 @@ test('stdout not collected when no limit is given (a stream read elsewhere)', as
   assert.equal(r.stderr, 'note\n');
 });
 
-test('a program that cannot start: spawnError, no exit code', async () => {
+test('a program that cannot start: spawnError, no exit code, the reason as its stderr', async () => {
   const r = await childOutcome(spawn('/nonexistent/qzb-no-such-program', [], { stdio: ['ignore', 'pipe', 'pipe'] }), { stdout: 100, stderr: 100 });
   assert.equal(r.exitCode, null);
   assert.equal(r.spawnError?.code, 'ENOENT');
+  assert.match(r.stderr, /ENOENT/);
 });
