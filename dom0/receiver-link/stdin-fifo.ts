@@ -41,7 +41,12 @@ export function openPipe(env: NodeJS.ProcessEnv = process.env): { readFd: number
     const probe = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const writeFd = openSync(fifo, constants.O_WRONLY);
-      return { readFd: openSync(fifo, constants.O_RDONLY), writeFd };
+      try {
+        return { readFd: openSync(fifo, constants.O_RDONLY), writeFd };
+      } catch (e) {
+        closeSync(writeFd);
+        throw e;
+      }
     } finally {
       closeSync(probe);
     }

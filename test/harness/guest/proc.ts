@@ -75,11 +75,13 @@ export interface PipeResult {
   sendCpu?: CpuUsage;
 }
 
-// A pipe(2) as a shell makes for `a | b` (openPipe, the one dom0 uses for the qrexec call): Node
-// gives children socket pairs, and libzfs relays a `zfs send` into anything but a pipe through a
-// pipe and a thread of its own (one more copy: 1.46x slower in the test VM), which would handicap
-// the raw baseline.
-/** Runs `producer | consumer` (argv arrays, no shell, a real pipe between them): the harness's raw zfs send | zfs receive. */
+/**
+ * Runs `producer | consumer` (argv arrays, no shell): the harness's raw zfs send | zfs receive. The
+ * two are joined by a pipe(2) as a shell makes it (openPipe, the one dom0 uses for the qrexec call):
+ * Node gives children socket pairs, and libzfs relays a `zfs send` into anything but a pipe through
+ * a pipe and a thread of its own (one more copy: 1.46x slower in the test VM), which would handicap
+ * the raw baseline.
+ */
 export function runPipe(producer: string[], consumer: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<PipeResult> {
   const t0 = Date.now();
   const env = opts.env ?? { PATH: BASE_PATH, LC_ALL: 'C' };
