@@ -15,6 +15,7 @@ import { loadScenario, ScenarioError } from './scenario.ts';
 import type { NScenario } from './scenario.ts';
 import type { Plan } from './guest/main.ts';
 import { runInVm, vmAvailable, VmError } from '../vm/vm.ts';
+import { buildViewBinary } from './view-binary.ts';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -102,7 +103,11 @@ export async function runScenarioFiles(files: string[], opts: RunOptions): Promi
   const distDir = join(outDir, 'dist');
   await mkdir(distDir, { recursive: true });
   for (const f of ['qubes-zfs-backup.mjs', 'qubes-zfs-backup-receiver.mjs', 'SHA256SUMS']) await copyFile(join(REPO, 'dist', f), join(distDir, f));
-  const plan: Plan = { repo: REPO, distDir, outDir, scenarios };
+  // The views' fast path (bin/zfs-view.c); without a C compiler the bash views do it all, slower.
+  const viewBin = join(outDir, 'zfs-view-fast');
+  const viewWhy = buildViewBinary(viewBin);
+  if (viewWhy !== null) log(`[scenario] the zfs views run in bash only (slower): ${viewWhy}`);
+  const plan: Plan = { repo: REPO, distDir, outDir, scenarios, viewBin: viewWhy === null ? viewBin : null };
   await writeFile(join(outDir, 'plan.json'), JSON.stringify(plan, null, 1));
   for (const [i, f] of files.entries()) await copyFile(f, join(outDir, `s${i}-${basename(f)}`));
 

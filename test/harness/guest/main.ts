@@ -35,6 +35,8 @@ export interface Plan {
   distDir: string;
   outDir: string;
   scenarios: NScenario[];
+  /** The views' fast path built on the host (bin/zfs-view.c), or null: the bash views alone. */
+  viewBin?: string | null;
 }
 
 type Rec = Record<string, unknown>;
@@ -110,6 +112,19 @@ class ScenarioRun {
     for (const [name, text] of Object.entries(files)) {
       await writeFile(join(bin, name), text);
       await chmod(join(bin, name), 0o755);
+    }
+    // With the fast path, each view is a copy of it configured by NAME.view (it falls back to the
+    // bash view above for anything but the plain cases).
+    if (this.plan.viewBin) {
+      const views: [string, string, string, string[]][] = [
+        ['zfs', 'zfs', ZFS, this.dom0Pools], ['zpool', 'zpool', ZPOOL, this.dom0Pools],
+        ['receiver-zfs', 'zfs', ZFS, recvPools], ['receiver-zpool', 'zpool', ZPOOL, recvPools],
+      ];
+      for (const [name, kind, real, pools] of views) {
+        await copyFile(this.plan.viewBin, join(bin, name));
+        await chmod(join(bin, name), 0o755);
+        await writeFile(join(bin, `${name}.view`), `kind=${kind}\nreal=${real}\npools=${pools.join(' ')}\nscript=${join(harnessBin, 'zfs-view')}\n`);
+      }
     }
     for (const [name, text] of Object.entries(this.s.files)) await writeFile(join(this.dir, 'work', name), text);
     this.cliEnv = {

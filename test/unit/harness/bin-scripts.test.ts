@@ -3,10 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildViewBinary } from '../../harness/view-binary.ts';
 
 const BIN = fileURLToPath(new URL('../../harness/bin/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'qzb-bin-'));
@@ -16,15 +17,43 @@ process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const fakeZfs = join(tmp, 'fake-zfs');
 writeFileSync(fakeZfs, '#!/bin/sh\nfor a in "$@"; do printf "<%s>" "$a"; done; echo\n', { mode: 0o755 });
 
+// The fast path (bin/zfs-view.c), one copy per kind, configured as the guest does it. Its fallback
+// is a marker script that records the call, then runs the bash view: every case below must come
+// out the same either way, and the plain ones must not fall back.
+const fallbacks = join(tmp, 'fallbacks');
+const marker = join(tmp, 'view-marker');
+writeFileSync(marker, `#!/bin/bash\necho "$*" >> ${fallbacks}\n. ${join(BIN, 'zfs-view')}\n`, { mode: 0o755 });
+const fastWhy = buildViewBinary(join(tmp, 'fast-zfs'));
+if (fastWhy === null) {
+  copyFileSync(join(tmp, 'fast-zfs'), join(tmp, 'fast-zpool'));
+  for (const kind of ['zfs', 'zpool']) writeFileSync(join(tmp, `fast-${kind}.view`), `kind=${kind}\nreal=${fakeZfs}\npools=mainpool auxpool\nscript=${marker}\n`);
+}
+const fellBack = (): string[] => (existsSync(fallbacks) ? readFileSync(fallbacks, 'utf8').split('\n').filter(Boolean) : []);
+
+let impl: 'bash' | 'fast' = 'bash';
 function view(kind: 'zfs' | 'zpool', ...args: string[]): { out: string; err: string; code: number | null } {
-  const r = spawnSync('bash', [join(BIN, 'zfs-view'), ...args], {
+  const [file, argv] = impl === 'bash' ? ['bash', [join(BIN, 'zfs-view'), ...args]] : [join(tmp, `fast-${kind}`), args];
+  const r = spawnSync(file, argv, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QZB_VIEW_KIND: kind, QZB_VIEW_POOLS: 'mainpool auxpool', QZB_VIEW_REAL: fakeZfs },
     encoding: 'utf8',
   });
   return { out: r.stdout, err: r.stderr, code: r.status };
 }
 
-test('zfs-view: listings without operands get the view pools (and -r)', () => {
+/** Runs `body` against the bash view, then against the fast path (a CI machine must build it). */
+function bothViews(name: string, body: () => void): void {
+  test(`${name} (bash)`, () => {
+    impl = 'bash';
+    body();
+  });
+  test(`${name} (fast path)`, { skip: fastWhy !== null && process.env.CI !== 'true' ? fastWhy : false }, () => {
+    assert.equal(fastWhy, null, `the fast path did not build: ${fastWhy}`);
+    impl = 'fast';
+    body();
+  });
+}
+
+bothViews('zfs-view: listings without operands get the view pools (and -r)', () => {
   assert.equal(view('zfs', 'list').out, '<list><-r><mainpool><auxpool>\n');
   assert.equal(view('zfs', 'list', '-Hpo', 'name,guid', '-t', 'all').out, '<list><-r><-Hpo><name,guid><-t><all><mainpool><auxpool>\n');
   assert.equal(view('zfs', 'list', '-d', '1').out, '<list><-d><1><mainpool><auxpool>\n');
@@ -33,15 +62,35 @@ test('zfs-view: listings without operands get the view pools (and -r)', () => {
   assert.equal(view('zpool', 'get', 'feature@async_destroy').out, '<get><feature@async_destroy><mainpool><auxpool>\n');
 });
 
-test('zfs-view: visible operands pass straight through', () => {
+bothViews('zfs-view: visible operands pass straight through', () => {
   assert.equal(view('zfs', 'list', '-r', 'mainpool/qubes').out, '<list><-r><mainpool/qubes>\n');
   assert.equal(view('zfs', 'snapshot', 'mainpool/a b@x', 'auxpool/c@x').out, '<snapshot><mainpool/a b@x><auxpool/c@x>\n');
   assert.equal(view('zfs', 'send', '-i', '@a', 'mainpool/x@b').out, '<send><-i><@a><mainpool/x@b>\n');
   assert.equal(view('zfs', 'set', 'org.qubes:dirty=on', 'mainpool/q').out, '<set><org.qubes:dirty=on><mainpool/q>\n');
   assert.equal(view('zfs', 'bookmark', 'mainpool/x@a', 'mainpool/x#a').out, '<bookmark><mainpool/x@a><mainpool/x#a>\n');
+  assert.equal(view('zfs', 'receive', '-s', '-u', '-o', 'volmode=none', 'mainpool/b/x@s').out, '<receive><-s><-u><-o><volmode=none><mainpool/b/x@s>\n');
+  assert.equal(view('zpool', 'get', '-Hpo', 'property,value', 'all', 'auxpool').out, '<get><-Hpo><property,value><all><auxpool>\n');
+  assert.equal(view('zpool', 'iostat', 'mainpool', '5').out, '<iostat><mainpool><5>\n');
+  assert.equal(view('zfs', 'version').out, '<version>\n');
+  assert.equal(view('zfs').out, '\n');
 });
 
-test('zfs-view: hidden datasets fail as if missing', () => {
+test('zfs-view fast path: plain calls never start bash; hidden, long-option and malformed ones do', { skip: fastWhy !== null && process.env.CI !== 'true' ? fastWhy : false }, () => {
+  assert.equal(fastWhy, null, `the fast path did not build: ${fastWhy}`);
+  impl = 'fast';
+  rmSync(fallbacks, { force: true });
+  view('zfs', 'list', '-Hp', '-t', 'snapshot');
+  view('zfs', 'send', '-L', '-c', '-i', 'mainpool/x#a', 'mainpool/x@b');
+  view('zpool', 'list');
+  assert.deepEqual(fellBack(), []);
+  view('zfs', 'get', '-o');
+  view('zfs', 'destroy', 'backuppool/x');
+  view('zfs', 'send', '--raw', 'mainpool/x@b');
+  view('zfs', 'send', '-i', 'backuppool/x@a', 'mainpool/x@b');
+  assert.deepEqual(fellBack(), ['get -o', 'destroy backuppool/x', 'send --raw mainpool/x@b', 'send -i backuppool/x@a mainpool/x@b']);
+});
+
+bothViews('zfs-view: hidden datasets fail as if missing', () => {
   let r = view('zfs', 'destroy', '-r', 'backuppool/b');
   assert.deepEqual([r.code, r.out, r.err], [1, '', "cannot open 'backuppool/b': dataset does not exist\n"]);
   r = view('zfs', 'snapshot', 'mainpool/a@x', 'backuppool/b@x');
@@ -56,9 +105,28 @@ test('zfs-view: hidden datasets fail as if missing', () => {
   assert.equal(view('zfs', 'list', 'mainpoolx').code, 1);
 });
 
-test('zfs-view: list/get show the visible operands and still exit 1', () => {
+bothViews('zfs-view: list/get show the visible operands and still exit 1', () => {
   const r = view('zfs', 'list', '-H', 'mainpool/dom0', 'backuppool', 'auxpool');
   assert.deepEqual([r.code, r.out, r.err], [1, '<list><-H><mainpool/dom0><auxpool>\n', "cannot open 'backuppool': dataset does not exist\n"]);
+});
+
+// Seeded random calls, the same through both: the fast path decides exactly as the script does.
+test('zfs-view fast path: 400 random calls come out exactly as through the script', { skip: fastWhy !== null && process.env.CI !== 'true' ? fastWhy : false }, () => {
+  assert.equal(fastWhy, null, `the fast path did not build: ${fastWhy}`);
+  let seed = 20261207;
+  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const pick = <T,>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
+  const subs = { zfs: ['list', 'get', 'send', 'receive', 'recv', 'snapshot', 'bookmark', 'destroy', 'create', 'set', 'hold', 'rename', 'program', 'version', 'clone'], zpool: ['list', 'get', 'set', 'status', 'iostat', 'destroy', 'history', 'import', 'sync'] } as const;
+  const words = ['-r', '-H', '-p', '-Hp', '-o', 'name,guid', '-t', 'all', '-d', '1', '-i', '-I', '@a', '#a', '-s', '-u', '-Hpo', '-ovalue', '--raw', '--', '-', '', '5', '1.5', 'a=b', 'guid',
+    'mainpool', 'mainpool/x', 'mainpool/x@s', 'mainpool/x#b', 'auxpool/y', 'backuppool', 'backuppool/z@s', 'mainpoolx', '/dev/sda'];
+  for (let n = 0; n < 400; n++) {
+    const kind = pick(['zfs', 'zpool'] as const);
+    const args = [pick(subs[kind]), ...Array.from({ length: rnd(6) }, () => pick(words))];
+    impl = 'bash';
+    const slow = view(kind, ...args);
+    impl = 'fast';
+    assert.deepEqual(view(kind, ...args), slow, `${kind} ${JSON.stringify(args)}`);
+  }
 });
 
 // The qrexec launcher with a shell script standing in for the agent bundle.
