@@ -17,13 +17,15 @@ export function ancestorsBelowRoot(dataset: string, root: string): string[] {
 
 /** Creates each missing ancestor of `dataset` below `root`; returns the failed command's output, or null. */
 export async function ensureParents(zfs: AgentZfs, dataset: string, root: string, log: (line: string) => void): Promise<{ name: string; output: ZfsOutput } | null> {
-  const ancestors = ancestorsBelowRoot(dataset, root);
-  // ZFS has no dataset without its parent: when the nearest ancestor exists, they all do. One zfs
-  // call in the usual case (every later backup), instead of one per level.
-  const nearest = ancestors[ancestors.length - 1];
-  if (nearest === undefined || (await datasetTypeOf(zfs, nearest)) !== null) return null;
-  for (const name of ancestors) {
-    if ((await datasetTypeOf(zfs, name)) !== null) continue;
+  // ZFS has no dataset without its parent: walking up from the nearest ancestor, the first one that
+  // exists ends the search, and all above it exist. One zfs call in the usual case (every later
+  // backup); each level is looked up once.
+  const missing: string[] = [];
+  for (const name of ancestorsBelowRoot(dataset, root).reverse()) {
+    if ((await datasetTypeOf(zfs, name)) !== null) break;
+    missing.unshift(name);
+  }
+  for (const name of missing) {
     // One level at a time, never `create -p`: with -p, ZFS ignores the -o options for the parents.
     const output = await zfs.zfs(['create', '-o', 'canmount=off', '-o', `${PLACEHOLDER_PROPERTY}=on`, name]);
     if (output.exitCode !== 0) return { name, output };

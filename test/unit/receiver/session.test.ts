@@ -125,6 +125,11 @@ test('a receive creates placeholders one level at a time, runs receive -s -u, ne
   const calls = zfsArgs(zfs);
   assert.ok(calls.includes('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank'));
   assert.ok(calls.includes('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank/qubes'));
+  // Each missing level looked up once, the nearest first (the walk up stops at the root).
+  assert.deepEqual(calls.filter((c) => c.startsWith('zfs get -H -p -o value type ')), [
+    'zfs get -H -p -o value type backup/qzb/tank/qubes',
+    'zfs get -H -p -o value type backup/qzb/tank',
+  ]);
   assert.ok(calls.indexOf('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank') < calls.indexOf('zfs create -o canmount=off -o org.qubes-zfs-backup:placeholder=on backup/qzb/tank/qubes'));
   assert.ok(calls.includes('zfs receive -s -u -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/work@qzb-1'));
   assert.ok(!calls.some((c) => / -F| -d | -e /.test(c)));
