@@ -65,10 +65,12 @@ static void fallback(char **argv) {
   }
   setenv("QZB_VIEW_POOLS", joined, 1);
   argv[0] = script;
-  char **args = calloc(MAX_ARGS + 2, sizeof *args);
-  int n = 0;
-  args[n++] = "bash";
-  for (char **a = argv; *a && n < MAX_ARGS; a++) args[n++] = *a;
+  int argc = 0;
+  while (argv[argc]) argc++;
+  char **args = calloc((size_t)argc + 2, sizeof *args);
+  if (!args) die("out of memory");
+  args[0] = "bash";
+  for (int i = 0; i < argc; i++) args[i + 1] = argv[i];
   execv("/bin/bash", args);
   die("cannot exec /bin/bash");
 }
@@ -175,6 +177,7 @@ int main(int argc, char **argv) {
   int listing = zfs ? (!strcmp(sub, "list") || !strcmp(sub, "get"))
                     : is(sub, (const char *const[]){"list", "status", "get", "history", NULL});
   char **out = calloc((size_t)argc + MAX_POOLS + 2, sizeof *out);
+  if (!out) die("out of memory");
   int n = 0;
   out[n++] = real;
   out[n++] = (char *)sub;
