@@ -94,11 +94,11 @@ class ScenarioRun {
       `#!/bin/bash\nexport QZB_VIEW_KIND=${kind} QZB_VIEW_POOLS=${q(pools.join(' '))} QZB_VIEW_REAL=${real}\n. ${q(join(harnessBin, 'zfs-view'))}\n`;
     const recvPools = this.s.receiver ? [this.s.receiver.pool] : [];
     const bin = join(this.dir, 'bin');
+    const views: [name: string, kind: string, real: string, pools: string[]][] = [
+      ['zfs', 'zfs', ZFS, this.dom0Pools], ['zpool', 'zpool', ZPOOL, this.dom0Pools],
+      ['receiver-zfs', 'zfs', ZFS, recvPools], ['receiver-zpool', 'zpool', ZPOOL, recvPools],
+    ];
     const files: Record<string, string> = {
-      zfs: view('zfs', ZFS, this.dom0Pools),
-      zpool: view('zpool', ZPOOL, this.dom0Pools),
-      'receiver-zfs': view('zfs', ZFS, recvPools),
-      'receiver-zpool': view('zpool', ZPOOL, recvPools),
       'qrexec-client':
         `#!/bin/bash\nexport QZB_SCN_DIR=${q(this.dir)} QZB_RECEIVER_QUBE=${q(this.s.receiver?.qube ?? '')} ` +
         `QZB_AGENT=${q(join(this.plan.distDir, 'qubes-zfs-backup-receiver.mjs'))} QZB_NODE=${q(process.execPath)} ` +
@@ -108,23 +108,21 @@ class ScenarioRun {
     // dom0's qrexec service scripts that qubesadmin runs itself for streamed payloads (restore).
     files['qubes-rpc/admin.vm.volume.ImportWithSize'] =
       `#!/bin/sh\nQZB_QUBESD_SOCKET=${q(join(this.dir, 'qubesd.sock'))} exec ${q(process.execPath)} ${q(join(harnessBin, 'admin.vm.volume.ImportWithSize.mjs'))} "$@"\n`;
+    // With the fast path, each view is a copy of it configured by NAME.view (it hands anything but
+    // the plain cases to the bash view); without it, a bash wrapper.
+    for (const [name, kind, real, pools] of views) {
+      if (!this.plan.viewBin) {
+        files[name] = view(kind, real, pools);
+        continue;
+      }
+      await copyFile(this.plan.viewBin, join(bin, name));
+      await chmod(join(bin, name), 0o755);
+      await writeFile(join(bin, `${name}.view`), `kind=${kind}\nreal=${real}\npools=${pools.join(' ')}\nscript=${join(harnessBin, 'zfs-view')}\n`);
+    }
     await mkdir(join(bin, 'qubes-rpc'), { recursive: true });
     for (const [name, text] of Object.entries(files)) {
       await writeFile(join(bin, name), text);
       await chmod(join(bin, name), 0o755);
-    }
-    // With the fast path, each view is a copy of it configured by NAME.view (it falls back to the
-    // bash view above for anything but the plain cases).
-    if (this.plan.viewBin) {
-      const views: [string, string, string, string[]][] = [
-        ['zfs', 'zfs', ZFS, this.dom0Pools], ['zpool', 'zpool', ZPOOL, this.dom0Pools],
-        ['receiver-zfs', 'zfs', ZFS, recvPools], ['receiver-zpool', 'zpool', ZPOOL, recvPools],
-      ];
-      for (const [name, kind, real, pools] of views) {
-        await copyFile(this.plan.viewBin, join(bin, name));
-        await chmod(join(bin, name), 0o755);
-        await writeFile(join(bin, `${name}.view`), `kind=${kind}\nreal=${real}\npools=${pools.join(' ')}\nscript=${join(harnessBin, 'zfs-view')}\n`);
-      }
     }
     for (const [name, text] of Object.entries(this.s.files)) await writeFile(join(this.dir, 'work', name), text);
     this.cliEnv = {
