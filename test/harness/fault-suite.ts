@@ -229,7 +229,8 @@ async function main(): Promise<number> {
   if (summary.vmError) console.error(`VM: ${summary.vmError}`);
   console.log(`[fault-suite] seed ${seed}; zfs ${summary.zfsVersion}; boot ${summary.bootMs} ms; total ${summary.totalMs} ms; logs ${summary.outDir}`);
   console.log(`${passed} passed, ${failed} failed`);
-  return failed === 0 && !summary.vmError ? 0 : 1;
+  // A guest executor killed by a signal keeps its 128+N status, so `npm test` can tell a crash from a verdict.
+  return failed === 0 && !summary.vmError ? 0 : (summary.crashExit ?? 1);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

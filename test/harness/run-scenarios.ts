@@ -40,6 +40,8 @@ export interface RunSummary {
   /** Set when the VM could not run at all (not available, failed to boot, …). */
   vmError?: string;
   vmUnavailable?: boolean;
+  /** The guest executor's exit code when a signal killed it (129+): a crash, not a verdict. */
+  crashExit?: number;
 }
 
 /** Reads and validates every file; throws ScenarioError listing the problems of the first bad one. */
@@ -156,7 +158,8 @@ export async function runScenarioFiles(files: string[], opts: RunOptions): Promi
     summary.zfsVersion = r.zfsVersion;
     await writeFile(join(outDir, 'guest-stderr.txt'), r.stderr);
     if (r.stderr.trim()) for (const l of r.stderr.trim().split('\n')) log(l);
-    if (r.exitCode !== 0 && r.exitCode !== 1) summary.vmError = `the guest executor exited ${r.exitCode} (see ${join(outDir, 'guest-stderr.txt')})`;
+    if (r.exitCode !== 0 && r.exitCode !== 1) summary.vmError = `the guest executor exited ${r.exitCode}${r.signal ? ` (killed by ${r.signal})` : ''} (see ${join(outDir, 'guest-stderr.txt')})`;
+    if (r.signal) summary.crashExit = r.exitCode;
   } catch (e) {
     if (e instanceof VmError) {
       summary.vmError = e.message;

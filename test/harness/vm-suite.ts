@@ -85,7 +85,8 @@ async function main(): Promise<number> {
   if (summary.vmError) console.error(`VM: ${summary.vmError}`);
   console.log(`[vm] zfs ${summary.zfsVersion}; boot ${summary.bootMs} ms; total ${summary.totalMs} ms; logs ${summary.outDir}`);
   console.log(`${passed} passed, ${failed} failed`);
-  return failed === 0 && !summary.vmError ? 0 : 1;
+  // A guest executor killed by a signal keeps its 128+N status, so `npm test` can tell a crash from a verdict.
+  return failed === 0 && !summary.vmError ? 0 : (summary.crashExit ?? 1);
 }
 
 main().then(

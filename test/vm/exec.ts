@@ -62,6 +62,7 @@ async function main(): Promise<number> {
       onStdoutLine: (line) => process.stdout.write(`${line}\n`),
       onStderrLine: (line) => process.stderr.write(`${line}\n`),
     });
+    if (r.crashNote) process.stderr.write(r.crashNote);
     if (verbose) {
       process.stderr.write(`[vm] zfs ${r.zfsVersion}; boot ${r.bootMs} ms; total ${r.totalMs} ms; exit ${r.exitCode}; out ${r.outDir}\n`);
       process.stderr.write(`[vm] stages (ms since qemu start): ${Object.entries(r.stages).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);

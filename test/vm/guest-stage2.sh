@@ -124,6 +124,14 @@ mark command-start
   if [ -n "$secs" ]; then exec timeout -k 5 "$secs" "$@"; else exec "$@"; fi
 ) </dev/null >"$C/stdout" 2>"$C/stderr"
 rc=$?
+# A command killed by a signal (rc 129+, as timeout and sh report it): keep the kernel's last lines,
+# where a crash is described ("node[123]: segfault at … ip … in node[…]") below the console's level.
+# The lines that describe a fault, else the last ten.
+if [ "$rc" -gt 128 ]; then
+  $bb dmesg 2>/dev/null > /tmp/qzbvm-dmesg
+  $bb grep -E 'segfault|trap|general protection|invalid opcode|Code: |Out of memory|Killed process|BUG|Oops' /tmp/qzbvm-dmesg | $bb tail -n 20 > "$C/kernel-tail"
+  [ -s "$C/kernel-tail" ] || $bb tail -n 10 /tmp/qzbvm-dmesg > "$C/kernel-tail"
+fi
 echo "$rc" > "$C/exitcode.tmp" && mv "$C/exitcode.tmp" "$C/exitcode"
 mark "command-done $rc"
 off

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { access, mkdir, mkdtemp, open, readFile, realpath, rename, rm, rmdir, stat, writeFile, copyFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,6 +54,10 @@ export interface VmRunResult {
   zfsVersion: string;
   /** Host milliseconds since qemu start at which each boot stage was reached. */
   stages: Record<string, number>;
+  /** The signal that killed the command (exit code 129+), e.g. "SIGSEGV"; its description and the
+   *  guest kernel's last lines are in `crashNote`, also appended to `stderr`. Undefined for a normal exit. */
+  signal?: string;
+  crashNote?: string;
 }
 
 /** A VM that did not get as far as reporting the command's exit code: boot failure, ZFS not
@@ -536,7 +540,19 @@ async function boot(
     throw new VmError(stage, `${stageDescription(stage)}; ${how}${qemuStderr ? `: ${qemuStderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`, details);
   }
   if (callbackError !== undefined) throw callbackError;
-  return { exitCode: Number(exitText), stdout, stderr, bootMs, totalMs, outDir, console: consoleText, zfsVersion, stages };
+  const exitCode = Number(exitText);
+  const signal = signalOfExit(exitCode);
+  if (signal === undefined) return { exitCode, stdout, stderr, bootMs, totalMs, outDir, console: consoleText, zfsVersion, stages };
+  const kernel = (await readOr(join(ctl, 'kernel-tail'))).trimEnd();
+  const note = `[vm] the command was killed by ${signal} (exit ${exitCode}); the guest kernel's last lines:\n${kernel ? kernel.replace(/^/gm, '[vm]   ') : '[vm]   (none)'}\n`;
+  return { exitCode, stdout, stderr: `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}${note}`, bootMs, totalMs, outDir, console: consoleText, zfsVersion, stages, signal, crashNote: note };
+}
+
+/** The signal name for an exit code of 129+ (a shell's way of reporting death by signal). */
+export function signalOfExit(code: number): string | undefined {
+  if (!Number.isInteger(code) || code <= 128 || code > 128 + 64) return undefined;
+  const n = code - 128;
+  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 }
 
 /** Follows a growing file, calling `cb` for each complete line (and the last partial one when
