@@ -141,6 +141,9 @@ writeFileSync(join(scn, 'qubes-state', 'vault'), 'Halted');
 const agent = join(tmp, 'agent.sh');
 writeFileSync(agent, [
   'env | grep -E "^(QREXEC|QZB|PATH=|HOME=|USER=)" | sort',
+  // Anything else in the environment leaked from the caller (the sh running this may add PWD; bash
+  // exports SHLVL to whatever it execs, as for a service started through a shell).
+  'env | grep -vE "^(QREXEC_[A-Z_]+|QZB_ZFS|QZB_ZPOOL|PATH|HOME|USER|LOGNAME|PWD|SHLVL)=" | sed "s/^/LEAK /" >&2',
   'echo "argv:$#:$*"',
   'echo "to the journal" >&2',
   'cat',
@@ -180,7 +183,8 @@ test('qrexec-client: runs the agent with a qrexec service environment, stdio as 
       '',
     ].join('\n'),
   );
-  assert.match(readFileSync(join(scn, 'receiver-journal.log'), 'utf8'), /qubes\.ZfsBackupReceive from dom0\nto the journal\n/);
+  assert.match(readFileSync(join(scn, 'receiver-journal.log'), 'utf8'), /^--- \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z qubes\.ZfsBackupReceive from dom0\nto the journal\n/m);
+  assert.doesNotMatch(readFileSync(join(scn, 'receiver-journal.log'), 'utf8'), /LEAK/);
 });
 
 test('qrexec-client: a service argument is argv[1] and QREXEC_SERVICE_ARGUMENT', () => {
