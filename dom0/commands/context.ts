@@ -70,6 +70,11 @@ export interface ReceiverConnection {
 /** The adapters `send` and `verify` use beyond SystemAdapters. */
 export interface SendAdapters {
   connectReceiver(qube: string): ReceiverConnection;
+  /**
+   * Starts making what the next connectReceiver needs (its stdin pipe) while the command does other
+   * work; returns a release for one that ends up unused. Absent: connectReceiver makes it then.
+   */
+  prepareConnection?(): () => void;
   /** `zfs send -nvP -t TOKEN` in dom0, parsed; throws a QzbError when it cannot be decoded. */
   decodeToken(token: string): Promise<DecodedToken>;
   /** `zfs send -nvP …`: the stream size estimate (a hint), or null. */

@@ -72,7 +72,12 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
   await requireMetadataDir(ctx.metadataDir);
   const store = new MetadataStore(ctx.metadataDir);
   await store.read(options.name);
-  const lock = await store.lock(options.name, options.dryRun ? 'send --dry-run' : 'send');
+  // The qrexec call's stdin pipe is made (a process start) while the job is read and parsed.
+  const releasePrepared = adapters.prepareConnection?.() ?? ((): void => {});
+  const lock = await store.lock(options.name, options.dryRun ? 'send --dry-run' : 'send').catch((e: unknown) => {
+    releasePrepared();
+    throw e;
+  });
   const emit = options.onEvent ?? ((): void => {});
   const result: SendResult = { job: options.name, dryRun: options.dryRun, steps: [], plan: null, findings: [], bytes: 0n, verified: 0, interrupted: false, exitCode: 1 };
   let link: ReceiverConnection | null = null;
@@ -230,6 +235,7 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     if (options.signal?.aborted) result.interrupted = true;
     return finish(result, emit);
   } finally {
+    releasePrepared();
     await link?.client.close().catch(() => {});
     if (!options.dryRun) await store.log(options.name, `send: ${describe(result)}`, ctx.now()).catch(() => {});
     await lock.release();

@@ -49,7 +49,12 @@ export async function verify(options: VerifyOptions, ctx: Context): Promise<Veri
   await requireMetadataDir(ctx.metadataDir);
   const store = new MetadataStore(ctx.metadataDir);
   await store.read(options.name);
-  const lock = await store.lock(options.name, 'verify');
+  // The qrexec call's stdin pipe is made (a process start) while dom0 analyses the job.
+  const releasePrepared = adapters.prepareConnection?.() ?? ((): void => {});
+  const lock = await store.lock(options.name, 'verify').catch((e: unknown) => {
+    releasePrepared();
+    throw e;
+  });
   const result: VerifyResult = { job: options.name, ok: false, targets: [], settings: [], findings: [] };
   let link: ReceiverConnection | null = null;
   try {
@@ -128,6 +133,7 @@ export async function verify(options: VerifyOptions, ctx: Context): Promise<Veri
     result.findings.push(errorFinding(e));
     return result;
   } finally {
+    releasePrepared();
     await link?.client.close().catch(() => {});
     await lock.release();
   }

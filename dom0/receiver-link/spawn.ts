@@ -7,7 +7,7 @@ import { ReceiverClient } from './client.ts';
 import { QzbError } from '../../shared/errors.ts';
 import { toSafeText } from '../../shared/protocol/schemas/common.ts';
 import type { LinkTimeouts } from './timeouts.ts';
-import { makeStdinFifo } from './stdin-fifo.ts';
+import { makeStdinFifo, type PreparedPipe } from './stdin-fifo.ts';
 
 /** The qrexec service the agent is installed as. */
 export const RECEIVER_SERVICE = 'qubes.ZfsBackupReceive';
@@ -47,6 +47,8 @@ export interface ConnectOptions extends Partial<LinkTimeouts> {
   graceMs?: number;
   /** Wait after SIGTERM before SIGKILL (ms). */
   termMs?: number;
+  /** A stdin pipe made ahead (used if ready, else one is made now). */
+  prepared?: PreparedPipe;
 }
 
 /** A running qrexec call: the client plus what is known about the child process. */
@@ -76,7 +78,7 @@ export function connectReceiver(qube: string, options: ConnectOptions = {}): Rec
   const { file, args } = receiverCommand(qube, env);
   options.onCommand?.([file, ...args].map((a) => (/^[A-Za-z0-9_./:=-]+$/.test(a) ? a : `'${a}'`)).join(' '));
   // stdin a pipe where one can be made (stdin-fifo.ts: zfs send can then write into it directly).
-  const fifo = makeStdinFifo(env);
+  const fifo = makeStdinFifo(env, options.prepared?.take() ?? null);
   const child = execa(file, args, {
     env: receiverEnv(env), extendEnv: false, reject: false, buffer: false, stdin: fifo ? fifo.childFd : 'pipe', stdout: 'pipe', stderr: 'pipe', cleanup: true,
   });

@@ -5,6 +5,7 @@ import { QzbError } from '../../shared/errors.ts';
 import type { Writable } from 'node:stream';
 import type { SendAdapters, SendSource } from '../commands/context.ts';
 import { connectReceiver } from '../receiver-link/spawn.ts';
+import { PreparedPipe } from '../receiver-link/stdin-fifo.ts';
 import { createBookmark } from '../zfs/bookmark.ts';
 import { decodeResumeToken } from '../zfs/resume-token.ts';
 import { estimateArgs, estimateRangeArgs, parseEstimate, parseRangeEstimate, resumeArgs, sendArgs } from '../zfs/send-args.ts';
@@ -20,10 +21,19 @@ function argsOf(source: SendSource): string[] {
 export function realSendAdapters(options: ZfsRunOptions = {}): SendAdapters {
   // zfs send writes into the link itself only where it can be tied to this process's life.
   const setpriv = findSetpriv();
+  let prepared: PreparedPipe | null = null;
   return {
     connectReceiver: (qube) => {
-      const link = connectReceiver(qube, options.onCommand ? { onCommand: options.onCommand } : {});
+      const pipe = prepared;
+      prepared = null;
+      const link = connectReceiver(qube, { ...(options.onCommand ? { onCommand: options.onCommand } : {}), ...(pipe ? { prepared: pipe } : {}) });
       return { client: link.client, stderrTail: () => link.stderrTail() };
+    },
+    prepareConnection: () => {
+      prepared?.release();
+      const pipe = new PreparedPipe();
+      prepared = pipe;
+      return () => pipe.release();
     },
     decodeToken: async (token): Promise<DecodedToken> => {
       const r = await decodeResumeToken(token, options);

@@ -33,7 +33,7 @@ interface FakeReceiver {
   decoded?: DecodedToken;
 }
 
-function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookmarks: string[]; sends: string[] } {
+function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookmarks: string[]; sends: string[]; connections: string[] } {
   const guidOf = (snapshot: string): bigint => sys.zfs.datasets.flatMap((d) => d.snapshots).find((s) => s.name === snapshot)!.guid;
   const bookmarks: string[] = [];
   const sends: string[] = [];
@@ -83,10 +83,13 @@ function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookm
       },
     },
   };
+  const connections: string[] = [];
   return {
     bookmarks,
     sends,
-    connectReceiver: () => link,
+    connections,
+    connectReceiver: () => (connections.push('connect'), link),
+    prepareConnection: () => (connections.push('prepare'), () => void connections.push('release')),
     decodeToken: async () => {
       if (rx.decoded) return rx.decoded;
       throw new QzbError('RESUME_TOKEN_CORRUPT', 'corrupt');
@@ -134,6 +137,15 @@ test('send: every target sent in order, recorded, bookmarked, confirmed by GUID;
   assert.equal(again.exitCode, 0);
   assert.ok(again.steps.every((s) => s.action === 'skipped'));
   assert.equal(rx.received.length, 8);
+});
+
+test('send and verify prepare the connection before reading the job, and release what they did not use', async () => {
+  const { ctx, adapters } = await setup();
+  await send({ name: 'j1', dryRun: false }, ctx);
+  assert.deepEqual(adapters.connections, ['prepare', 'connect', 'release']);
+  adapters.connections.length = 0;
+  await verify({ name: 'j1' }, ctx);
+  assert.deepEqual(adapters.connections, ['prepare', 'connect', 'release']);
 });
 
 test('each step is on disk as sent before the next step\'s zfs send starts, the last one before send returns', async () => {

@@ -2,11 +2,13 @@
 // and a real agent process behind a local launcher (fake zfs script) to prove the stdio wiring.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { PassThrough } from 'node:stream';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectReceiver, receiverCommand, receiverEnv } from '../../../dom0/receiver-link/spawn.ts';
+import { PreparedPipe } from '../../../dom0/receiver-link/stdin-fifo.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -29,6 +31,28 @@ test('stop sequence: a child that ignores EOF and SIGTERM is killed with SIGKILL
   await link.client.close();
   assert.equal(await link.exited, null, 'killed by a signal');
   assert.ok(Date.now() - started < 5000);
+});
+
+test('the qrexec call reads a pipe: the one made ahead when it is ready, else one made then', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'qzb-spawn-test-'));
+  const launcher = path.join(dir, 'qrexec-client');
+  writeFileSync(launcher, '#!/bin/sh\n[ -p /dev/stdin ] && echo "stdin: $(readlink /proc/self/fd/0)" >&2\n');
+  chmodSync(launcher, 0o755);
+  const env = { PATH: process.env.PATH, QZB_QREXEC_CLIENT: launcher };
+  try {
+    for (const when of ['ready', 'not yet', 'none'] as const) {
+      const prepared = when === 'none' ? undefined : new PreparedPipe();
+      if (when === 'ready') await prepared!.settled;
+      const link = connectReceiver('backup-vm', { env, ...(prepared ? { prepared } : {}) });
+      assert.equal(prepared?.take() ?? null, null, 'taken (or closed when it arrives)');
+      assert.equal(await link.exited, 0);
+      await link.client.close();
+      assert.ok(link.stderrTail().some((l) => /^stdin: .*qzb-link-.*\/stdin \(deleted\)$/.test(l)), `${when}: ${link.stderrTail().join('\n')}`);
+      await prepared?.settled;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a real agent process behind the launcher: hello and inventory over its stdio; clean exit on close', async () => {

@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, readlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { makeStdinFifo, openPipe } from '../../../dom0/receiver-link/stdin-fifo.ts';
+import { makeStdinFifo, openPipe, openPipeAsync, PreparedPipe } from '../../../dom0/receiver-link/stdin-fifo.ts';
 
 test('the child reads a pipe: dom0 frames, then a writer descriptor, then EOF', async () => {
   const fifo = makeStdinFifo();
@@ -54,4 +54,61 @@ test('openPipe: `a | b` as a shell joins them (a pipe at both ends), EOF when th
   assert.deepEqual(codes, [0, 0]);
   assert.equal(out, 'data\n');
   assert.deepEqual(err.split('\n').filter(Boolean).sort(), ['in-fifo', 'out-fifo']);
+});
+
+// Descriptors of this process that are ends of a pipe (a FIFO shows as its deleted path, a pipe(2) as pipe:[…]).
+const fifoFds = (): string[] =>
+  readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const to = readlinkSync(`/proc/self/fd/${fd}`);
+      return /qzb-link-.*\/stdin \(deleted\)$/.test(to) ? [fd] : [];
+    } catch {
+      return [];
+    }
+  });
+test('openPipeAsync: the same pipe as openPipe, made without blocking', async () => {
+  const { readFd, writeFd } = await openPipeAsync();
+  writeSync(writeFd, 'x');
+  closeSync(writeFd);
+  const child = spawn('sh', ['-c', '[ -p /dev/stdin ] && echo fifo; cat'], { stdio: [readFd, 'pipe', 'inherit'] });
+  closeSync(readFd);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  assert.equal(await new Promise((r) => child.on('close', r)), 0);
+  assert.equal(out, 'fifo\nx');
+});
+
+test('PreparedPipe: taken once when ready; a later take() is null; release() of a taken pipe leaves it alone', async () => {
+  const before = fifoFds().length;
+  const prepared = new PreparedPipe();
+  await prepared.settled;
+  assert.equal(fifoFds().length, before + 2, 'both ends open, waiting');
+  const ends = prepared.take();
+  assert.ok(ends, 'ready after mkfifo ran');
+  assert.equal(prepared.take(), null);
+  prepared.release();
+  const fifo = makeStdinFifo(process.env, ends);
+  assert.ok(fifo);
+  const child = spawn('sh', ['-c', '[ -p /dev/stdin ] && echo fifo; cat'], { stdio: [fifo.childFd, 'pipe', 'inherit'] });
+  fifo.childStarted();
+  let out = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  fifo.output.end('frames');
+  assert.equal(await new Promise((r) => child.on('close', r)), 0);
+  assert.equal(out, 'fifo\nframes');
+  assert.equal(fifoFds().length, before, 'nothing left open');
+});
+
+test('PreparedPipe: one released (or taken) before it is ready is closed when it arrives; no mkfifo is no pipe, no error', async () => {
+  const before = fifoFds().length;
+  const early = new PreparedPipe();
+  assert.equal(early.take(), null, 'not ready at once (mkfifo is a process)');
+  const released = new PreparedPipe();
+  released.release();
+  await Promise.all([early.settled, released.settled]);
+  assert.equal(fifoFds().length, before, 'both closed on arrival');
+  const none = new PreparedPipe({ PATH: '/nonexistent' });
+  await none.settled;
+  assert.equal(none.take(), null);
+  assert.equal(fifoFds().length, before);
 });
