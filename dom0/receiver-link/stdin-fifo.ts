@@ -71,6 +71,9 @@ export function openPipe(env: NodeJS.ProcessEnv = process.env): PipeEnds {
 /** openPipe without blocking this process while mkfifo runs (a process start: ~0.3 s under emulation). */
 export async function openPipeAsync(env: NodeJS.ProcessEnv = process.env): Promise<PipeEnds> {
   const dir = mkdtempSync(path.join(tmpdir(), 'qzb-link-'));
+  // A process that exits meanwhile (Ctrl-C while the job is read) still leaves nothing behind.
+  const atExit = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', atExit);
   try {
     const fifo = path.join(dir, 'stdin');
     await new Promise<void>((resolve, reject) => {
@@ -78,6 +81,7 @@ export async function openPipeAsync(env: NodeJS.ProcessEnv = process.env): Promi
     });
     return openEnds(fifo);
   } finally {
+    process.removeListener('exit', atExit);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -3,8 +3,9 @@
 // nothing is left in the file system.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeStdinFifo, openPipe, openPipeAsync, PreparedPipe } from '../../../dom0/receiver-link/stdin-fifo.ts';
 
@@ -111,4 +112,23 @@ test('PreparedPipe: one released (or taken) before it is ready is closed when it
   await none.settled;
   assert.equal(none.take(), null);
   assert.equal(fifoFds().length, before);
+});
+
+test('a process that exits while the pipe is being made leaves no directory behind', () => {
+  // (no await between the start and the exit: mkfifo cannot finish first)
+  const code = `import { PreparedPipe } from ${JSON.stringify(new URL('../../../dom0/receiver-link/stdin-fifo.ts', import.meta.url).href)};
+    import { readdirSync } from 'node:fs';
+    new PreparedPipe();
+    process.stdout.write(readdirSync(process.env.TMPDIR).join(','));
+    process.exit(0);`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'qzb-fifo-exit-'));
+  try {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, TMPDIR: dir }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    // (tsx keeps its cache in TMPDIR too)
+    assert.match(r.stdout, /(^|,)qzb-link-/, 'the directory existed while mkfifo ran');
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('qzb-link-')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
