@@ -101,6 +101,6 @@ test('send: stdout is the stream; kill() reaches its whole process group', async
       return false;
     }
   };
-  for (let i = 0; i < 50 && running(); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 500 && running(); i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(running(), false, 'the stand-in\'s own child died with the group');
 });

@@ -51,14 +51,22 @@ test('the kernel counts: what a writer (or a child it waits for) wrote into the 
   }
 });
 
-test('written() follows a writer while it runs; stop() ends one blocked on a full socket', async () => {
+test('written() follows a writer while it runs; stop() ends one blocked on a full socket', async (t) => {
   const r = reader();
   r.child.stdout!.pause();
   // A reader that stops reading: the writer blocks once the socket is full.
   const slow = spawn('sh', ['-c', 'sleep 30'], { stdio: ['pipe', 'ignore', 'ignore'] });
   const p = startZfsSendInto(['send', 'a@b'], slow.stdin!, setpriv!, { binary: standIn('endless', 'exec yes'), killGraceMs: 500 });
+  // Whatever an assertion does, nothing of this test outlives it (a blocked writer would hold the
+  // file open until its time-out).
+  t.after(async () => {
+    await p.stop();
+    slow.kill('SIGKILL');
+    r.child.stdin!.end();
+  });
+  // The writer's start (setpriv, sh, yes) can take seconds on a loaded machine: wait up to 20 s.
   let seen = 0n;
-  for (let i = 0; i < 100 && seen === 0n; i++) {
+  for (const until = Date.now() + 20_000; seen === 0n && Date.now() < until; ) {
     await new Promise((res) => setTimeout(res, 20));
     seen = p.written();
   }
