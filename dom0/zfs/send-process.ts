@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { reapedWchar, wcharAt } from './proc-io.ts';
+import { handshakeIn, reapedWchar, wcharAt } from './proc-io.ts';
 import { quoteArgv, zfsBinary, zfsEnv } from './runner.ts';
 
 export interface ZfsSendOptions {
@@ -88,9 +88,9 @@ export function startZfsSendInto(args: readonly string[], output: Writable | num
     detached: options.detached ?? false,
   });
   // spawn() returns once the child has exec'd (libuv waits for it): what it wrote by now is libuv's
-  // own handshake, long before zfs send's first stream byte.
+  // own handshake, and on a loaded machine perhaps zfs send's first bytes too (handshakeIn).
   const pid = child.pid;
-  const handshake = pid === undefined ? 0n : wcharAt(`${pid}`) ?? 0n;
+  const handshake = pid === undefined ? 0n : handshakeIn(wcharAt(`${pid}`));
   let last = 0n;
   const written = (): bigint => {
     if (pid === undefined) return last;

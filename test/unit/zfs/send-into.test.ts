@@ -11,7 +11,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { findSetpriv, startZfsSendInto } from '../../../dom0/zfs/send-process.ts';
 import { alive, standIns } from './stand-in.ts';
-import { reapedWchar, wcharAt } from '../../../dom0/zfs/proc-io.ts';
+import { handshakeIn, reapedWchar, wcharAt } from '../../../dom0/zfs/proc-io.ts';
 import { FrameWriter } from '../../../shared/protocol/stream-io.ts';
 
 const { dir, standIn } = standIns('qzb-sendinto-');
@@ -49,6 +49,17 @@ test('the kernel counts: what a writer (or a child it waits for) wrote into the 
     assert.equal(p.written() <= BigInt(n), true);
     assert.deepEqual(lines, ['zfs send a@b']);
   }
+});
+
+test('the handshake in a read at spawn: exact when small; a read that holds stream bytes gets the last exact one', () => {
+  assert.equal(handshakeIn(null), 0n);
+  assert.equal(handshakeIn(1n), 1n);
+  assert.equal(handshakeIn(1_000_000n), 1n, 'a writer that streamed before the read (a loaded machine)');
+  assert.equal(handshakeIn(0n), 0n);
+  assert.equal(handshakeIn(312n), 0n, "zfs send's BEGIN record alone");
+  assert.equal(handshakeIn(64n), 64n);
+  assert.equal(handshakeIn(65n), 64n);
+  handshakeIn(1n);
 });
 
 test('written() follows a writer while it runs; stop() ends one blocked on a full socket', async (t) => {
