@@ -124,9 +124,9 @@ mark command-start
   if [ -n "$secs" ]; then exec timeout -k 5 "$secs" "$@"; else exec "$@"; fi
 ) </dev/null >"$C/stdout" 2>"$C/stderr"
 rc=$?
-# A command killed by a signal (rc 129+, as timeout and sh report it): keep the kernel's last lines,
-# where a crash is described ("node[123]: segfault at … ip … in node[…]") below the console's level.
-# The lines that describe a fault, else the last ten.
+# A command killed by a signal (rc 129+, as timeout and sh report it): keep the kernel's lines that
+# describe a fault ("node[123]: segfault at … ip … in node[…]", below the console's log level), else
+# its last ten.
 if [ "$rc" -gt 128 ]; then
   $bb dmesg 2>/dev/null > /tmp/qzbvm-dmesg
   $bb grep -E 'segfault|trap|general protection|invalid opcode|Code: |Out of memory|Killed process|BUG|Oops' /tmp/qzbvm-dmesg | $bb tail -n 20 > "$C/kernel-tail"

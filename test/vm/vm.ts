@@ -55,7 +55,8 @@ export interface VmRunResult {
   /** Host milliseconds since qemu start at which each boot stage was reached. */
   stages: Record<string, number>;
   /** The signal that killed the command (exit code 129+), e.g. "SIGSEGV"; its description and the
-   *  guest kernel's last lines are in `crashNote`, also appended to `stderr`. Undefined for a normal exit. */
+   *  guest kernel's lines about it (else its last ten) are in `crashNote`, also appended to `stderr`.
+   *  Undefined for a normal exit. */
   signal?: string;
   crashNote?: string;
 }
@@ -544,7 +545,7 @@ async function boot(
   const signal = signalOfExit(exitCode);
   if (signal === undefined) return { exitCode, stdout, stderr, bootMs, totalMs, outDir, console: consoleText, zfsVersion, stages };
   const kernel = (await readOr(join(ctl, 'kernel-tail'))).trimEnd();
-  const note = `[vm] the command was killed by ${signal} (exit ${exitCode}); the guest kernel's last lines:\n${kernel ? kernel.replace(/^/gm, '[vm]   ') : '[vm]   (none)'}\n`;
+  const note = `[vm] the command was killed by ${signal} (exit ${exitCode}); the guest kernel's lines about it:\n${kernel ? kernel.replace(/^/gm, '[vm]   ') : '[vm]   (none)'}\n`;
   return { exitCode, stdout, stderr: `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}${note}`, bootMs, totalMs, outDir, console: consoleText, zfsVersion, stages, signal, crashNote: note };
 }
 
