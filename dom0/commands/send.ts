@@ -143,7 +143,8 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
     // from the snapshot itself, which exists, and a run that dies first leaves the bookmark to
     // bookmarkSkipped() of the next run. It starts once the next step's zfs send and request are
     // out (a process start is a fork of this process: not before them), or after the last step.
-    // Saves one zfs process start per step off the critical path.
+    // Saves one zfs process start per step off the critical path; the bookmark runs at the lowest
+    // CPU priority (adapters.ts), so it does not slow the step's own zfs send and receive either.
     let bookmarking: Promise<void> | null = null;
     let toBookmark: SendStep | null = null;
     const startBookmark = (): void => {

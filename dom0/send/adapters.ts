@@ -60,7 +60,8 @@ export function realSendAdapters(options: ZfsRunOptions = {}): SendAdapters {
     } : {}),
     createBookmark: async (snapshot, bookmark) => {
       // 'exists' is a race with another writer; send compared the GUID from its inventory first.
-      await createBookmark(snapshot, bookmark, options);
+      // In the background: send makes it while the next step streams (runner.ts, `background`).
+      await createBookmark(snapshot, bookmark, { ...options, background: true });
     },
   };
 }

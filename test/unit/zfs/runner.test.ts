@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { isQzbError } from '../../../shared/errors.ts';
-import { runZfs, ZfsCommandError } from '../../../dom0/zfs/runner.ts';
+import { getPriority } from 'node:os';
+import { BACKGROUND_NICE, runZfs, ZfsCommandError } from '../../../dom0/zfs/runner.ts';
 import { standIns } from './stand-in.ts';
 
 const { dir, standIn } = standIns('qzb-dom0-runner-');
@@ -43,6 +44,16 @@ test('a non-zero exit throws ZfsCommandError with argv, code and stderr, unless 
   const r = await runZfs(['list', 'p/x'], { allowExitCodes: [1] }, zfs);
   assert.equal(r.exitCode, 1);
   assert.match(r.stderr, /does not exist/);
+});
+
+test('a background call runs at the lowest CPU priority; an ordinary one at this process\'s', async () => {
+  // The priority is set right after the start: the stand-in waits (up to 10 s) until it sees it.
+  const zfs = standIn('zfs-nice', `for i in $(seq 100); do n=$(cut -d')' -f2 /proc/$$/stat | cut -d' ' -f18); [ "$n" = "$1" ] && break; sleep 0.1; done; echo "$n"`);
+  const bg = await runZfs([String(BACKGROUND_NICE)], { background: true }, zfs);
+  assert.equal(bg.stdout.trim(), String(BACKGROUND_NICE));
+  const own = String(getPriority());
+  const plain = await runZfs([own], {}, zfs);
+  assert.equal(plain.stdout.trim(), own);
 });
 
 test('a command killed by a signal is a failure (exit 1), never a success', async () => {
