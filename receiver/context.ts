@@ -30,6 +30,13 @@ export interface AgentContext {
    * after hello, and dropped by any other.
    */
   prefetch: { root: string; listing: Promise<InventoryListing> } | null;
+  /**
+   * Filesystems and volumes this session has seen exist: the last inventory's listing, the
+   * placeholders it created or found, the datasets it received into. A full receive does not look
+   * these up again as parents (a process start each, on the step's critical path); one destroyed in
+   * this qube meanwhile makes that receive fail with ZFS's own message, and nothing else.
+   */
+  known: Set<string>;
 }
 
 /** The two `zfs list` runs behind an inventory: datasets, then snapshots and bookmarks. */

@@ -16,19 +16,24 @@ export function ancestorsBelowRoot(dataset: string, root: string): string[] {
 }
 
 /** Creates each missing ancestor of `dataset` below `root`; returns the failed command's output, or null. */
-export async function ensureParents(zfs: AgentZfs, dataset: string, root: string, log: (line: string) => void): Promise<{ name: string; output: ZfsOutput } | null> {
+export async function ensureParents(zfs: AgentZfs, dataset: string, root: string, log: (line: string) => void, known: Set<string> = new Set()): Promise<{ name: string; output: ZfsOutput } | null> {
   // ZFS has no dataset without its parent: walking up from the nearest ancestor, the first one that
-  // exists ends the search, and all above it exist. One zfs call in the usual case (every later
-  // backup); each level is looked up once.
+  // exists ends the search, and all above it exist. One zfs call in the usual case (none when the
+  // session has seen the parent: `known`, see AgentContext); each level is looked up once.
   const missing: string[] = [];
   for (const name of ancestorsBelowRoot(dataset, root).reverse()) {
-    if ((await datasetTypeOf(zfs, name)) !== null) break;
+    if (known.has(name)) break;
+    if ((await datasetTypeOf(zfs, name)) !== null) {
+      known.add(name);
+      break;
+    }
     missing.unshift(name);
   }
   for (const name of missing) {
     // One level at a time, never `create -p`: with -p, ZFS ignores the -o options for the parents.
     const output = await zfs.zfs(['create', '-o', 'canmount=off', '-o', `${PLACEHOLDER_PROPERTY}=on`, name]);
     if (output.exitCode !== 0) return { name, output };
+    known.add(name);
     log(`created placeholder ${name}`);
   }
   return null;

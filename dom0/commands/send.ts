@@ -71,11 +71,17 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
   if (!adapters) throw new QzbError('SEND_UNAVAILABLE', 'send needs the receiver and zfs send adapters');
   await requireMetadataDir(ctx.metadataDir);
   const store = new MetadataStore(ctx.metadataDir);
-  await store.read(options.name);
-  // The qrexec call's stdin pipe is made (a process start) while the job is read and parsed.
+  // The qrexec call's stdin pipe is made (a process start) while the job is locked, read and parsed.
   const releasePrepared = adapters.prepareConnection?.() ?? ((): void => {});
   const lock = await store.lock(options.name, options.dryRun ? 'send --dry-run' : 'send').catch((e: unknown) => {
     releasePrepared();
+    throw e;
+  });
+  // Read once, under the lock. A missing or damaged job fails the command itself (no summary), as
+  // it always has.
+  const stored = await store.read(options.name).catch(async (e: unknown) => {
+    releasePrepared();
+    await lock.release();
     throw e;
   });
   const emit = options.onEvent ?? ((): void => {});
@@ -83,7 +89,6 @@ export async function send(options: SendOptions, ctx: Context): Promise<SendResu
   let link: ReceiverConnection | null = null;
   try {
     if (lock.tookOverFrom) ctx.notice(`note: took over a stale lock left by pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command})`);
-    const stored = await store.read(options.name);
     const state = stored.state;
     // The receiver session (the qrexec call, the agent's start-up, hello, inventory: seconds in a
     // slow VM) runs while dom0 takes its own inventory, once the job file itself is sound.

@@ -81,6 +81,7 @@ export async function handleInventory(ctx: AgentContext, root: string, prefetche
     datasets = ds.stdout.split('\n').filter(Boolean).map(parseDatasetLine);
     snapshots = points.stdout.split('\n').filter(Boolean).map(parsePointLine);
     settlePlaceholders(datasets, snapshots);
+    ctx.known = new Set(datasets.map((d) => d.name));
   } catch (error) {
     await ctx.send(errorReply('AGENT_INTERNAL', `cannot represent the inventory of ${root}: ${String(error)}`));
     return;

@@ -82,7 +82,7 @@ export async function handleReceive(ctx: AgentContext, root: string, request: Re
   // An incremental stream goes into a dataset that exists already (else zfs receive says so), so
   // its parents exist: no look-up per step.
   if (!request.resume && !placeholderChecked && request.stream !== 'incremental') {
-    const failed = await ensureParents(ctx.zfs, request.dataset, root, ctx.log);
+    const failed = await ensureParents(ctx.zfs, request.dataset, root, ctx.log, ctx.known);
     if (failed) {
       await ctx.send(zfsFailure(`creating the placeholder ${failed.name}`, failed.output));
       return 'idle';
@@ -186,6 +186,7 @@ async function outcome(ctx: AgentContext, request: ReceiveRequest, output: ZfsOu
   if (output.exitCode === 0) {
     const guid = begin?.toguid() ?? (await guidOf(ctx.zfs, target));
     if (guid !== null) {
+      ctx.known.add(request.dataset);
       ctx.log(`receive: ${target} received, guid ${guid}`);
       return { kind: 'received', dataset: request.dataset, snapshot: request.snapshot, guid };
     }

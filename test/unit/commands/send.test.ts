@@ -37,6 +37,7 @@ function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookm
   const guidOf = (snapshot: string): bigint => sys.zfs.datasets.flatMap((d) => d.snapshots).find((s) => s.name === snapshot)!.guid;
   const bookmarks: string[] = [];
   const sends: string[] = [];
+  const connections: string[] = [];
   const link: ReceiverConnection = {
     stderrTail: () => [],
     client: {
@@ -46,7 +47,7 @@ function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookm
         rx.aborted.push(dataset);
         return { hadState: true };
       },
-      close: async () => {},
+      close: async () => void connections.push('close'),
       storeSettings: async (snapshot: string, bytes: Uint8Array, sha256: string) => {
         const had = rx.settings.has(snapshot);
         rx.settings.set(snapshot, { bytes: Buffer.from(bytes), sha256 });
@@ -83,12 +84,11 @@ function fakeAdapters(sys: FakeSystem, rx: FakeReceiver): SendAdapters & { bookm
       },
     },
   };
-  const connections: string[] = [];
   return {
     bookmarks,
     sends,
     connections,
-    connectReceiver: () => (connections.push('connect'), link),
+    connectReceiver: (qube: string) => (connections.push(`connect ${qube}`), link),
     prepareConnection: () => (connections.push('prepare'), () => void connections.push('release')),
     decodeToken: async () => {
       if (rx.decoded) return rx.decoded;
@@ -142,10 +142,27 @@ test('send: every target sent in order, recorded, bookmarked, confirmed by GUID;
 test('send and verify prepare the connection before reading the job, and release what they did not use', async () => {
   const { ctx, adapters } = await setup();
   await send({ name: 'j1', dryRun: false }, ctx);
-  assert.deepEqual(adapters.connections, ['prepare', 'connect', 'release']);
+  assert.deepEqual(adapters.connections, ['prepare', 'connect backups', 'release', 'close']);
   adapters.connections.length = 0;
   await verify({ name: 'j1' }, ctx);
-  assert.deepEqual(adapters.connections, ['prepare', 'connect', 'release']);
+  assert.deepEqual(adapters.connections, ['prepare', 'connect backups', 'release', 'close']);
+});
+
+test('a locked job: send contacts no receiver and changes nothing; a missing job leaves no lock', async () => {
+  const { ctx, adapters, store, rx } = await setup();
+  const held = await store.lock('j1', 'another send');
+  try {
+    await assert.rejects(send({ name: 'j1', dryRun: false }, ctx), (e: unknown) => e instanceof QzbError && e.code === 'JOB_LOCKED');
+  } finally {
+    await held.release();
+  }
+  assert.deepEqual(adapters.connections, ['prepare', 'release']);
+  assert.equal(rx.received.length, 0);
+  assert.ok(Object.values((await store.read('j1')).state.targets).every((t) => t.status === 'snapshotted'));
+  adapters.connections.length = 0;
+  await assert.rejects(send({ name: 'nope', dryRun: false }, ctx), (e: unknown) => e instanceof QzbError && e.code === 'JOB_NOT_FOUND');
+  assert.deepEqual(adapters.connections, ['prepare', 'release']);
+  await (await store.lock('nope', 'test')).release();
 });
 
 test('each step is on disk as sent before the next step\'s zfs send starts, the last one before send returns', async () => {

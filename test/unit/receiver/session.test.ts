@@ -111,6 +111,29 @@ test('names outside the receive root are refused without running zfs on them; th
   assert.equal(await agent.session, 'closed');
 });
 
+test('a full receive looks up a parent it has not seen: once in a new session, not after an inventory listed it', async () => {
+  const { agent, zfs } = await hello();
+  zfs.datasets.set('backup/qzb/tank', { type: 'filesystem', guid: '21', createtxg: '3' });
+  zfs.datasets.set('backup/qzb/tank/qubes', { type: 'filesystem', guid: '22', createtxg: '4' });
+  const before = zfs.calls.length;
+  agent.request({ ...RECV, dataset: 'backup/qzb/tank/qubes/a' });
+  assert.equal((await agent.next())?.kind, 'receive-ready');
+  assert.deepEqual(zfsArgs(zfs).slice(before, before + 2), ['zfs get -H -p -o value type backup/qzb/tank/qubes', 'zfs receive -s -u -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/a@qzb-1']);
+  agent.end();
+  assert.equal((await agent.next())?.kind, 'received');
+  zfs.datasets.set('backup/qzb/other', { type: 'filesystem', guid: '23', createtxg: '5' });
+  agent.request({ kind: 'inventory' });
+  for (let r = await agent.next(); r?.kind !== 'inventory-end'; r = await agent.next()) assert.equal(r?.kind, 'inventory-batch');
+  const before2 = zfs.calls.length;
+  agent.request({ ...RECV, dataset: 'backup/qzb/other/b' });
+  assert.equal((await agent.next())?.kind, 'receive-ready');
+  assert.deepEqual(zfsArgs(zfs).slice(before2, before2 + 1), ['zfs receive -s -u -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off backup/qzb/other/b@qzb-1']);
+  agent.end();
+  assert.equal((await agent.next())?.kind, 'received');
+  agent.close();
+  assert.equal(await agent.session, 'closed');
+});
+
 test('a receive creates placeholders one level at a time, runs receive -s -u, never -F, and returns the GUID', async () => {
   const { agent, zfs } = await hello();
   agent.request(RECV);
@@ -142,11 +165,18 @@ test('a receive creates placeholders one level at a time, runs receive -s -u, ne
   agent.end();
   assert.equal((await agent.next())?.kind, 'received');
 
-  // A full stream whose parent exists: one look-up (the parent), whatever the depth.
+  // A full stream whose parent this session made: no look-up.
   const before2 = zfs.calls.length;
   agent.request({ ...RECV, dataset: 'backup/qzb/tank/qubes/work2' });
   assert.equal((await agent.next())?.kind, 'receive-ready');
-  assert.deepEqual(zfsArgs(zfs).slice(before2, before2 + 2), ['zfs get -H -p -o value type backup/qzb/tank/qubes', 'zfs receive -s -u -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/work2@qzb-1']);
+  assert.deepEqual(zfsArgs(zfs).slice(before2, before2 + 1), ['zfs receive -s -u -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/work2@qzb-1']);
+  agent.end();
+  assert.equal((await agent.next())?.kind, 'received');
+  // Nor below a dataset it received into.
+  const before3 = zfs.calls.length;
+  agent.request({ ...RECV, dataset: 'backup/qzb/tank/qubes/work2/sub' });
+  assert.equal((await agent.next())?.kind, 'receive-ready');
+  assert.deepEqual(zfsArgs(zfs).slice(before3, before3 + 1), ['zfs receive -s -u -o volmode=none -o canmount=noauto -o org.qubes-zfs-backup:placeholder=off backup/qzb/tank/qubes/work2/sub@qzb-1']);
   agent.end();
   assert.equal((await agent.next())?.kind, 'received');
 
