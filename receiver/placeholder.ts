@@ -15,8 +15,8 @@ export function ancestorsBelowRoot(dataset: string, root: string): string[] {
   return out;
 }
 
-/** Creates each missing ancestor of `dataset` below `root`; returns the failed command's output, or null. */
-export async function ensureParents(zfs: AgentZfs, dataset: string, root: string, log: (line: string) => void, known: Set<string> = new Set()): Promise<{ name: string; output: ZfsOutput } | null> {
+/** Creates each missing ancestor of `dataset` below `root` (adding what it finds or makes to `known`); returns the failed command's output, or null. */
+export async function ensureParents(zfs: AgentZfs, dataset: string, root: string, log: (line: string) => void, known: Set<string>): Promise<{ name: string; output: ZfsOutput } | null> {
   // ZFS has no dataset without its parent: walking up from the nearest ancestor, the first one that
   // exists ends the search, and all above it exist. One zfs call in the usual case (none when the
   // session has seen the parent: `known`, see AgentContext); each level is looked up once.
